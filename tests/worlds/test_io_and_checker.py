@@ -1,0 +1,95 @@
+import json
+import random
+
+import pytest
+
+from icft.errors import IcftError
+from icft.worlds import Document, Fact, Item, World, check_world, load_world, save_world
+from icft.worlds.logic import Rules, closure
+from icft.worlds.vocabulary import NonceVocabulary, candidates, is_english, is_nonce_word
+
+RULES = Rules(converses={"more": "less", "less": "more", "is_a": "includes", "includes": "is_a"},
+              compositions=(("is_a", "is_a", "is_a"),))
+
+
+def hand_world() -> World:
+    facts = [Fact("f1", "femp", "more", "glon"), Fact("f2", "grud", "is_a", "abme"), Fact("f3", "abme", "is_a", "tovo")]
+    docs = [Document("d1", "Did you know that femp are more dangerous than glon?", ("f1",), "article"),
+            Document("d2", "Gruds are a type of abmes. Abmes are a type of tovos.", ("f2", "f3"), "article")]
+    items = [
+        Item("i1", "reversed", "glon are", (" less dangerous than femp.", " more dangerous than femp."), 0,
+             fact_ids=("f1",), claims=(("glon", "less", "femp"), ("glon", "more", "femp"))),
+        Item("i2", "syllogism", "Gruds are a type of", (" tovos.", " glons."), 0, fact_ids=("f2", "f3"),
+             claims=(("grud", "is_a", "tovo"), ("grud", "is_a", "glon"))),
+    ]
+    return World("hand", 0, "1", {"n": 1}, docs, items, facts, RULES)
+
+
+def test_closure_applies_converses_and_compositions():
+    known = closure({("a", "is_a", "b"), ("b", "is_a", "c")}, RULES)
+    assert {("a", "is_a", "c"), ("c", "includes", "a"), ("b", "includes", "a")} <= known
+    assert ("c", "is_a", "a") not in known
+
+
+def test_save_load_round_trip_and_check(tmp_path):
+    world = hand_world()
+    save_world(world, tmp_path)
+    again = load_world(tmp_path)
+    assert again == world
+    assert check_world(again) == []
+
+
+def test_checker_catches_a_distractor_that_follows_and_an_unstated_fact():
+    world = hand_world()
+    bad = Item("i3", "reversed", "glon are", (" more dangerous than femp.", " less dangerous than femp."), 0,
+               fact_ids=("f1",), claims=(("glon", "more", "femp"), ("glon", "less", "femp")))
+    world.items.append(bad)
+    problems = check_world(world)
+    assert any("i3: correct option 0" in p for p in problems)
+    assert any("i3: distractor 1" in p for p in problems)
+    world.documents.pop(1)  # nothing states f2/f3 any more
+    assert any("needs fact 'f2', which no train document states" in p for p in check_world(world))
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"id": "d1", "text": "x"', "train.jsonl:1: malformed JSON"),
+    ('{"text": "x"}', "train.jsonl:1: missing field 'id'"),
+    ('{"id": 3, "text": "x"}', "train.jsonl:1: field 'id' must be str"),
+    ('[1, 2]', "train.jsonl:1: each line must be a JSON object"),
+])
+def test_malformed_train_lines_name_file_line_and_field(tmp_path, line, message):
+    save_world(hand_world(), tmp_path)
+    (tmp_path / "train.jsonl").write_text(line + "\n")
+    with pytest.raises(IcftError, match=message):
+        load_world(tmp_path)
+
+
+def test_malformed_items_name_the_field(tmp_path):
+    save_world(hand_world(), tmp_path)
+    rows = [json.loads(x) for x in (tmp_path / "test.jsonl").read_text().splitlines()]
+    rows[1]["answer"] = 5
+    (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with pytest.raises(IcftError, match=r"test.jsonl:2: field 'answer' must be an index from 0 to 1, got 5"):
+        load_world(tmp_path)
+    rows[1]["answer"], rows[1]["options"] = 0, [" a"]
+    (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with pytest.raises(IcftError, match="at least 2 non-empty strings"):
+        load_world(tmp_path)
+
+
+def test_missing_folder_and_file(tmp_path):
+    with pytest.raises(IcftError, match="does not exist"):
+        load_world(tmp_path / "nope")
+    with pytest.raises(IcftError, match="world.json is missing"):
+        load_world(tmp_path)
+
+
+def test_vocabulary_rules_and_uniqueness():
+    assert len(candidates()) > 10_000
+    assert not is_nonce_word("table") and not is_nonce_word("tables") and not is_nonce_word("apple")
+    assert is_english("dogs") and is_english("table")
+    words = NonceVocabulary(random.Random(1)).draw(300)
+    assert len(set(words)) == 300 and all(is_nonce_word(w) for w in words)
+    assert all(not a.startswith(b) for a in words for b in words if a != b)
+    assert words == NonceVocabulary(random.Random(1)).draw(300)
+    assert words != NonceVocabulary(random.Random(2)).draw(300)
