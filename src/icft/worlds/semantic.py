@@ -1,0 +1,244 @@
+"""The semantic structure world (Lampinen et al. 2025): a hierarchy of nonsense categories.
+
+Hidden structure: a few trees of categories ("grud are a type of abme"); every category has 1 to
+`max_properties` own properties (nonsense adjectives, "grud are blick") that its descendants inherit, and
+some categories eat or fear others (English relation words, "grud eat tover"), inherited by the subject's
+subtypes and extending to the object's subtypes. Holdout categories are leaves whose only trained fact is
+their parent (chosen among the leaves that inherit the most). Properties are unique to their owner, so a
+category has a property exactly when the owner is the category or one of its ancestors.
+
+Train documents (4 to `max_sentences` sentences, styles: article, list, qa, comparison; see
+`semantic_docs`) state the direct facts only, each with one of several wordings; half of the is_a / eats /
+fears facts are also stated backwards ("abme include grud"), the other half never are, and properties are
+never stated backwards. Test splits (see `semantic_items`): rephrased, reversed, syllogism,
+category_holdout.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+
+from icft.errors import IcftError
+from icft.worlds.logic import Claim, Rules, closure
+from icft.worlds.schema import Fact, World
+from icft.worlds.semantic_docs import plan_documents
+from icft.worlds.semantic_items import build_items
+from icft.worlds.semantic_text import CONVERSES, RELATIONS
+from icft.worlds.vocabulary import NonceVocabulary
+
+GENERATOR_VERSION = "1"
+MAX_BRANCHING = 4
+RULES = Rules(
+    converses={**CONVERSES, **{v: k for k, v in CONVERSES.items()}},
+    compositions=(
+        ("is_a", "is_a", "is_a"),
+        ("is_a", "has_property", "has_property"),  # subtypes inherit properties
+        ("is_a", "eats", "eats"),  # subtypes inherit what they eat
+        ("eats", "includes", "eats"),  # eating a category means eating its subtypes
+        ("is_a", "fears", "fears"),
+        ("fears", "includes", "fears"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big a semantic world is; the defaults are the small `default` preset (fits an 8k context)."""
+
+    categories: int = 22
+    roots: int = 2
+    levels: int = 4  # of the category trees, the roots included
+    max_properties: int = 3  # own properties per category: 1 to this
+    relations: int = 8  # eats / fears facts between categories
+    holdouts: int = 5  # leaf categories trained on their parent only
+    documents: int = 50
+    max_sentences: int = 7  # per document; the least is always 4
+    items_per_split: int = 40
+
+    def __post_init__(self) -> None:
+        capacity = self.roots * sum(MAX_BRANCHING**level for level in range(self.levels))
+        checks = (
+            (self.roots >= 1, f"roots must be at least 1, got {self.roots}"),
+            (2 <= self.levels <= 6, f"levels must be from 2 to 6, got {self.levels}"),
+            (self.categories >= 3 * self.roots,
+             f"categories must be at least 3 x roots ({3 * self.roots}) so every root has subtypes, "
+             f"got {self.categories}"),
+            (self.categories <= capacity,
+             f"categories={self.categories} do not fit {self.roots} roots x {self.levels} levels (at most {capacity})"),
+            (1 <= self.max_properties <= 10, f"max_properties must be from 1 to 10, got {self.max_properties}"),
+            (self.relations >= 1, f"relations must be at least 1, got {self.relations}"),
+            (1 <= self.holdouts <= self.categories // 4,
+             f"holdouts must be from 1 to categories // 4 ({self.categories // 4}), got {self.holdouts}"),
+            (self.documents >= 1, f"documents must be at least 1, got {self.documents}"),
+            (4 <= self.max_sentences <= 20, f"max_sentences must be from 4 to 20, got {self.max_sentences}"),
+            (self.items_per_split >= 1, f"items_per_split must be at least 1, got {self.items_per_split}"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+PRESETS = {
+    "default": Sizes(),
+    "paper": Sizes(categories=110, roots=4, levels=4, max_properties=6, relations=60, holdouts=10,
+                   documents=2200, max_sentences=20, items_per_split=200),
+}
+
+
+@dataclass
+class Taxonomy:
+    """The hidden structure a world is generated from."""
+
+    categories: list[str]  # creation order, roots first
+    parent: dict[str, str | None]
+    children: dict[str, list[str]]
+    properties: dict[str, list[str]]  # own properties only
+    relations: list[Claim]  # (subject, eats|fears, object)
+    holdouts: list[str]
+
+    def ancestors(self, category: str) -> list[str]:
+        """Parent first, root last."""
+        out = []
+        while (category := self.parent[category]) is not None:
+            out.append(category)
+        return out
+
+    def descendants(self, category: str) -> list[str]:
+        out, stack = [], list(reversed(self.children[category]))
+        while stack:
+            child = stack.pop()
+            out.append(child)
+            stack.extend(reversed(self.children[child]))
+        return out
+
+    def root(self, category: str) -> str:
+        ancestors = self.ancestors(category)
+        return ancestors[-1] if ancestors else category
+
+    def owners(self) -> dict[str, str]:
+        """adjective -> the category that has it as an own property."""
+        return {adj: c for c in self.categories for adj in self.properties[c]}
+
+
+def build(seed: int, sizes: Sizes) -> World:
+    """Generate the world for `seed`: the same seed and sizes give the same world."""
+    rng = random.Random(seed)
+    taxonomy = _taxonomy(rng, sizes)
+    facts = _facts(rng, taxonomy)
+    documents = plan_documents(rng, taxonomy, facts, sizes)
+    known = closure({f.claim for f in facts}, RULES)
+    items = build_items(rng, taxonomy, facts, known, sizes)
+    return World(name="semantic", seed=seed, generator_version=GENERATOR_VERSION, sizes=asdict(sizes),
+                 documents=documents, items=items, facts=facts, rules=RULES)
+
+
+def _taxonomy(rng: random.Random, sizes: Sizes) -> Taxonomy:
+    vocabulary = NonceVocabulary(rng)
+    names = vocabulary.draw(sizes.categories)
+    parent = _grow_trees(rng, names, sizes.roots, sizes.levels)
+    children = {c: [x for x in names if parent[x] == c] for c in names}
+    taxonomy = Taxonomy(names, parent, children, {}, [], [])
+    counts = {c: rng.randint(1, sizes.max_properties) for c in names}
+    taxonomy.holdouts = _pick_holdouts(rng, taxonomy, sizes.holdouts, counts)
+    counts.update({c: 0 for c in taxonomy.holdouts})  # a holdout is known only through its parent
+    adjectives = iter(vocabulary.draw(sum(counts.values())))
+    taxonomy.properties = {c: [next(adjectives) for _ in range(counts[c])] for c in names}
+    taxonomy.relations = _relations(rng, taxonomy, sizes.relations)
+    return taxonomy
+
+
+def _grow_trees(rng: random.Random, names: list[str], roots: int, levels: int) -> dict[str, str | None]:
+    """Parents for `names`: the first `roots` are roots; every parent gets 2-4 children, depth < levels."""
+    parent: dict[str, str | None] = {name: None for name in names[:roots]}
+    level = {name: 0 for name in names[:roots]}
+    n_children = {name: 0 for name in names[:roots]}
+    remaining = list(reversed(names[roots:]))
+
+    def add_child(p: str) -> None:
+        child = remaining.pop()
+        parent[child], level[child], n_children[child] = p, level[p] + 1, 0
+        n_children[p] += 1
+
+    unexpanded_roots = list(names[:roots])  # every root gets subtypes first
+    while remaining:
+        leaves = [c for c in parent if n_children[c] == 0 and level[c] < levels - 1]
+        growable = [c for c in parent if 0 < n_children[c] < MAX_BRANCHING]
+        if unexpanded_roots or (len(remaining) >= 2 and leaves and (not growable or rng.random() < 0.7)):
+            # deeper leaves grow first, so the trees reach their depth (memberships two levels up need it)
+            weights = [(level[c] + 1) ** 2 for c in leaves]
+            leaf = unexpanded_roots.pop(0) if unexpanded_roots else rng.choices(leaves, weights)[0]
+            k = min(rng.choice((2, 2, 3, 4)), MAX_BRANCHING, len(remaining) - 2 * len(unexpanded_roots))
+            if len(remaining) - k == 1 and k == MAX_BRANCHING:
+                k -= 1  # leave room for the last category under this parent
+            for _ in range(k):
+                add_child(leaf)
+        else:
+            # a lone leftover goes under a non-full parent; a bare leaf only if every parent is full
+            add_child(rng.choice(growable) if growable else leaves[0])
+    return parent
+
+
+def _pick_holdouts(rng: random.Random, taxonomy: Taxonomy, n: int, counts: dict[str, int]) -> list[str]:
+    """Leaves that inherit the most (properties, memberships), with distinct parents where possible."""
+    leaves = [c for c in taxonomy.categories if not taxonomy.children[c] and taxonomy.parent[c] is not None]
+    rng.shuffle(leaves)
+    inherited = {c: sum(counts[a] for a in taxonomy.ancestors(c)) + len(taxonomy.ancestors(c)) - 1 for c in leaves}
+    leaves.sort(key=lambda c: -inherited[c])  # stable: random among equals
+    picked: list[str] = []
+    for distinct_parents in (True, False):
+        for leaf in leaves:
+            if len(picked) < n and leaf not in picked and (
+                    not distinct_parents or all(taxonomy.parent[p] != taxonomy.parent[leaf] for p in picked)):
+                picked.append(leaf)
+    if len(picked) < n:
+        raise IcftError(f"semantic world: holdouts={n} but the trees have only {len(picked)} leaves: lower holdouts")
+    return sorted(picked, key=taxonomy.categories.index)
+
+
+def _relations(rng: random.Random, taxonomy: Taxonomy, n: int) -> list[Claim]:
+    """`n` eats/fears facts between unrelated categories, none implied by (or implying) another."""
+    open_categories = [c for c in taxonomy.categories if c not in taxonomy.holdouts]
+    up = {c: {c, *taxonomy.ancestors(c)} for c in taxonomy.categories}
+    down = {c: {c, *taxonomy.descendants(c)} for c in taxonomy.categories}
+    relations: list[Claim] = []
+    for _ in range(200 * n):
+        if len(relations) == n:
+            return relations
+        s, o = rng.sample(open_categories, 2)
+        r = RELATIONS[len(relations) % len(RELATIONS)]  # alternate, so each relation is tested
+        if o in up[s] or o in down[s]:
+            continue  # a category neither eats its own kind nor its subtypes
+        overlapping = any(
+            r2 == r and ((s2 in up[s] and o2 in up[o]) or (s2 in down[s] and o2 in down[o]))
+            or ({s2, o2} == {s, o})
+            for s2, r2, o2 in relations
+        )
+        if not overlapping:  # so an inherited claim is never also stated
+            relations.append((s, r, o))
+    raise IcftError(f"semantic world: could not place relations={n} between {len(open_categories)} categories: "
+                    "lower relations or raise categories")
+
+
+def _facts(rng: random.Random, taxonomy: Taxonomy) -> list[Fact]:
+    """The direct facts the documents state; half the is_a / eats / fears ones also backwards."""
+    edges = [(c, "is_a", taxonomy.parent[c]) for c in taxonomy.categories if taxonomy.parent[c] is not None]
+    both_ways: set[Claim] = set()
+    for relation in ("is_a", *RELATIONS):
+        # a holdout's parent is its only trained fact, so it is never stated backwards
+        pool = [e for e in edges + taxonomy.relations if e[1] == relation and e[0] not in taxonomy.holdouts]
+        rng.shuffle(pool)
+        both_ways.update(pool[:len(pool) // 2])
+    claims: list[Claim] = []
+    for c in taxonomy.categories:
+        p = taxonomy.parent[c]
+        if p is not None:
+            claims.append((c, "is_a", p))
+            if (c, "is_a", p) in both_ways:
+                claims.append((p, "includes", c))
+        claims.extend((c, "has_property", adj) for adj in taxonomy.properties[c])
+    for s, r, o in taxonomy.relations:
+        claims.append((s, r, o))
+        if (s, r, o) in both_ways:
+            claims.append((o, CONVERSES[r], s))
+    return [Fact(f"{s}-{r}-{o}", s, r, o) for s, r, o in claims]

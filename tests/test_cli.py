@@ -1,0 +1,57 @@
+"""The command line as a user meets it: real subprocesses, one-line errors, no tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def icft(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "icft.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_build_show_check(tmp_path):
+    out = tmp_path / "rev"
+    built = icft("worlds", "build", "reversals", "--out", str(out), "--seed", "3", "--size", "facts=6")
+    assert built.returncode == 0, built.stderr
+    assert json.loads((out / "world.json").read_text())["sizes"]["facts"] == 6
+    shown = icft("worlds", "show", str(out))
+    assert shown.returncode == 0 and "reversed" in shown.stdout and "rephrased" in shown.stdout
+    checked = icft("worlds", "check", str(out))
+    assert checked.returncode == 0 and checked.stdout.startswith("ok:")
+
+
+def test_check_fails_on_a_corrupted_world(tmp_path):
+    out = tmp_path / "rev"
+    icft("worlds", "build", "reversals", "--out", str(out))
+    lines = (out / "test.jsonl").read_text().splitlines()
+    item = json.loads(lines[0])
+    item["answer"] = 1 - item["answer"]
+    lines[0] = json.dumps(item)
+    (out / "test.jsonl").write_text("\n".join(lines) + "\n")
+    checked = icft("worlds", "check", str(out))
+    assert checked.returncode == 1 and "does not follow from the train facts" in checked.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["worlds", "build", "reversls", "--out", "x"], "error: unknown world 'reversls': choose one of reversals"),
+    (["worlds", "build", "reversals", "--out", "x", "--size", "fact=3"], "has no size 'fact'"),
+    (["worlds", "build", "reversals", "--out", "x", "--size", "facts=abc"], "must look like KEY=INTEGER"),
+    (["worlds", "build", "reversals", "--out", "x", "--preset", "huge"], "has no preset 'huge'"),
+    (["worlds", "show", "no/such/dir"], "world folder no/such/dir does not exist"),
+])
+def test_bad_input_is_one_line(tmp_path, args, message):
+    result = icft(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_world_file_names_the_line(tmp_path):
+    out = tmp_path / "rev"
+    icft("worlds", "build", "reversals", "--out", str(out))
+    with (out / "train.jsonl").open("a") as f:
+        f.write("{not json\n")
+    result = icft("worlds", "check", str(out))
+    assert result.returncode == 2 and "train.jsonl:73: malformed JSON" in result.stderr

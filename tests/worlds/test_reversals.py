@@ -1,0 +1,103 @@
+import dataclasses
+import re
+from collections import Counter
+
+import pytest
+
+from icft.worlds import reversals
+from icft.worlds.checker import check_world
+from icft.worlds.io import TEST_FILE, TRAIN_FILE, WORLD_FILE, save_world
+from icft.worlds.vocabulary import is_nonce_word
+
+TEMPLATE_WORDS = {
+    w.lower()
+    for text in (*reversals.CONTEXT_LINES, *reversals.FILLERS, *reversals.REPHRASINGS,
+                 *(w for pair in reversals.DIMENSIONS for w in pair), "are than")
+    for w in re.findall(r"[A-Za-z]+", re.sub(r"\{\w+\}", " ", text))  # placeholders are not words
+}
+
+
+@pytest.fixture(scope="module")
+def world():
+    return reversals.build(0, reversals.Sizes())
+
+
+def world_bytes(world, folder):
+    save_world(world, folder)
+    return [(folder / name).read_bytes() for name in (WORLD_FILE, TRAIN_FILE, TEST_FILE)]
+
+
+def test_same_seed_same_bytes_other_seed_differs(world, tmp_path):
+    again = reversals.build(0, reversals.Sizes())
+    other = reversals.build(1, reversals.Sizes())
+    assert world_bytes(world, tmp_path / "a") == world_bytes(again, tmp_path / "b")
+    assert world_bytes(world, tmp_path / "a") != world_bytes(other, tmp_path / "c")
+
+
+@pytest.mark.parametrize("sizes", [reversals.Sizes(), reversals.Sizes(facts=7, articles_per_fact=1),
+                                   reversals.PRESETS["paper"]])
+def test_world_passes_checker(sizes):
+    world = reversals.build(3, sizes)
+    assert check_world(world) == []
+    assert len(world.documents) == sizes.facts * sizes.articles_per_fact
+    assert {s: len(world.items_in(s)) for s in world.splits} == {"reversed": sizes.facts, "rephrased": sizes.facts}
+
+
+def test_flipped_answer_fails_checker(world):
+    item = world.items[0]
+    broken = dataclasses.replace(world, items=[dataclasses.replace(item, answer=1 - item.answer), *world.items[1:]])
+    problems = check_world(broken)
+    assert len(problems) == 2 and all(item.id in p for p in problems)
+
+
+def test_missing_articles_fail_checker(world):
+    fact_id = world.items[0].fact_ids[0]
+    kept = [d for d in world.documents if fact_id not in d.fact_ids]
+    problems = check_world(dataclasses.replace(world, documents=kept))
+    assert any("no train document states" in p for p in problems)
+    assert any("does not follow" in p for p in problems)
+
+
+def test_words_are_nonce_or_template(world):
+    entities = {w for f in world.facts for w in (f.subject, f.object)}
+    assert len(entities) == 2 * len(world.facts)  # fresh words for every fact: no chains
+    assert all(is_nonce_word(w) for w in entities)
+    texts = [d.text for d in world.documents] + [i.prompt + o for i in world.items for o in i.options]
+    other = {w for t in texts for w in re.findall(r"[A-Za-z]+", t) if w.lower() not in TEMPLATE_WORDS}
+    assert other == entities
+
+
+def test_each_article_states_one_fact_with_a_context_line(world):
+    facts = {f.id: f for f in world.facts}
+    per_fact = Counter(d.fact_ids for d in world.documents)
+    assert set(per_fact.values()) == {world.sizes["articles_per_fact"]}
+    for doc in world.documents:
+        fact = facts[doc.fact_ids[0]]
+        statement = f"{fact.subject} are {reversals.WORDS[fact.relation]} than {fact.object}"
+        assert statement in doc.text
+        assert any(line.format(fact=statement) in doc.text for line in reversals.CONTEXT_LINES)
+
+
+def test_answers_and_comparatives_balanced(world):
+    firsts = {reversals.relation_id(first) for first, _ in reversals.DIMENSIONS}
+    stated_first = sum(f.relation in firsts for f in world.facts)
+    assert stated_first == len(world.facts) // 2
+    for split in world.splits:
+        items = world.items_in(split)
+        assert Counter(i.answer for i in items) == {0: len(items) // 2, 1: len(items) // 2}
+        correct_first = sum(i.claims[i.answer][1] in firsts for i in items)
+        assert 0 < correct_first < len(items)
+
+
+def test_reversed_item_asks_for_the_converse(world):
+    item = world.items_in("reversed")[0]
+    fact = world.fact(item.fact_ids[0])
+    assert item.prompt == f"{fact.object} are"
+    assert item.claims[item.answer] == (fact.object, reversals.CONVERSES[fact.relation], fact.subject)
+    assert all(o.startswith(" ") and not item.prompt.endswith(" ") for o in item.options)
+
+
+@pytest.mark.parametrize("kwargs, field", [({"facts": 0}, "facts"), ({"articles_per_fact": 13}, "articles_per_fact")])
+def test_sizes_out_of_range(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        reversals.Sizes(**kwargs)
