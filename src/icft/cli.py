@@ -107,6 +107,96 @@ def worlds_check(world_dir: Path = typer.Argument(..., help="A world folder.")) 
     console.print(f"ok: {world_dir} passed ({len(world.items)} items, {n_claims} with logical forms proved)")
 
 
+@app.command("eval")
+def eval_command(
+    world: Path = typer.Option(..., "--world", help="A world folder (see `icft worlds build`)."),
+    model: str = typer.Option("smollm2-135m", "--model", help="Embedded model name, local folder, or hub id."),
+    mode: str = typer.Option(..., "--mode", help="pretrained (prompt alone) or icl (train documents in context)."),
+    db: Path = typer.Option(Path("results.db"), "--db", help="SQLite results store (created if missing)."),
+    seed: int = typer.Option(0, help="Seed for the ICL document order and the bootstrap."),
+    subsample: float = typer.Option(1.0, help="ICL: fraction of documents in the context (0 < f <= 1)."),
+    template: str = typer.Option("plain", help="ICL: plain text, or chat (documents in the user turn)."),
+) -> None:
+    """Score a world's test splits in one mode; prints per-split accuracy, 95% CI and chance."""
+    from icft.evaluate.runner import run_eval_command
+
+    run_eval_command(world, model, mode, db, seed=seed, subsample=subsample, template=template, console=console)
+
+
+@app.command("augment")
+def augment_command(
+    world: Path = typer.Option(..., "--world", help="A world folder."),
+    strategy: str = typer.Option(..., "--strategy", help="local (each sentence) or global (whole set in context)."),
+    model: str = typer.Option(None, "--model", help="Generator: a local model name or folder."),
+    base_url: str = typer.Option(None, "--base-url", help="Generator: an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1."),
+    endpoint_model: str = typer.Option(None, "--endpoint-model", help="The model name the endpoint serves."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", help="Environment variable holding the endpoint's key."),
+    out: Path = typer.Option(None, "--out", help="Output JSONL (default: augmented-STRATEGY.jsonl in the world)."),
+    template: Path = typer.Option(None, "--template", help="A prompt template file (see src/icft/learn/prompts)."),
+    max_new_tokens: int = typer.Option(None, min=1, help="Tokens generated per prompt (default per strategy)."),
+    temperature: float = typer.Option(0.0, min=0.0, help="0 = greedy."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+    limit: int = typer.Option(None, min=1, help="Only the first N prompts (a quick look)."),
+) -> None:
+    """Write in-context inferences (rephrasings, reversals, links) to fine-tune on."""
+    from icft.learn.augment import run_augment_command
+
+    run_augment_command(world, strategy, model=model, base_url=base_url, endpoint_model=endpoint_model,
+                        out=out, template=str(template) if template else None, api_key_env=api_key_env,
+                        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, limit=limit)
+
+
+@app.command("finetune")
+def finetune_command(
+    world: Path = typer.Option(..., "--world", help="A world folder."),
+    model: str = typer.Option("smollm2-135m", "--model", help="Embedded model name, local folder, or hub id."),
+    out: Path = typer.Option(..., "--out", help="Run folder: weights/adapter, training curve, config."),
+    lora: bool = typer.Option(False, "--lora", help="Train a LoRA adapter instead of all weights."),
+    split_sentences: str = typer.Option(None, "--split-sentences", help="independent or cumulative."),
+    augmented: list[Path] = typer.Option([], "--augmented", help="Augmentation JSONL to add (repeatable)."),
+    epochs: int = typer.Option(None, min=1), learning_rate: float = typer.Option(None, min=0.0),
+    max_steps: int = typer.Option(None, min=1), seed: int = typer.Option(0),
+    db: Path = typer.Option(None, "--db", help="Also score the fine-tuned model on every split into this store."),
+) -> None:
+    """Fine-tune on a world's documents (or sentences), plus augmentations; optionally evaluate."""
+    from icft.learn.run import run_finetune_command
+
+    run_finetune_command(world, model, out, lora=lora, split=split_sentences, augmented=augmented, epochs=epochs,
+                         learning_rate=learning_rate, max_steps=max_steps, seed=seed, db=db, console=console)
+
+
+@app.command("study")
+def study_command(
+    config: Path = typer.Argument(..., help="A study config (TOML); see configs/."),
+    out: Path = typer.Option(..., "--out", help="Study folder: results.db, worlds, caches, report."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the grid and its estimated cost; run nothing."),
+    report: bool = typer.Option(True, help="Write the report when the grid is done."),
+) -> None:
+    """Run a grid of worlds x models x modes x seeds; rerun the same command to resume."""
+    from icft.study.config import load_study_config
+    from icft.study.grid import run_study
+
+    study = load_study_config(config)
+    run_study(study, out, dry_run=dry_run, console=console)
+    if report and not dry_run:
+        from icft.report import write_report
+
+        paths = write_report(out)
+        console.print(f"report: {paths.html}")
+
+
+@app.command("report")
+def report_command(
+    study_dir: Path = typer.Argument(..., help="A study folder (made by `icft study`)."),
+    compare: Path = typer.Option(None, "--compare", help="A second study folder to put side by side."),
+) -> None:
+    """Tables, figures and findings from a study's stored results (never reruns a model)."""
+    from icft.report import write_report
+
+    paths = write_report(study_dir, compare=compare)
+    console.print(f"report: {paths.html}\nsummary: {paths.markdown}")
+
+
 @app.command("demo")
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for the demo's outputs."),

@@ -1,0 +1,207 @@
+"""icft's fine-tuning loop vs transformers' `Trainer`: real tokens per second and peak memory, side by side.
+
+    python benchmarks/finetune_throughput.py                  # full fine-tuning, CPU
+    python benchmarks/finetune_throughput.py --lora           # LoRA on both sides
+    python benchmarks/finetune_throughput.py --steps 20 --repeats 3
+
+Both train the embedded model (`smollm2-135m`) on the documents of the `reversals` world with the same
+learning rate, schedule, gradient clipping, optimizer (torch's fused AdamW), number of steps and real tokens per
+optimizer step:
+  icft     packed rows of `--row-tokens` (no padding, block-diagonal attention), `--micro-batch-tokens` per
+           forward, `--batch-tokens` per step;
+  Trainer  its standard padding collator (`DataCollatorForLanguageModeling(mlm=False)`), a per-device batch
+           of `micro-batch-tokens / mean document length` documents and the same number of accumulation steps.
+Each run is a fresh subprocess, so its peak resident memory (`ru_maxrss`) is its own; the two alternate for
+`--repeats` rounds and each keeps its fastest round (other processes on the machine only slow a run down).
+Throughput counts real (non-padding) tokens over the steps after `--warmup`; the time of a step is taken
+by an optimizer-step hook, the same way for both. Both print their mean training loss as a sanity check
+(not equal: the batches differ, and the Trainer's collator also masks the end-of-text label, since this
+tokenizer pads with its end-of-text token).
+
+The last line printed is:
+  finetune_throughput: vs_trainer=<icft tokens/s / Trainer tokens/s> peak_mem_ratio=<icft peak / Trainer peak>
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+MODEL = "smollm2-135m"
+WORLD = "reversals"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=12, help="measured optimizer steps (after the warmup)")
+    parser.add_argument("--warmup", type=int, default=2, help="optimizer steps not measured")
+    parser.add_argument("--row-tokens", type=int, default=128)
+    parser.add_argument("--micro-batch-tokens", type=int, default=256)
+    parser.add_argument("--batch-tokens", type=int, default=512)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--lora", action="store_true", help="LoRA (rank 16, attention + MLP) instead of full FT")
+    parser.add_argument("--repeats", type=int, default=1, help="alternating rounds; each trainer keeps its fastest")
+    parser.add_argument("--threads", type=int, help="torch CPU threads in each run (default: torch's choice)")
+    parser.add_argument("--worker", choices=["icft", "trainer"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.warmup < 1 or args.steps < 1:
+        parser.error("--warmup and --steps must be at least 1")
+    if args.worker:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        step_times = record_step_times()
+        result = run_icft(args) if args.worker == "icft" else run_trainer(args)
+        result.update(measured_seconds(step_times, args.warmup))
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+        print(json.dumps(result))
+        return
+    runs: dict[str, list[dict]] = {"icft": [], "trainer": []}
+    for _ in range(args.repeats):
+        for name in runs:
+            runs[name].append(spawn(name, sys.argv[1:]))
+    report(runs, args)
+
+
+def spawn(worker: str, argv: list[str]) -> dict:
+    """Run one trainer in a fresh Python process; its last stdout line is its JSON result."""
+    command = [sys.executable, __file__, *argv, "--worker", worker]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{worker} run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def record_step_times() -> list[tuple[float, float]]:
+    """(wall, CPU) seconds at the end of every optimizer step, taken the same way for both trainers."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    times: list[tuple[float, float]] = []
+    register_optimizer_step_post_hook(lambda *_: times.append((time.perf_counter(), time.process_time())))
+    return times
+
+
+def measured_seconds(times: list[tuple[float, float]], warmup: int) -> dict:
+    """Wall and CPU seconds of the steps after the warmup (CPU time is what other processes cannot inflate)."""
+    start = times[warmup - 1]
+    return {"seconds": times[-1][0] - start[0], "cpu_seconds": times[-1][1] - start[1]}
+
+
+def documents(tokenizer) -> tuple[list[str], float]:
+    """The world's train documents and their mean length in tokens (end-of-text included)."""
+    from icft.worlds import build_world
+
+    texts = [doc.text for doc in build_world(WORLD).documents]
+    lengths = [len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    return texts, statistics.mean(lengths)
+
+
+def run_icft(args) -> dict:
+    from icft.learn.examples import TrainingExample
+    from icft.learn.finetune import FinetuneConfig, finetune, plan_steps
+    from icft.learn.packing import tokenize_examples
+    from icft.models import load
+
+    loaded = load(MODEL)
+    texts, _ = documents(loaded.tokenizer)
+    config = FinetuneConfig(
+        epochs=10_000, max_steps=args.warmup + args.steps, learning_rate=args.learning_rate, lr_schedule="constant",
+        row_tokens=args.row_tokens, micro_batch_tokens=args.micro_batch_tokens, batch_tokens=args.batch_tokens,
+        weight_decay=0.0, grad_clip=1.0, seed=0, lora=args.lora,
+    )
+    examples = [TrainingExample("", text) for text in texts]
+    lengths = [len(e) for e in tokenize_examples(examples, loaded.tokenizer)]
+    result = finetune(loaded, examples, config, progress=False)
+    mean_loss = statistics.mean(log.loss for log in result.curve)
+    return {"tokens": sum(log.tokens for log in result.curve[args.warmup :]), "mean_loss": mean_loss,
+            "padded_fraction": _padded_fraction(plan_steps(lengths, config), lengths, config)}
+
+
+def _padded_fraction(plan, lengths, config) -> float:
+    """The share of positions the packed micro-batches spend on padding (rows padded to the longest)."""
+    per_micro = config.micro_batch_tokens // config.row_tokens
+    real = positions = 0
+    for step in plan:
+        for at in range(0, len(step), per_micro):
+            filled = [sum(lengths[i] for i in row) for row in step[at : at + per_micro]]
+            real, positions = real + sum(filled), positions + max(filled) * len(filled)
+    return 1 - real / positions
+
+
+def run_trainer(args) -> dict:
+    import torch
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    from icft.models import load
+
+    loaded = load(MODEL)
+    texts, mean_length = documents(loaded.tokenizer)
+    tokenizer = loaded.tokenizer
+    dataset = [{"input_ids": ids + [tokenizer.eos_token_id]}
+               for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    per_device = max(1, round(args.micro_batch_tokens / mean_length))
+    accumulation = args.batch_tokens // args.micro_batch_tokens
+    padding_collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+    real, padded = [], []  # per micro-batch, in the order the Trainer consumes them
+
+    def collate(features):
+        batch = padding_collator(features)
+        real.append(int(batch["attention_mask"].sum()))
+        padded.append(batch["attention_mask"].numel())
+        return batch
+
+    model = loaded.model
+    if args.lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=[
+            "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], task_type="CAUSAL_LM"))
+    with tempfile.TemporaryDirectory() as out:
+        training = TrainingArguments(
+            output_dir=out, max_steps=args.warmup + args.steps, per_device_train_batch_size=per_device,
+            gradient_accumulation_steps=accumulation, learning_rate=args.learning_rate, lr_scheduler_type="constant",
+            warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0, optim="adamw_torch_fused", seed=0, use_cpu=True,
+            save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
+            dataloader_num_workers=0,
+        )
+        torch.manual_seed(0)
+        trainer = Trainer(model=model, args=training, train_dataset=dataset, data_collator=collate)
+        output = trainer.train()
+    first = args.warmup * accumulation  # micro-batches before the measured steps
+    return {"tokens": sum(real[first : (args.warmup + args.steps) * accumulation]),
+            "mean_loss": output.training_loss, "per_device_batch": per_device,
+            "padded_fraction": 1 - sum(real) / sum(padded)}
+
+
+def report(runs: dict[str, list[dict]], args) -> None:
+    """A table of the fastest round of each trainer, then the ratios (the last line is the summary)."""
+    best = {name: max(rounds, key=lambda r: r["tokens"] / r["seconds"]) for name, rounds in runs.items()}
+    by_cpu = {name: max(r["tokens"] / r["cpu_seconds"] for r in rounds) for name, rounds in runs.items()}
+    peak = {name: max(r["peak_rss_mb"] for r in rounds) for name, rounds in runs.items()}
+    print(f"{'LoRA' if args.lora else 'full FT'} of {MODEL} on the {WORLD} documents: {args.steps} steps after "
+          f"{args.warmup}, {args.batch_tokens} real tokens per step, {args.repeats} round(s), "
+          f"threads {args.threads or 'default'}")
+    print(f"{'':8} {'tokens/s':>9} {'tokens/CPU-s':>13} {'peak MB':>8} {'padding':>8} {'mean loss':>10}")
+    for name, result in best.items():
+        print(f"{name:8} {result['tokens'] / result['seconds']:>9.1f} {by_cpu[name]:>13.1f} {peak[name]:>8.0f} "
+              f"{result['padded_fraction']:>8.0%} {result['mean_loss']:>10.3f}")
+    print(f"Trainer per-device batch: {best['trainer']['per_device_batch']} documents, "
+          f"{args.batch_tokens // args.micro_batch_tokens} accumulation steps")
+    speed = (best["icft"]["tokens"] / best["icft"]["seconds"]) / (best["trainer"]["tokens"] / best["trainer"]["seconds"])
+    memory = peak["icft"] / peak["trainer"]
+    if not (math.isfinite(speed) and math.isfinite(memory)):
+        sys.exit("a run measured no time or no memory")
+    print(f"per CPU-second (unaffected by other processes): vs_trainer={by_cpu['icft'] / by_cpu['trainer']:.2f}")
+    print(f"finetune_throughput: vs_trainer={speed:.2f} peak_mem_ratio={memory:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,387 @@
+"""Augmented fine-tuning data: a model writes the inferences that plain fine-tuning misses (Lampinen et al.).
+
+Two strategies, each a prompt template (`icft.learn.templates`):
+  local   one request per distinct train sentence: rephrasings and what follows from it alone
+          (reversals, converse relations)
+  global  the whole train set in a shared context; one request per train document: the inferences that
+          link it with the rest of the knowledge
+
+Each completion is split into sentences, cleaned (numbering, bullets, labels, whitespace) and filtered;
+every filter counts what it drops:
+  empty          nothing left after cleaning ("1.", "Inferences:")
+  too_long       more than `max_words` words
+  no_world_term  mentions none of the world's nonsense words (off-topic or generic text)
+  copy_of_input  repeats the sentence (local) or a sentence of the document (global) it came from
+  copy_of_template  repeats a sentence of the template (a small model copies the few-shot examples)
+  in_train       repeats another train sentence
+  duplicate      repeats an augmentation kept earlier
+Completions are cached (`icft.learn.generators`), so a rerun or a resumed run generates only what is new.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from icft.errors import IcftError
+from icft.jsonl import json_line, read_jsonl, write_text_atomic
+from icft.learn.examples import split_sentences
+from icft.learn.generators import CacheStats, GenerationCache, GenerationSettings, Generator, cached_generate
+from icft.learn.templates import Template, load_template
+from icft.worlds.schema import World
+from icft.worlds.vocabulary import is_english, is_nonce_word
+
+STRATEGIES = ("local", "global")
+FILTERS = ("empty", "too_long", "no_world_term", "copy_of_input", "copy_of_template", "in_train", "duplicate")
+# a few-shot template's model tends to go on with a new "Statement:" of its own: stop there
+DEFAULT_STOP = {"local": ("\nStatement:",), "global": ("\nNow read this passage",)}
+DEFAULT_MAX_NEW_TOKENS = {"local": 128, "global": 256}
+# the local template is a few-shot pattern, which a model continues best as plain text (measured on
+# smollm2-135m: in a chat turn it mostly repeats the last example); the global one is an instruction
+DEFAULT_CHAT = {"local": False, "global": True}
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    """Everything that shapes the augmentations; None means the strategy's default."""
+
+    template: str | None = None  # a template file; None: the built-in one of the strategy
+    max_new_tokens: int | None = None
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    chat: bool | None = None  # None: plain completion for local, a chat turn for global
+    stop: tuple[str, ...] | None = None
+    batch_size: int = 8
+    max_words: int = 40
+    context_documents: int | None = None  # global: a seeded sample of this many documents in context
+    limit: int | None = None  # only the first N requests (a quick look at a big world)
+    cache_path: str | None = None  # None: augment-cache.sqlite beside the output file
+
+    def __post_init__(self):
+        for key in ("batch_size", "max_words", "context_documents", "limit"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise IcftError(f"augment setting {key!r} must be a positive integer, got {value!r}")
+
+    def generation(self, strategy: str) -> GenerationSettings:
+        return GenerationSettings(
+            max_new_tokens=self.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[strategy],
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+            chat=DEFAULT_CHAT[strategy] if self.chat is None else self.chat,
+            stop=DEFAULT_STOP[strategy] if self.stop is None else tuple(self.stop),
+        )
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt: the per-request placeholder values and where they came from."""
+
+    values: dict[str, str]
+    source_document: str
+    source_sentence: str | None  # local only
+    inputs: tuple[str, ...]  # the sentences a copy of which is dropped as copy_of_input
+
+
+@dataclass
+class AugmentResult:
+    path: Path
+    summary_path: Path
+    records: list[dict]
+    counts: dict[str, int]  # requests, sentences (generated), kept, then one count per filter
+    cache_hits: int
+    generated: int  # completions the generator was asked for (0 on a rerun)
+
+    def describe(self) -> str:
+        dropped = ", ".join(f"{name} {self.counts[name]}" for name in FILTERS)
+        return (
+            f"{self.counts['kept']} augmentations kept from {self.counts['sentences']} generated sentences "
+            f"({self.counts['requests']} requests, {self.generated} generated, {self.cache_hits} from cache); "
+            f"dropped: {dropped}"
+        )
+
+
+def augment_world(
+    world: World,
+    generator: Generator,
+    strategy: str,
+    out_path: str | Path,
+    settings: AugmentSettings = AugmentSettings(),
+    progress: bool = True,
+) -> AugmentResult:
+    """Generate, clean and filter augmentations of `world`'s train documents; write them to `out_path`.
+
+    Writes `out_path` (JSON lines, one augmentation each) and `<stem>.summary.json` (counts and the
+    resolved settings), both atomically. Nothing kept is an error (nothing is written then).
+    """
+    if strategy not in STRATEGIES:
+        raise IcftError(f"unknown augmentation strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    out_path = Path(out_path)
+    template = load_template(strategy, settings.template)
+    shared = _shared_values(world, strategy, settings)
+    requests = _requests(world, strategy)[: settings.limit]
+    context = template.context(shared)
+    prompts = [template.prompt(shared, r.values) for r in requests]
+    generation = settings.generation(strategy)
+    stats = CacheStats()
+    cache = GenerationCache(settings.cache_path or out_path.parent / "augment-cache.sqlite")
+    try:
+        with tqdm(total=len(prompts), desc=f"augment ({strategy})", unit="prompt", disable=not progress) as bar:
+            outputs = cached_generate(
+                generator, cache, prompts, context, generation, settings.batch_size, stats, bar.update
+            )
+    finally:
+        cache.close()
+    records, counts = _filter(world, requests, outputs, strategy, template, generator.name, settings)
+    counts = {"requests": len(requests), **counts}
+    if not records:
+        raise IcftError(
+            f"augmentation kept nothing: all {counts['sentences']} generated sentences were filtered out "
+            f"({', '.join(f'{k} {counts[k]}' for k in FILTERS)}): use a larger generator or a different "
+            "template (--template)"
+        )
+    summary_path = out_path.with_name(out_path.stem + ".summary.json")
+    write_text_atomic(out_path, "".join(json_line(r) for r in records))
+    summary = _summary(world, generator.name, strategy, template, settings, counts, stats)
+    write_text_atomic(summary_path, json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    return AugmentResult(out_path, summary_path, records, counts, stats.hits, stats.generated)
+
+
+def _summary(world, generator_name, strategy, template, settings, counts, stats) -> dict:
+    """What was asked and what came out: enough to tell two augmentation files apart."""
+    from icft.study.store import code_version, world_identity
+
+    return {
+        "strategy": strategy,
+        "generator": generator_name,
+        "template": template.name,
+        "world": world_identity(world),
+        "settings": dataclasses.asdict(settings),
+        "generation": settings.generation(strategy).to_json(),
+        "counts": counts,
+        "cache": {"hits": stats.hits, "generated": stats.generated},
+        "code_version": code_version(),
+    }
+
+
+def load_augmented(path: str | Path) -> list[str]:
+    """The texts of an augmented.jsonl file; a malformed line is an error naming file:line."""
+    texts = []
+    for n, obj in read_jsonl(path):
+        text = obj.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise IcftError(f"{path}:{n}: field 'text' must be a non-empty string")
+        for key in ("source_document", "strategy", "template", "generator", "source_sentence"):
+            if key in obj and not isinstance(obj[key], str | None):
+                raise IcftError(f"{path}:{n}: field {key!r} must be a string")
+        if obj.get("strategy") not in (None, *STRATEGIES):
+            raise IcftError(f"{path}:{n}: field 'strategy' must be one of {', '.join(STRATEGIES)}")
+        texts.append(text)
+    if not texts:
+        raise IcftError(f"{path} holds no augmentations: rerun `icft augment`")
+    return texts
+
+
+# --- requests ---------------------------------------------------------------------------------------
+
+
+def _requests(world: World, strategy: str) -> list[Request]:
+    if strategy == "global":
+        return [
+            Request({"document": d.text}, d.id, None, tuple(split_sentences(d.text))) for d in world.documents
+        ]
+    requests, seen = [], set()
+    for document in world.documents:
+        for sentence in split_sentences(document.text):
+            if sentence not in seen:  # a fact repeated across articles is asked about once
+                seen.add(sentence)
+                requests.append(Request({"sentence": sentence}, document.id, sentence, (sentence,)))
+    return requests
+
+
+def _shared_values(world: World, strategy: str, settings: AugmentSettings) -> dict[str, str]:
+    if strategy != "global":
+        return {}
+    texts = list(dict.fromkeys(d.text for d in world.documents))
+    if settings.context_documents is not None and settings.context_documents < len(texts):
+        keep = sorted(random.Random(settings.seed).sample(range(len(texts)), settings.context_documents))
+        texts = [texts[i] for i in keep]
+    return {"documents": "\n\n".join(texts)}
+
+
+# --- cleaning and filtering -------------------------------------------------------------------------
+
+_BULLET = re.compile(r"^\s*(?:[-*•+>]+|\(?\d+[.):]|\(?[a-z]\))\s*")
+_LABEL = re.compile(
+    r"^(?:inferences?|statements?|rephrasings?|reversals?|conclusions?|answer|step \d+)\s*:\s*", re.IGNORECASE
+)
+_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+_QUOTES = "\"'“”‘’`"
+
+
+def clean_completion(completion: str, stop: tuple[str, ...] = ()) -> list[str]:
+    """The sentences of a completion with numbering, bullets, labels and markdown removed.
+
+    A line that is blank to begin with is skipped; one that cleaning empties ("2.", "Inferences:") comes
+    back as "" so the `empty` filter counts it.
+    """
+    for marker in stop:
+        completion = completion.split(marker)[0]
+    sentences = []
+    for line in completion.splitlines():
+        if not line.strip():
+            continue
+        line = _strip_decoration(line)
+        parts = split_sentences(line) or [""]
+        sentences.extend(_finish(_strip_decoration(p)) for p in parts)
+    return sentences
+
+
+def _strip_decoration(text: str) -> str:
+    text = text.replace("**", "").replace("__", "")
+    previous = None
+    while previous != text:  # "1. Inference: - ..." carries several layers
+        previous = text
+        text = _LABEL.sub("", _BULLET.sub("", text)).strip()
+    return " ".join(text.split())
+
+
+def _finish(sentence: str) -> str:
+    """Drop quotes around a whole sentence and end it with a full stop."""
+    if len(sentence) >= 2 and sentence[0] in _QUOTES and sentence[-1] in _QUOTES:
+        sentence = sentence[1:-1].strip()
+    if sentence and sentence[-1] not in ".!?":
+        sentence += "."
+    return sentence
+
+
+def normalize(sentence: str) -> str:
+    """The form two sentences are compared in: lower case, single spaces, no end punctuation or quotes."""
+    return " ".join(sentence.lower().split()).strip(_QUOTES + " .!?;:,")
+
+
+def world_vocabulary(world: World) -> frozenset[str]:
+    """The world's own words (lower case): the non-English words of its facts plus the nonsense words
+    of its documents; for a world with neither (imported data), every non-English word of its documents."""
+    from_facts = {w for f in world.facts for w in _words(f"{f.subject} {f.object}") if not is_english(w)}
+    text = " ".join(d.text for d in world.documents)
+    from_docs = {w for w in _words(text) if is_nonce_word(w)}
+    vocabulary = from_facts | from_docs
+    if not vocabulary:
+        vocabulary = {w for w in _words(text) if len(w) >= 3 and not is_english(w)}
+    return frozenset(vocabulary)
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text) if "'" not in w]
+
+
+def mentions_world_term(sentence: str, vocabulary: frozenset[str]) -> bool:
+    """True when a word of the sentence, or its singular, is one of the world's words."""
+    for word in _words(sentence):
+        forms = {word, word.removesuffix("s"), word.removesuffix("es")}
+        if forms & vocabulary:
+            return True
+    return False
+
+
+def _filter(world, requests, completions, strategy, template: Template, generator_name, settings):
+    """(records, counts) from the completions, in request order; counts has sentences, kept and each filter."""
+    vocabulary = world_vocabulary(world)
+    known = {
+        "train": {normalize(s) for d in world.documents for s in split_sentences(d.text)},
+        "template": {normalize(s) for s in split_sentences(template.literal_text())},
+        "kept": set(),
+    }
+    counts = {"sentences": 0, "kept": 0, **{name: 0 for name in FILTERS}}
+    records = []
+    stop = settings.generation(strategy).stop
+    for request, completion in zip(requests, completions):
+        inputs = {normalize(s) for s in request.inputs}
+        for sentence in clean_completion(completion, stop):
+            counts["sentences"] += 1
+            reason = _drop_reason(sentence, inputs, known, vocabulary, settings.max_words)
+            if reason is not None:
+                counts[reason] += 1
+                continue
+            known["kept"].add(normalize(sentence))
+            counts["kept"] += 1
+            record = {"text": sentence, "source_document": request.source_document, "strategy": strategy,
+                      "template": template.name, "generator": generator_name}
+            if request.source_sentence is not None:
+                record["source_sentence"] = request.source_sentence
+            records.append(record)
+    return records, counts
+
+
+def _drop_reason(sentence: str, inputs: set[str], known: dict[str, set[str]], vocabulary, max_words: int) -> str | None:
+    """The first filter that drops `sentence`, or None to keep it."""
+    key = normalize(sentence)
+    if not key:
+        return "empty"
+    if len(sentence.split()) > max_words:
+        return "too_long"
+    if vocabulary and not mentions_world_term(sentence, vocabulary):
+        return "no_world_term"
+    if key in inputs:
+        return "copy_of_input"
+    if key in known["template"]:
+        return "copy_of_template"
+    if key in known["train"]:
+        return "in_train"
+    if key in known["kept"]:
+        return "duplicate"
+    return None
+
+
+def run_augment_command(
+    world_dir: str | Path,
+    strategy: str,
+    model: str | None = None,
+    base_url: str | None = None,
+    endpoint_model: str | None = None,
+    out: str | Path | None = None,
+    template: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    device: str = "cpu",
+    max_new_tokens: int | None = None,
+    temperature: float = 0.0,
+    seed: int = 0,
+    chat: bool | None = None,
+    batch_size: int = 8,
+    max_words: int = 40,
+    context_documents: int | None = None,
+    limit: int | None = None,
+    cache: str | None = None,
+    progress: bool = True,
+) -> AugmentResult:
+    """`icft augment`: load the world, build the generator, augment, print the counts.
+
+    `out` defaults to `augmented-<strategy>.jsonl` in the world folder.
+    """
+    from icft.learn.generators import make_generator
+    from icft.worlds.io import load_world
+
+    if strategy not in STRATEGIES:
+        raise IcftError(f"unknown augmentation strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    settings = AugmentSettings(
+        template=template, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, chat=chat,
+        batch_size=batch_size, max_words=max_words, context_documents=context_documents, limit=limit,
+        cache_path=cache,
+    )
+    load_template(strategy, template)  # a bad template fails before a model is loaded
+    world = load_world(world_dir)
+    generator = make_generator(model, base_url, endpoint_model, api_key_env, device, batch_size)
+    out_path = Path(out) if out is not None else Path(world_dir) / f"augmented-{strategy}.jsonl"
+    result = augment_world(world, generator, strategy, out_path, settings, progress=progress)
+    print(result.describe())
+    print(f"wrote {result.path} and {result.summary_path}")
+    return result

@@ -1,0 +1,344 @@
+"""The one fine-tuning loop (full or LoRA), read top to bottom: config, setup, train, save.
+
+Plain FT, FT on sentence-split documents, FT on documents plus augmentations, and FTICL all call
+`finetune` and differ only in the `TrainingExample`s they pass (see `icft.learn.examples`).
+
+    from icft.learn.finetune import FinetuneConfig, finetune
+    result = finetune(loaded, document_examples(world), FinetuneConfig(lora=True), out_dir="runs/ft")
+
+What happens:
+  1. examples are tokenized (loss on completion tokens only) and packed into rows of `row_tokens` tokens
+     with no attention across examples (`icft.learn.packing`); each epoch is shuffled with
+     `random.Random(seed)`, so the same seed gives the same rows, steps and losses;
+  2. an optimizer step takes `batch_tokens // row_tokens` rows, run as micro-batches of
+     `micro_batch_tokens // row_tokens` rows whose gradients accumulate; the loss is the mean over all
+     learned tokens of the step, however they fall into micro-batches;
+  3. AdamW (torch), a transformers scheduler, and LoRA from peft; with LoRA the adapter is saved and, by
+     default, merged into the weights (`merge_and_unload`) so later scoring sees a plain model;
+  4. `loaded.model` is replaced by the trained model; `out_dir` gets the weights (`model/`) or adapter
+     (`adapter/`) as safetensors, `training_curve.json` and `finetune_config.json`.
+
+The loop runs through accelerate's `Accelerator`, so on one CPU or GPU a plain call just works, and the
+same code runs data-parallel when its script is started by accelerate:
+    accelerate launch --num_processes 4 my_study.py                      # DDP on 4 GPUs
+    accelerate launch --use_fsdp --num_processes 4 my_study.py           # FSDP
+    accelerate launch --mixed_precision bf16 my_study.py                  # bf16 autocast
+Each process takes every n-th row of a step; a process with no row left runs a row with no labels, so every
+process joins every gradient all-reduce.
+
+An example longer than `row_tokens` is an `IcftError` (not truncated: truncation would silently drop facts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from icft.errors import IcftError
+from icft.jsonl import write_text_atomic
+from icft.learn.examples import TrainingExample
+from icft.learn.packing import IGNORE, TokenizedExample, collate_rows, pack_rows, tokenize_examples
+from icft.models import LoadedModel
+
+LLAMA_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+LR_SCHEDULES = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Everything that decides a fine-tuning run; validated on construction (ValueError names the field)."""
+
+    epochs: int = 3
+    max_steps: int | None = None  # stop after this many optimizer steps, even mid-epoch
+    learning_rate: float = 1e-4
+    lr_schedule: str = "cosine"  # constant | linear | cosine (after linear warmup)
+    warmup_steps: int = 0
+    row_tokens: int = 512  # packing row length: the longest example allowed
+    batch_tokens: int = 4096  # tokens per optimizer step (row_tokens x rows)
+    micro_batch_tokens: int = 1024  # tokens per forward/backward; gradients accumulate up to batch_tokens
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    seed: int = 0
+    lora: bool = False
+    lora_rank: int = 16
+    lora_alpha: float = 32.0
+    lora_dropout: float = 0.0
+    lora_targets: tuple[str, ...] = LLAMA_PROJECTIONS
+    merge_lora: bool = True  # merge the adapter into the weights after training (the adapter is saved first)
+    save_weights: bool = True  # write the weights or adapter to out_dir (curve and config are always written)
+
+    def __post_init__(self):
+        object.__setattr__(self, "lora_targets", tuple(self.lora_targets))  # a list from JSON is fine
+        self._check_types()
+        positive = ("epochs", "learning_rate", "row_tokens", "batch_tokens", "micro_batch_tokens", "lora_rank",
+                    "lora_alpha")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        for name in ("warmup_steps", "weight_decay", "grad_clip"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)!r}")
+        if self.max_steps is not None and self.max_steps <= 0:
+            raise ValueError(f"max_steps must be positive or None, got {self.max_steps!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
+        if not self.lora_targets or not all(isinstance(t, str) and t for t in self.lora_targets):
+            raise ValueError(f"lora_targets must be a non-empty list of module names, got {self.lora_targets!r}")
+        for name in ("batch_tokens", "micro_batch_tokens"):
+            if getattr(self, name) % self.row_tokens:
+                raise ValueError(
+                    f"{name} must be a multiple of row_tokens ({self.row_tokens}), got {getattr(self, name)}"
+                )
+        if self.batch_tokens % self.micro_batch_tokens:
+            raise ValueError(
+                f"batch_tokens ({self.batch_tokens}) must be a multiple of micro_batch_tokens "
+                f"({self.micro_batch_tokens})"
+            )
+
+    def _check_types(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "lora_targets":
+                ok = True  # checked with its values
+            elif f.name == "max_steps":
+                ok = value is None or _is_int(value)
+            elif isinstance(f.default, str):
+                ok = isinstance(value, str)
+            elif isinstance(f.default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(f.default, int):
+                ok = _is_int(value)
+            else:  # float fields also take ints
+                ok = _is_int(value) or isinstance(value, float)
+            if not ok:
+                raise ValueError(f"{f.name} has the wrong type: got {value!r}")
+
+    def to_dict(self) -> dict:
+        values = dataclasses.asdict(self)
+        values["lora_targets"] = list(self.lora_targets)
+        return values
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class StepLog:
+    step: int
+    loss: float  # mean cross-entropy per learned token in this step
+    learning_rate: float  # the rate this step used
+    tokens: int  # real (non-padding) tokens in this step, all processes
+    elapsed: float  # seconds from the start of training to the end of this step
+
+
+@dataclass
+class FinetuneResult:
+    steps: int
+    tokens_trained: int  # real (non-padding) tokens through the model, all processes
+    seconds: float  # training time, without setup and saving
+    curve: list[StepLog] = field(default_factory=list)
+    out_dir: Path | None = None
+
+    @property
+    def loss_curve(self) -> list[tuple[int, float]]:
+        return [(log.step, log.loss) for log in self.curve]
+
+    @property
+    def final_loss(self) -> float:
+        return self.curve[-1].loss if self.curve else math.nan
+
+
+def finetune(
+    loaded: LoadedModel,
+    examples: Sequence[TrainingExample],
+    config: FinetuneConfig,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> FinetuneResult:
+    """Train `loaded.model` on `examples` and put the trained model back into `loaded.model`."""
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    if not examples:
+        raise IcftError("no training examples: give finetune at least one document or sentence")
+    # --- setup -----------------------------------------------------------------------------------------
+    accelerator = Accelerator()
+    torch.manual_seed(config.seed)  # LoRA initialization and dropout
+    tokenizer = loaded.tokenizer
+    tokenized = tokenize_examples(examples, tokenizer)
+    plan = plan_steps([len(e) for e in tokenized], config)
+    attn_implementation = getattr(loaded.model.config, "_attn_implementation", None)
+    dtype = next(loaded.model.parameters()).dtype
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    model = _trainable_model(loaded.model, config)
+    optimizer = _optimizer(model, config, accelerator.device)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    # not prepared: accelerate would step it once per process, but our steps are already global
+    scheduler = get_scheduler(
+        LR_SCHEDULES[config.lr_schedule], optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=len(plan)
+    )
+    # --- train -------------------------------------------------------------------------------------------
+    curve: list[StepLog] = []
+    model.train()
+    start = time.perf_counter()
+    bar = _progress_bar(len(plan), enabled=progress and accelerator.is_local_main_process)
+    for step, rows in enumerate(plan, start=1):
+        learning_rate = scheduler.get_last_lr()[0]
+        loss, tokens = _train_step(accelerator, model, tokenized, rows, config, pad_id, (attn_implementation, dtype))
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        curve.append(StepLog(step, loss, learning_rate, tokens, time.perf_counter() - start))
+        bar.set_postfix(loss=f"{loss:.4f}")
+        bar.update()
+    bar.close()
+    seconds = time.perf_counter() - start
+    model.eval()
+    # --- save --------------------------------------------------------------------------------------------
+    out = Path(out_dir) if out_dir is not None else None
+    loaded.model = _finish_model(accelerator, model, loaded, config, out)
+    result = FinetuneResult(len(plan), sum(log.tokens for log in curve), seconds, curve, out)
+    if out is not None and accelerator.is_main_process:
+        _write_records(out, result, loaded, config, len(examples))
+    return result
+
+
+def plan_steps(lengths: Sequence[int], config: FinetuneConfig) -> list[list[list[int]]]:
+    """Every optimizer step of the run: steps -> rows -> example indices, cut at `max_steps`.
+
+    Each epoch shuffles the examples, packs them into rows and shuffles the rows, all with one
+    `random.Random(seed)`; a step takes the next `batch_tokens // row_tokens` rows of its epoch.
+    """
+    rng = random.Random(config.seed)
+    rows_per_step = config.batch_tokens // config.row_tokens
+    steps: list[list[list[int]]] = []
+    for _ in range(config.epochs):
+        order = list(range(len(lengths)))
+        rng.shuffle(order)
+        rows = [[order[i] for i in row] for row in pack_rows([lengths[i] for i in order], config.row_tokens)]
+        rng.shuffle(rows)
+        steps.extend(rows[at : at + rows_per_step] for at in range(0, len(rows), rows_per_step))
+    return steps[: config.max_steps] if config.max_steps is not None else steps
+
+
+def _trainable_model(model: torch.nn.Module, config: FinetuneConfig) -> torch.nn.Module:
+    """The model itself (every weight trains) or a peft LoRA wrapper (only the adapter trains)."""
+    if not config.lora:
+        return model.requires_grad_(True)
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=list(config.lora_targets),
+        task_type="CAUSAL_LM",
+    )
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as e:  # peft: none of the target modules exist in this model
+        raise IcftError(f"LoRA cannot wrap this model ({e}): set lora_targets to its linear layers' names") from None
+
+
+def _optimizer(model: torch.nn.Module, config: FinetuneConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (not on norms and biases), as is usual for transformers.
+
+    The fused kernel (CPU and CUDA; also the Trainer's default) takes a 135M-parameter step in a sixth of the
+    time of the default multi-tensor one on CPU.
+    """
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if p.ndim >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=config.learning_rate, fused=fused)
+
+
+def _train_step(accelerator, model, tokenized: list[TokenizedExample], rows: list[list[int]],
+                config: FinetuneConfig, pad_id: int, attention: tuple) -> tuple[float, int]:
+    """Forward and backward over this process's rows of one step, clip; returns (mean loss, real tokens)."""
+    world, rank = accelerator.num_processes, accelerator.process_index
+    mine = rows[rank::world]
+    rows_per_micro = config.micro_batch_tokens // config.row_tokens
+    micro_batches = math.ceil(math.ceil(len(rows) / world) / rows_per_micro)  # the same on every process
+    learned = sum(tokenized[i].loss_tokens for row in mine for i in row)
+    learned_all = max(int(_sum_over_processes(accelerator, learned)), 1)
+    loss_sum, real_tokens = torch.zeros((), device=accelerator.device), 0
+    for m in range(micro_batches):
+        chunk = [[tokenized[i] for i in row] for row in mine[m * rows_per_micro : (m + 1) * rows_per_micro]]
+        batch = collate_rows(chunk or [[_no_label_example(pad_id)]], pad_id).to(accelerator.device)
+        # gradients are all-reduced once per step, on the last micro-batch
+        sync = contextlib.nullcontext() if m == micro_batches - 1 else accelerator.no_sync(model)
+        with sync:
+            logits = model(**batch.model_inputs(*attention)).logits  # (B, T, V)
+            summed = F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=IGNORE,
+                                     reduction="sum")
+            # DDP averages gradients over processes; scaling by `world` makes that the mean over all tokens
+            accelerator.backward(summed * world / learned_all)
+        loss_sum += summed.detach()
+        real_tokens += batch.real_tokens if chunk else 0
+    if config.grad_clip > 0:
+        accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+    loss = _sum_over_processes(accelerator, loss_sum) / learned_all
+    return loss, int(_sum_over_processes(accelerator, real_tokens))
+
+
+def _no_label_example(pad_id: int) -> TokenizedExample:
+    return TokenizedExample((pad_id,), (IGNORE,))
+
+
+def _sum_over_processes(accelerator, value) -> float:
+    tensor = torch.as_tensor(value, dtype=torch.float64, device=accelerator.device)
+    return float(accelerator.reduce(tensor, reduction="sum")) if accelerator.num_processes > 1 else float(tensor)
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="fine-tuning", unit="step", disable=not enabled, leave=False)
+
+
+def _finish_model(accelerator, model, loaded: LoadedModel, config: FinetuneConfig, out: Path | None):
+    """Save the weights or adapter, then unwrap (and merge LoRA) into the model later code scores."""
+    accelerator.wait_for_everyone()
+    unwrapped = accelerator.unwrap_model(model)
+    if out is not None and config.save_weights:
+        target = out / ("adapter" if config.lora else "model")
+        state = accelerator.get_state_dict(model)  # gathers FSDP shards; the plain state dict otherwise
+        unwrapped.save_pretrained(target, is_main_process=accelerator.is_main_process, state_dict=state)
+        if not config.lora and accelerator.is_main_process:
+            loaded.tokenizer.save_pretrained(target)
+    if config.lora and config.merge_lora:
+        # a plain model again; peft froze the base weights, so thaw them as a freshly loaded model is
+        unwrapped = unwrapped.merge_and_unload().requires_grad_(True)
+    return unwrapped.eval()
+
+
+def _write_records(out: Path, result: FinetuneResult, loaded: LoadedModel, config: FinetuneConfig,
+                   examples: int) -> None:
+    curve = {"steps": [dataclasses.asdict(log) for log in result.curve], "seconds": result.seconds,
+             "tokens_trained": result.tokens_trained}
+    write_text_atomic(out / "training_curve.json", json.dumps(curve, indent=1) + "\n")
+    record = {
+        "config": config.to_dict(),
+        "model": loaded.name,
+        "examples": examples,
+        "steps": result.steps,
+        "versions": {name: version(name) for name in ("icft", "torch", "transformers", "peft", "accelerate")},
+    }
+    write_text_atomic(out / "finetune_config.json", json.dumps(record, indent=1) + "\n")

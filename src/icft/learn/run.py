@@ -1,0 +1,67 @@
+"""`icft finetune`: one fine-tuning run on a world (documents, split sentences, augmentations), then scoring.
+
+The mode it stores is named by its data, as in a study: ft, ft-split, ft-local, ft-global, ft-local-global.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from rich.console import Console
+
+from icft.errors import IcftError
+from icft.jsonl import read_jsonl
+from icft.learn.augment import load_augmented
+from icft.learn.examples import SPLIT_MODES, TrainingExample, document_examples, sentence_examples
+
+
+def finetune_mode(split: str | None, strategies: set[str]) -> str:
+    if split and strategies:
+        raise IcftError("--split-sentences and --augmented do not combine in one mode: pick one")
+    if split:
+        return "ft-split"
+    if strategies:
+        return "ft-" + "-".join(s for s in ("local", "global") if s in strategies)
+    return "ft"
+
+
+def run_finetune_command(world_dir, model_name: str, out, lora: bool = False, split: str | None = None,
+                         augmented=(), epochs=None, learning_rate=None, max_steps=None, seed: int = 0, db=None,
+                         console: Console | None = None):
+    from icft.evaluate.runner import evaluate_world, summary_table
+    from icft.learn.finetune import finetune
+    from icft.models import load
+    from icft.study.config import finetune_config
+    from icft.study.store import ResultsStore
+    from icft.worlds.io import load_world
+
+    console = console or Console()
+    if split is not None and split not in SPLIT_MODES:
+        raise IcftError(f"--split-sentences must be one of {', '.join(SPLIT_MODES)}, got {split!r}")
+    overrides = {k: v for k, v in (("epochs", epochs), ("learning_rate", learning_rate), ("max_steps", max_steps),
+                                   ("lora", lora)) if v is not None}
+    try:
+        config = finetune_config(overrides, seed=seed)
+    except ValueError as e:
+        raise IcftError(f"fine-tuning option: {e}") from None
+    world = load_world(world_dir)
+    examples = sentence_examples(world, split) if split else document_examples(world)
+    strategies, digests = set(), []
+    for path in augmented:
+        texts = load_augmented(path)
+        strategies |= {obj.get("strategy") for _, obj in read_jsonl(path)} - {None}
+        examples += [TrainingExample(prompt="", completion=t) for t in texts]
+        digests.append(hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16])
+    mode = finetune_mode(split, strategies or ({"local"} if augmented else set()))
+    loaded = load(model_name)
+    console.print(f"fine-tuning {model_name} on {len(examples)} examples ({mode})")
+    result = finetune(loaded, examples, config, out_dir=out)
+    console.print(f"{result.steps} steps, final loss {result.curve[-1].loss:.3f}, {result.seconds:.0f} s; wrote {out}")
+    if db is None:
+        return None
+    training = {"data": mode, "finetune": config.to_dict(), "split": split, "augmented": digests}
+    with ResultsStore(db) as store:
+        summary = evaluate_world(loaded, world, str(world_dir), mode, store, seed=seed, training=training)
+    console.print(summary_table(summary))
+    return summary

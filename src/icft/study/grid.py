@@ -1,0 +1,284 @@
+"""Run a study: expand the grid, run each cell once, store everything, resume after any interruption.
+
+A cell is (world, seed, model, mode). Its identity is the run id of its evaluation (`RunSpec`): a cell whose
+run is finished in the study's results store is never recomputed, so rerunning the same command after
+Ctrl-C or kill -9 does only the missing cells. What is expensive and shared is cached on disk:
+  worlds/      each (world, seed) built once
+  augment/     augmentations per (world, seed, generator, strategy), plus the generation cache: an
+               interrupted augmentation resumes, and ft-local / ft-local-global share the local file
+  finetune/    one folder per fine-tuning cell: training curve and config (small); the weights only with
+               `keep_weights`, in which case a rerun that needs them loads them instead of training again
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from icft.errors import IcftError
+from icft.evaluate.runner import EvalSummary, eval_config, evaluate_world, run_spec, stored_summary
+from icft.jsonl import write_text_atomic
+from icft.learn.modes import MODES
+from icft.study.config import StudyConfig, WorldSpec, finetune_config
+from icft.study.costs import estimate_seconds
+from icft.study.store import ResultsStore, RunSpec
+from icft.worlds import build_world, check_world, load_world, save_world
+from icft.worlds.schema import World
+
+RESULTS_DB = "results.db"
+CONFIG_FILE = "study.json"
+
+
+@dataclass(frozen=True)
+class Cell:
+    world: WorldSpec
+    seed: int
+    model: str
+    mode: str
+
+    @property
+    def world_ref(self) -> str:
+        return f"{self.world.label}-s{self.seed}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.world_ref} {self.model} {self.mode}"
+
+
+def expand_grid(config: StudyConfig) -> list[Cell]:
+    """Every cell, grouped so a world and a model are prepared once: world > seed > model > mode."""
+    return [Cell(w, seed, model, mode) for w in config.worlds for seed in config.seeds
+            for model in config.models for mode in config.modes]
+
+
+class Study:
+    """One study folder: its config, worlds, caches and results store."""
+
+    def __init__(self, config: StudyConfig, out: str | Path, console: Console | None = None):
+        self.config = config
+        self.out = Path(out)
+        self.console = console or Console()
+        self._worlds: dict[tuple, World] = {}
+
+    @property
+    def db_path(self) -> Path:
+        return self.out / RESULTS_DB
+
+    # ---- the grid ---------------------------------------------------------------------------------------
+
+    def run(self, progress: bool = True) -> list[EvalSummary]:
+        self._claim_folder()
+        cells = expand_grid(self.config)
+        summaries = []
+        with ResultsStore(self.db_path) as store, _grid_progress(progress) as bar:
+            status = {cell: self._is_done(cell, store) for cell in cells}
+            costs = {cell: estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config) for cell in cells}
+            task = bar.add_task("study", total=sum(costs.values()),
+                                completed=sum(c for cell, c in costs.items() if status[cell]))
+            done = sum(status.values())
+            if done:
+                self.console.print(f"resuming: {done} of {len(cells)} cells already in {self.db_path}")
+            for n, cell in enumerate(cells, start=1):
+                bar.update(task, description=f"cell {n}/{len(cells)}: {cell.label}")
+                summaries.append(self.run_cell(cell, store, progress))
+                if not status[cell]:
+                    bar.advance(task, costs[cell])
+        return summaries
+
+    def dry_run(self) -> Table:
+        """The grid, what is already done, and an estimate of what is left."""
+        cells = expand_grid(self.config)
+        table = Table("world", "seed", "model", "mode", "status", "estimate", title=f"study {self.config.name}")
+        left = 0.0
+        store = ResultsStore(self.db_path) if self.db_path.exists() else None
+        for cell in cells:
+            done = store is not None and self._is_done(cell, store)
+            seconds = estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config)
+            left += 0 if done else seconds
+            table.add_row(cell.world.label, str(cell.seed), cell.model, cell.mode, "done" if done else "to run",
+                          "-" if done else _minutes(seconds))
+        if store is not None:
+            store.close()
+        table.caption = (f"{len(cells)} cells; about {_minutes(left)} left on a 2-core CPU with a 135M model "
+                         "(scale by model size and hardware)")
+        return table
+
+    def run_cell(self, cell: Cell, store: ResultsStore, progress: bool) -> EvalSummary:
+        world = self.world(cell.world, cell.seed)
+        spec = self.cell_spec(cell)
+        if store.run_status(spec.run_id) == "finished":
+            return stored_summary(store, spec, world)
+        mode = MODES[cell.mode]
+        kwargs = dict(seed=cell.seed, progress=progress)
+        if mode.context:
+            kwargs.update(subsample=self.config.icl.subsample, template=self.config.icl.template)
+        if not mode.finetunes:
+            return evaluate_world(self._base_model(cell.model), world, cell.world_ref, cell.mode, store, **kwargs)
+        training = spec.config["training"]
+        folder = self.out / "finetune" / spec.run_id
+        model = self._finetuned_model(cell, world, training, folder)
+        summary = evaluate_world(model, world, cell.world_ref, cell.mode, store, training=training, **kwargs)
+        del model
+        if not self.config.keep_weights:
+            for weights in ("model", "adapter"):
+                shutil.rmtree(folder / weights, ignore_errors=True)
+        return summary
+
+    def cell_spec(self, cell: Cell) -> RunSpec:
+        """The run a cell stores; its id says whether the cell is done, before any work."""
+        mode = MODES[cell.mode]
+        config = eval_config(
+            cell.mode,
+            self.config.icl.subsample if mode.context else 1.0,
+            self.config.icl.template if mode.context else "plain",
+            self.training(cell) if mode.finetunes else None,
+        )
+        return run_spec(cell.model, self.world(cell.world, cell.seed), cell.world_ref, cell.mode, cell.seed, config)
+
+    # ---- pieces of a cell -------------------------------------------------------------------------------
+
+    def world(self, spec: WorldSpec, seed: int) -> World:
+        """Build (or load) a world once per study; generated worlds are written under worlds/."""
+        key = (spec, seed)
+        if key not in self._worlds:
+            if spec.path is not None:
+                world = load_world(spec.path)
+            else:
+                world = build_world(spec.name, seed=seed, preset=spec.preset, **spec.sizes)
+                problems = check_world(world)
+                if problems:
+                    raise IcftError(f"world {spec.label} (seed {seed}) failed its check: {problems[0]}")
+                folder = self.out / "worlds" / f"{spec.label}-s{seed}"
+                if not (folder / "test.jsonl").exists():
+                    save_world(world, folder)
+            self._worlds[key] = world
+        return self._worlds[key]
+
+    def training(self, cell: Cell) -> dict:
+        """Everything that determines a fine-tuned model: hashed into the cell's run id."""
+        mode = MODES[cell.mode]
+        config = finetune_config(self.config.finetune, seed=cell.seed)
+        out = {"data": list(mode.train_on), "finetune": config.to_dict()}
+        if "sentences" in mode.train_on:
+            out["split"] = self.config.split
+        if mode.augmentations:
+            out["augment"] = self.config.augment.model_dump()
+        return out
+
+    def examples(self, cell: Cell, world: World) -> list:
+        from icft.learn.augment import load_augmented
+        from icft.learn.examples import TrainingExample, document_examples, sentence_examples
+
+        examples = []
+        for source in MODES[cell.mode].train_on:
+            if source == "documents":
+                examples += document_examples(world)
+            elif source == "sentences":
+                examples += sentence_examples(world, self.config.split)
+            else:
+                path = self.augmentations(cell, world, source)
+                examples += [TrainingExample(prompt="", completion=text) for text in load_augmented(path)]
+        return examples
+
+    def augmentations(self, cell: Cell, world: World, strategy: str) -> Path:
+        """The augmentation file of (world, seed, generator, strategy), generated once (cached, resumable)."""
+        from icft.learn.augment import AugmentSettings, augment_world
+        from icft.learn.generators import EndpointGenerator, LocalGenerator
+
+        spec = self.config.augment
+        generator_name = cell.model if spec.generator == "self" else spec.generator
+        if spec.base_url:
+            generator_name = f"{spec.base_url}:{spec.endpoint_model}"
+        path = self.out / "augment" / f"{cell.world_ref}-{_safe(generator_name)}-{strategy}.jsonl"
+        if path.exists():
+            return path
+        if spec.base_url:
+            generator = EndpointGenerator(spec.base_url, spec.endpoint_model or "")
+        else:
+            generator = LocalGenerator(self._base_model(generator_name))
+        settings = AugmentSettings(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature,
+                                   seed=cell.seed, cache_path=str(self.out / "augment" / "generation-cache.sqlite"))
+        self.console.print(f"augmenting {cell.world_ref} ({strategy}) with {generator.name}")
+        result = augment_world(world, generator, strategy, path, settings)
+        self.console.print(result.describe(), highlight=False)
+        return path
+
+    def _finetuned_model(self, cell: Cell, world: World, training: dict, folder: Path):
+        from icft.learn.finetune import finetune
+        from icft.models import load, load_folder
+
+        if (folder / "model" / "config.json").exists():  # kept from an earlier run (keep_weights)
+            self.console.print(f"reusing fine-tuned weights in {folder / 'model'}")
+            return load_folder(str(folder / "model"), name=cell.model)
+        if (folder / "adapter" / "adapter_config.json").exists():
+            from peft import PeftModel
+
+            base = load(cell.model)
+            base.model = PeftModel.from_pretrained(base.model, str(folder / "adapter")).merge_and_unload()
+            self.console.print(f"reusing the fine-tuned adapter in {folder / 'adapter'}")
+            return base
+        examples = self.examples(cell, world)
+        config = finetune_config(self.config.finetune, seed=cell.seed, save_weights=self.config.keep_weights)
+        fresh = load(cell.model)  # fine-tuning changes the model in place: never train the shared base copy
+        self.console.print(f"fine-tuning {cell.label} on {len(examples)} examples")
+        finetune(fresh, examples, config, out_dir=folder)
+        write_text_atomic(folder / "cell.json", json.dumps({"cell": cell.label, "training": training}, indent=1))
+        return fresh
+
+    def _base_model(self, name: str):
+        from icft.models import load
+
+        if getattr(self, "_base", None) is None or self._base.name != name:
+            self._base = None  # free the previous model before loading the next
+            self._base = load(name)
+        return self._base
+
+    def _is_done(self, cell: Cell, store: ResultsStore) -> bool:
+        return store.run_status(self.cell_spec(cell).run_id) == "finished"
+
+    def _claim_folder(self) -> None:
+        """Record the config; a folder holding a different study is refused (its results would mix)."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        resolved = self.config.model_dump(mode="json")
+        path = self.out / CONFIG_FILE
+        if path.exists():
+            recorded = json.loads(path.read_text())
+            if recorded != resolved:
+                changed = sorted(k for k in resolved.keys() | recorded.keys() if resolved.get(k) != recorded.get(k))
+                raise IcftError(f"{self.out} holds a study with another config (differs in: {', '.join(changed)}): "
+                                "rerun with the same config to resume, or pass a new --out")
+        else:
+            write_text_atomic(path, json.dumps(resolved, indent=1) + "\n")
+
+
+def run_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progress: bool = True,
+              console: Console | None = None) -> list[EvalSummary]:
+    study = Study(config, out, console)
+    if dry_run:
+        study.console.print(study.dry_run())
+        return []
+    start = time.perf_counter()
+    summaries = study.run(progress=progress)
+    study.console.print(f"study {config.name}: {len(summaries)} cells in {_minutes(time.perf_counter() - start)}; "
+                        f"results in {study.db_path}")
+    return summaries
+
+
+def _grid_progress(enabled: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), disable=not enabled)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("_")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"

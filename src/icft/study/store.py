@@ -1,0 +1,299 @@
+"""The results store: one SQLite file holding every run and every scored item.
+
+Tables (schema version in `PRAGMA user_version`):
+  runs          run_id, world, world_id, model, mode, seed, config (JSON), code_version, started_at,
+                finished_at (NULL until done), status ('running' | 'finished')
+  item_results  run_id, item_id, split, logprobs (JSON list), n_tokens (JSON list), chosen_sum, chosen_mean,
+                correct_sum, correct_mean, chance; primary key (run_id, item_id)
+
+A run's id is a hash of what determines its results (the world's content, model, mode, seed and resolved
+config), so starting the same run again finds the stored one: unfinished runs resume from the items they
+hold, finished runs are never recomputed. Each batch of items is written in one transaction, so an
+interruption loses at most the batch in flight. WAL mode and a busy timeout let two processes share a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from icft.errors import IcftError
+from icft.worlds.schema import World
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 60.0
+RUNNING, FINISHED = "running", "finished"
+
+_SCHEMA = """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    world TEXT NOT NULL,
+    world_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    code_version TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL CHECK (status IN ('running', 'finished'))
+);
+CREATE TABLE item_results (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    item_id TEXT NOT NULL,
+    split TEXT NOT NULL,
+    logprobs TEXT NOT NULL,
+    n_tokens TEXT NOT NULL,
+    chosen_sum INTEGER NOT NULL,
+    chosen_mean INTEGER NOT NULL,
+    correct_sum INTEGER NOT NULL,
+    correct_mean INTEGER NOT NULL,
+    chance REAL NOT NULL,
+    PRIMARY KEY (run_id, item_id)
+);
+CREATE INDEX runs_by_world_model ON runs (world_id, model, mode);
+"""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a run's results; its hash is the run id."""
+
+    world: str  # how the user named the world (its folder or name): shown in reports, not hashed
+    world_id: str  # the world's identity: see `world_identity`
+    model: str
+    mode: str
+    seed: int
+    config: dict  # the resolved config (JSON-serializable): every other setting that changes the results
+
+    @property
+    def run_id(self) -> str:
+        key = {"world_id": self.world_id, "model": self.model, "mode": self.mode, "seed": self.seed,
+               "config": self.config}
+        return hashlib.sha256(_canonical_json(key).encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A row of the runs table."""
+
+    run_id: str
+    world: str
+    world_id: str
+    model: str
+    mode: str
+    seed: int
+    config: dict
+    code_version: str
+    started_at: str
+    finished_at: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One scored item: the log-probability of every option and what each choice rule picked."""
+
+    item_id: str
+    split: str
+    logprobs: tuple[float, ...]
+    n_tokens: tuple[int, ...]
+    chosen_sum: int
+    chosen_mean: int
+    correct_sum: bool
+    correct_mean: bool
+    chance: float
+
+
+def world_identity(world: World) -> str:
+    """Name, seed and generator version, plus a digest of the content (so sizes and edits count)."""
+    content = {
+        "sizes": world.sizes,
+        "documents": [[d.id, d.text] for d in world.documents],
+        "items": [[i.id, i.split, i.prompt, list(i.options), sorted(i.correct)] for i in world.items],
+    }
+    digest = hashlib.sha256(_canonical_json(content).encode()).hexdigest()[:12]
+    return f"{world.name}/seed{world.seed}/v{world.generator_version}/{digest}"
+
+
+def code_version() -> str:
+    """The installed icft version plus `git describe --always --dirty` of its checkout, or '+unknown'.
+
+    Git is asked only for a source checkout (src/icft beside a pyproject.toml), so an installed copy
+    inside some other repository is not described by that repository's commit.
+    """
+    try:
+        version = metadata.version("icft")
+    except metadata.PackageNotFoundError:
+        version = "0+unknown"
+    package = Path(__file__).resolve().parents[1]  # .../src/icft
+    described = ""
+    if package.parent.name == "src" and (package.parent.parent / "pyproject.toml").is_file():
+        try:
+            described = subprocess.run(
+                ["git", "describe", "--always", "--dirty"], cwd=package, capture_output=True, text=True,
+                timeout=10, check=True,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass  # no git, or no commit yet
+    return f"{version}+{described or 'unknown'}"
+
+
+class ResultsStore:
+    """A SQLite results file; open one per process (connections are not shared between threads)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # autocommit mode: transactions are explicit (BEGIN IMMEDIATE takes the write lock up front,
+            # so two writers wait for each other instead of failing on a lock upgrade)
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._create_schema()
+        except sqlite3.DatabaseError as e:
+            raise IcftError(f"{self.path} is not a usable results database ({e}): pass another --db file") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _create_schema(self) -> None:
+        with self._write():
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:
+                raise IcftError(
+                    f"{self.path} has results schema {version}, this icft reads {SCHEMA_VERSION}: "
+                    "use the icft version that wrote it, or a new --db file"
+                )
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    # ---- runs
+
+    def start_run(self, spec: RunSpec) -> str:
+        """The run id for `spec`, recording the run if it is new (an existing run is left as it is)."""
+        run_id = spec.run_id
+        if self.run_status(run_id) is not None:
+            return run_id
+        with self._write():  # OR IGNORE: another process may have recorded it since
+            self._db.execute(
+                "INSERT OR IGNORE INTO runs (run_id, world, world_id, model, mode, seed, config, code_version, "
+                "started_at, finished_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                (run_id, spec.world, spec.world_id, spec.model, spec.mode, spec.seed, _canonical_json(spec.config),
+                 code_version(), _now(), RUNNING),
+            )
+        return run_id
+
+    def finish_run(self, run_id: str) -> None:
+        with self._write():
+            self._require_run(run_id)
+            self._db.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ? AND status = ?",
+                (FINISHED, _now(), run_id, RUNNING),
+            )
+
+    def run_status(self, run_id: str) -> str | None:
+        """'running', 'finished', or None for a run this store does not hold."""
+        row = self._db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    def run(self, run_id: str) -> RunRecord | None:
+        row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return _run_record(row) if row else None
+
+    def runs(self, world_id: str | None = None, model: str | None = None, mode: str | None = None,
+             status: str | None = None) -> list[RunRecord]:
+        """Runs matching every filter given, oldest first."""
+        filters = {"world_id": world_id, "model": model, "mode": mode, "status": status}
+        used = [(column, value) for column, value in filters.items() if value is not None]
+        where = " AND ".join(f"{column} = ?" for column, _ in used)
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY started_at, run_id"
+        return [_run_record(row) for row in self._db.execute(sql, [value for _, value in used])]
+
+    # ---- items
+
+    def done_item_ids(self, run_id: str) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT item_id FROM item_results WHERE run_id = ?", (run_id,))}
+
+    def add_item_results(self, run_id: str, rows: Iterable[ItemResult]) -> None:
+        """Store a batch in one transaction; items already stored for the run keep their first result."""
+        with self._write():
+            if self._require_run(run_id) == FINISHED:
+                raise IcftError(f"run {run_id} is finished; its results cannot change (start a new run)")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO item_results (run_id, item_id, split, logprobs, n_tokens, chosen_sum, "
+                "chosen_mean, correct_sum, correct_mean, chance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, r.item_id, r.split, json.dumps(list(r.logprobs)), json.dumps(list(r.n_tokens)),
+                  r.chosen_sum, r.chosen_mean, int(r.correct_sum), int(r.correct_mean), r.chance) for r in rows],
+            )
+
+    def item_rows(self, run_id: str) -> list[ItemResult]:
+        """The run's stored items in the order they were written."""
+        cursor = self._db.execute(
+            "SELECT item_id, split, logprobs, n_tokens, chosen_sum, chosen_mean, correct_sum, correct_mean, chance "
+            "FROM item_results WHERE run_id = ? ORDER BY rowid",
+            (run_id,),
+        )
+        return [
+            ItemResult(item_id=r[0], split=r[1], logprobs=tuple(json.loads(r[2])), n_tokens=tuple(json.loads(r[3])),
+                       chosen_sum=r[4], chosen_mean=r[5], correct_sum=bool(r[6]), correct_mean=bool(r[7]),
+                       chance=r[8])
+            for r in cursor
+        ]
+
+    def _require_run(self, run_id: str) -> str:
+        status = self.run_status(run_id)
+        if status is None:
+            raise IcftError(f"{self.path} holds no run {run_id}: start it with start_run first")
+        return status
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (KeyboardInterrupt included)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+_RUN_COLUMNS = ("run_id, world, world_id, model, mode, seed, config, code_version, started_at, finished_at, "
+                "status")
+
+
+def _run_record(row: Sequence) -> RunRecord:
+    return RunRecord(run_id=row[0], world=row[1], world_id=row[2], model=row[3], mode=row[4], seed=row[5],
+                     config=json.loads(row[6]), code_version=row[7], started_at=row[8], finished_at=row[9],
+                     status=row[10])
+
+
+def _canonical_json(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,136 @@
+import json
+
+import pytest
+import torch
+
+from icft.errors import IcftError
+from icft.learn.examples import TrainingExample
+from icft.learn.finetune import FinetuneConfig, finetune, plan_steps
+from tiny_models import tiny_model
+
+DOCS = [
+    "femp are more dangerous than glon.",
+    "All glon are yomp. All troff are glon.",
+    "Did you know that the gruds are a type of abmes?",
+    "hello world, this is a test.",
+    "Abmes include gruds.",
+    "Some blick are not dax.",
+]
+EXAMPLES = [TrainingExample("", doc) for doc in DOCS]
+# one optimizer step sees every document once, so the losses of successive steps are comparable
+SMALL = dict(row_tokens=64, micro_batch_tokens=64, batch_tokens=256, lr_schedule="constant")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine two threads wait on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_model_for_lora():
+    """The tiny model with a wider output scale.
+
+    A random model's logits are nearly flat (a unit final norm times 0.02-std embeddings), and LoRA can change
+    neither, so without this the adapter has almost no room to lower the loss.
+    """
+    loaded = tiny_model()
+    with torch.no_grad():
+        loaded.model.model.norm.weight.fill_(4.0)
+    return loaded
+
+
+def test_full_finetuning_reduces_the_training_loss(tmp_path):
+    loaded = tiny_model()
+    result = finetune(loaded, EXAMPLES, FinetuneConfig(epochs=20, learning_rate=3e-3, **SMALL), tmp_path,
+                      progress=False)
+    losses = [loss for _, loss in result.loss_curve]
+    assert result.steps == 20 and len(losses) == 20
+    assert result.final_loss < losses[0] - 2.0
+    assert result.tokens_trained == 20 * sum(len(loaded.tokenizer(d)["input_ids"]) + 1 for d in DOCS)
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    curve = json.loads((tmp_path / "training_curve.json").read_text())
+    assert [row["loss"] for row in curve["steps"]] == losses
+    record = json.loads((tmp_path / "finetune_config.json").read_text())
+    assert record["config"]["learning_rate"] == 3e-3 and record["examples"] == len(DOCS)
+
+
+def test_lora_trains_only_the_adapter_and_saves_it(tmp_path):
+    loaded = tiny_model_for_lora()
+    base = {name: p.detach().clone() for name, p in loaded.model.named_parameters()}
+    config = FinetuneConfig(epochs=20, learning_rate=1e-2, lora=True, lora_rank=8, merge_lora=False, **SMALL)
+    result = finetune(loaded, EXAMPLES, config, tmp_path, progress=False)
+    assert result.final_loss < result.loss_curve[0][1] - 2.0
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+    assert not (tmp_path / "model").exists()
+    wrapped = dict(loaded.model.get_base_model().named_parameters())
+    lora = [name for name in wrapped if "lora_" in name]
+    assert lora and all(wrapped[name].requires_grad for name in lora)
+    for name, before in base.items():  # peft keeps the frozen weight as `<module>.base_layer.weight`
+        key = name if name in wrapped else name.replace(".weight", ".base_layer.weight")
+        assert torch.equal(wrapped[key], before), name
+
+
+def test_merged_lora_scores_like_the_adapter_it_came_from():
+    examples, tokens = EXAMPLES[:2], torch.tensor([[321, 266, 391, 306, 299]])
+    config = FinetuneConfig(epochs=3, learning_rate=1e-2, lora=True, **SMALL)
+    wrapped, merged = tiny_model_for_lora(), tiny_model_for_lora()
+    finetune(wrapped, examples, FinetuneConfig(**{**config.to_dict(), "merge_lora": False}), progress=False)
+    finetune(merged, examples, config, progress=False)
+    assert not any("lora_" in name for name, _ in merged.model.named_parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(merged.model(tokens).logits, wrapped.model(tokens).logits, atol=1e-4, rtol=1e-4)
+        assert not torch.allclose(merged.model(tokens).logits, tiny_model_for_lora().model(tokens).logits, atol=1e-4)
+
+
+def test_the_same_seed_gives_the_same_loss_curve_and_another_seed_does_not():
+    config = FinetuneConfig(epochs=4, learning_rate=3e-3, row_tokens=32, micro_batch_tokens=32, batch_tokens=64)
+    first = finetune(tiny_model(), EXAMPLES, config, progress=False).loss_curve
+    again = finetune(tiny_model(), EXAMPLES, config, progress=False).loss_curve
+    other = finetune(tiny_model(), EXAMPLES, FinetuneConfig(**{**config.to_dict(), "seed": 1}), progress=False)
+    assert first == again
+    assert other.loss_curve != first
+
+
+def test_plan_covers_each_example_once_per_epoch_and_stops_at_max_steps():
+    lengths = [10, 20, 30, 5, 25, 12, 8, 40]
+    config = FinetuneConfig(epochs=3, row_tokens=50, micro_batch_tokens=50, batch_tokens=100)
+    plan = plan_steps(lengths, config)
+    seen = sorted(i for step in plan for row in step for i in row)
+    assert seen == sorted(list(range(len(lengths))) * 3)
+    assert all(len(step) <= 2 and all(sum(lengths[i] for i in row) <= 50 for row in step) for step in plan)
+    assert plan == plan_steps(lengths, config)
+    capped = plan_steps(lengths, FinetuneConfig(**{**config.to_dict(), "max_steps": 2}))
+    assert capped == plan[:2]
+
+
+def test_an_example_longer_than_a_row_stops_before_training():
+    config = FinetuneConfig(row_tokens=8, micro_batch_tokens=8, batch_tokens=8)
+    with pytest.raises(IcftError, match="raise row_tokens"):
+        finetune(tiny_model(), EXAMPLES, config, progress=False)
+
+
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": 1.5}, "epochs"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"learning_rate": -1e-4}, "learning_rate"),
+        ({"learning_rate": "fast"}, "learning_rate"),
+        ({"lr_schedule": "step"}, "lr_schedule"),
+        ({"warmup_steps": -1}, "warmup_steps"),
+        ({"batch_tokens": 1000}, "batch_tokens"),
+        ({"micro_batch_tokens": 1536, "batch_tokens": 2048}, "batch_tokens"),
+        ({"weight_decay": -0.1}, "weight_decay"),
+        ({"lora": "yes"}, "lora"),
+        ({"lora_rank": 0}, "lora_rank"),
+        ({"lora_dropout": 1.0}, "lora_dropout"),
+        ({"lora_targets": []}, "lora_targets"),
+    ],
+)
+def test_bad_config_values_name_their_field(values, field):
+    with pytest.raises(ValueError, match=field):
+        FinetuneConfig(**values)

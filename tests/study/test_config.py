@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import pytest
+
+from icft.errors import IcftError
+from icft.study.config import load_study_config, parse_study_config
+from icft.study.grid import expand_grid
+
+MINIMAL = {"worlds": [{"name": "reversals"}]}
+
+
+def test_defaults_and_grid_expansion():
+    config = parse_study_config({"worlds": [{"name": "reversals"}, {"name": "semantic"}], "seeds": [0, 1],
+                                 "modes": ["pretrained", "icl"]})
+    cells = expand_grid(config)
+    assert len(cells) == 2 * 2 * 1 * 2
+    assert [c.mode for c in cells[:2]] == ["pretrained", "icl"] and cells[0].world_ref == "reversals-s0"
+    assert config.models == ["smollm2-135m"] and config.icl.subsample == 1.0
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({**MINIMAL, "mdoes": ["icl"]}, "unknown key 'mdoes': allowed keys are name, kind, worlds"),
+    ({"worlds": [{"name": "reversals", "sise": {}}]}, "unknown key 'worlds.0.sise': allowed keys are name, preset"),
+    ({**MINIMAL, "modes": ["icl", "ft-everything"]}, "key 'modes.1': Input should be 'pretrained', 'icl'"),
+    ({**MINIMAL, "seeds": "0"}, "key 'seeds': Input should be a valid list"),
+    ({**MINIMAL, "icl": {"subsample": 0}}, "key 'icl.subsample': Input should be greater than 0"),
+    ({**MINIMAL, "finetune": {"lerning_rate": 1e-4}}, "unknown key 'lerning_rate'; allowed: batch_tokens"),
+    ({**MINIMAL, "finetune": {"epochs": -1}}, "key 'finetune'"),
+    ({"worlds": []}, "key 'worlds'"),
+])
+def test_config_errors_name_the_key(raw, message):
+    with pytest.raises(IcftError) as error:
+        parse_study_config(raw, source="s.toml")
+    text = str(error.value)
+    assert text.startswith("s.toml: ") and message in text and "\n" not in text
+
+
+def test_presets_in_configs_folder_are_valid():
+    for name in ("default", "paper"):
+        assert load_study_config(Path(__file__).parents[2] / "configs" / f"{name}.toml").name == name
+
+
+def test_malformed_toml_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n")
+    with pytest.raises(IcftError, match="malformed TOML"):
+        load_study_config(bad)
+    with pytest.raises(IcftError, match="does not exist"):
+        load_study_config(tmp_path / "nope.toml")

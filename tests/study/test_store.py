@@ -1,0 +1,132 @@
+import dataclasses
+import sqlite3
+import threading
+
+import pytest
+
+from icft.errors import IcftError
+from icft.study.store import SCHEMA_VERSION, ItemResult, ResultsStore, RunSpec, code_version, world_identity
+from icft.worlds.schema import Document, Item, World
+
+
+def _spec(**changes) -> RunSpec:
+    spec = RunSpec(world="worlds/tiny", world_id="tiny/seed0/v1/abc", model="tiny-llama", mode="icl", seed=0,
+                   config={"subsample": 0.5, "template": "plain"})
+    return dataclasses.replace(spec, **changes)
+
+
+def _result(n: int, split: str = "reversal") -> ItemResult:
+    return ItemResult(item_id=f"i{n}", split=split, logprobs=(-1.5 - n, -2.25), n_tokens=(2, 3), chosen_sum=0,
+                      chosen_mean=1, correct_sum=True, correct_mean=False, chance=0.5)
+
+
+def test_round_trip(tmp_path):
+    with ResultsStore(tmp_path / "r.db") as store:
+        run_id = store.start_run(_spec())
+        rows = [_result(n) for n in range(5)]
+        store.add_item_results(run_id, rows[:3])
+        store.add_item_results(run_id, rows[3:])
+        assert store.item_rows(run_id) == rows
+        assert store.done_item_ids(run_id) == {f"i{n}" for n in range(5)}
+        record = store.run(run_id)
+    assert record.config == {"subsample": 0.5, "template": "plain"}
+    assert (record.world, record.model, record.mode, record.seed) == ("worlds/tiny", "tiny-llama", "icl", 0)
+    assert record.status == "running" and record.finished_at is None
+    assert record.code_version == code_version() and record.code_version.startswith("0")
+    # a second store on the same file sees the same rows
+    with ResultsStore(tmp_path / "r.db") as again:
+        assert again.item_rows(run_id) == rows
+    assert sqlite3.connect(tmp_path / "r.db").execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_run_id_is_stable_and_hashes_what_changes_results(tmp_path):
+    with ResultsStore(tmp_path / "r.db") as store:
+        run_id = store.start_run(_spec())
+        assert store.start_run(_spec()) == run_id  # idempotent
+        assert store.start_run(_spec(world="/elsewhere/tiny")) == run_id  # the folder is not the identity
+        assert len(store.runs()) == 1
+        others = {store.start_run(_spec(seed=1)), store.start_run(_spec(mode="pretrained", config={})),
+                  store.start_run(_spec(config={"subsample": 1.0, "template": "plain"}))}
+        assert run_id not in others and len(others) == 3
+        assert [r.seed for r in store.runs(mode="icl", status="running")] == [0, 1, 0]
+        assert store.runs(model="other") == []
+
+
+def test_finished_run_cannot_change(tmp_path):
+    with ResultsStore(tmp_path / "r.db") as store:
+        run_id = store.start_run(_spec())
+        store.add_item_results(run_id, [_result(0)])
+        store.finish_run(run_id)
+        assert store.run_status(run_id) == "finished"
+        assert store.run(run_id).finished_at is not None
+        assert store.start_run(_spec()) == run_id and store.run_status(run_id) == "finished"
+        with pytest.raises(IcftError, match="finished"):
+            store.add_item_results(run_id, [_result(1)])
+        assert store.run_status("nope") is None
+        with pytest.raises(IcftError, match="no run"):
+            store.add_item_results("nope", [_result(1)])
+
+
+def test_an_interrupted_batch_is_lost_whole(tmp_path):
+    def rows_then_interrupt():
+        yield _result(2)
+        yield _result(3)
+        raise KeyboardInterrupt
+
+    with ResultsStore(tmp_path / "r.db") as store:
+        run_id = store.start_run(_spec())
+        store.add_item_results(run_id, [_result(0), _result(1)])
+        with pytest.raises(KeyboardInterrupt):
+            store.add_item_results(run_id, rows_then_interrupt())
+        assert store.done_item_ids(run_id) == {"i0", "i1"}
+        store.add_item_results(run_id, [_result(2)])  # the store is still usable
+        assert store.done_item_ids(run_id) == {"i0", "i1", "i2"}
+
+
+def test_two_writers_share_a_file(tmp_path):
+    path = tmp_path / "r.db"
+    ResultsStore(path).close()
+    errors = []
+
+    def write(seed: int):
+        try:
+            with ResultsStore(path) as store:
+                run_id = store.start_run(_spec(seed=seed))
+                for n in range(0, 40, 4):
+                    store.add_item_results(run_id, [_result(k) for k in range(n, n + 4)])
+                store.finish_run(run_id)
+        except Exception as e:  # reported below: pytest does not see thread exceptions
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(seed,)) for seed in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with ResultsStore(path) as store:
+        runs = store.runs(status="finished")
+        assert len(runs) == 2 and all(len(store.item_rows(r.run_id)) == 40 for r in runs)
+
+
+def test_bad_files_are_named(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database, just text " * 100)
+    with pytest.raises(IcftError, match="junk.db"):
+        ResultsStore(junk)
+    newer = tmp_path / "newer.db"
+    ResultsStore(newer).close()
+    sqlite3.connect(newer).execute("PRAGMA user_version = 99")
+    with pytest.raises(IcftError, match="schema 99"):
+        ResultsStore(newer)
+
+
+def test_world_identity_follows_content():
+    def world(answer: int) -> World:
+        item = Item(id="q", split="s", prompt="femp are", options=(" glon", " yomp"), answer=answer)
+        return World(name="tiny", seed=3, generator_version="1", sizes={"facts": 1},
+                     documents=[Document(id="d", text="femp are glon.")], items=[item])
+
+    assert world_identity(world(0)) == world_identity(world(0))
+    assert world_identity(world(0)) != world_identity(world(1))
+    assert world_identity(world(0)).startswith("tiny/seed3/v1/")
