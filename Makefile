@@ -21,7 +21,13 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/icft demo
 
-test: $(STAMP)
+# the report test opens the HTML page in headless Chromium (Debian's package; needs root or an existing install)
+BROWSER := /usr/bin/chromium
+
+$(BROWSER):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+test: $(STAMP) $(BROWSER)
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -149,9 +149,11 @@ class _Row:
     positions: list[int] = field(default_factory=list)
     segments: list[int] = field(default_factory=list)  # item within the row; -1 marks context tokens
     branches: list[int] = field(default_factory=list)  # -1: shared by the item's options; j: option j only
-    predictors: list[int] = field(default_factory=list)  # per scored token: the row index whose logits predict
-    targets: list[int] = field(default_factory=list)  # it (-1: the context's last token), its id, and the flat
-    owners: list[int] = field(default_factory=list)  # index of the option it belongs to
+    # one entry per scored token: the row index whose output predicts it (-1: the context's last token),
+    # the token's id, and the flat index of the option it belongs to
+    predictors: list[int] = field(default_factory=list)
+    targets: list[int] = field(default_factory=list)
+    owners: list[int] = field(default_factory=list)
     n_items: int = 0
 
     def append(self, token: int, position: int, segment: int, branch: int) -> None:

@@ -11,6 +11,8 @@ every filter counts what it drops:
   empty          nothing left after cleaning ("1.", "Inferences:")
   too_long       more than `max_words` words
   no_world_term  mentions none of the world's nonsense words (off-topic or generic text)
+  unknown_word   has a word that is neither English nor the world's: mostly a misspelt world word
+                 ("gkuad" for "gukad"), which would teach a new entity
   copy_of_input  repeats the sentence (local) or a sentence of the document (global) it came from
   copy_of_template  repeats a sentence of the template (a small model copies the few-shot examples)
   in_train       repeats another train sentence
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+import icft
 from icft.errors import IcftError
 from icft.jsonl import json_line, read_jsonl, write_text_atomic
 from icft.learn.examples import split_sentences
@@ -38,7 +41,10 @@ from icft.worlds.schema import World
 from icft.worlds.vocabulary import is_english, is_nonce_word
 
 STRATEGIES = ("local", "global")
-FILTERS = ("empty", "too_long", "no_world_term", "copy_of_input", "copy_of_template", "in_train", "duplicate")
+FILTERS = (
+    "empty", "too_long", "no_world_term", "unknown_word", "copy_of_input", "copy_of_template", "in_train",
+    "duplicate",
+)
 # a few-shot template's model tends to go on with a new "Statement:" of its own: stop there
 DEFAULT_STOP = {"local": ("\nStatement:",), "global": ("\nNow read this passage",)}
 DEFAULT_MAX_NEW_TOKENS = {"local": 128, "global": 256}
@@ -157,18 +163,16 @@ def augment_world(
 
 def _summary(world, generator_name, strategy, template, settings, counts, stats) -> dict:
     """What was asked and what came out: enough to tell two augmentation files apart."""
-    from icft.study.store import code_version, world_identity
-
     return {
         "strategy": strategy,
         "generator": generator_name,
         "template": template.name,
-        "world": world_identity(world),
+        "world": {"name": world.name, "seed": world.seed, "generator_version": world.generator_version},
         "settings": dataclasses.asdict(settings),
         "generation": settings.generation(strategy).to_json(),
         "counts": counts,
         "cache": {"hits": stats.hits, "generated": stats.generated},
-        "code_version": code_version(),
+        "icft_version": icft.__version__,
     }
 
 
@@ -286,16 +290,43 @@ def _words(text: str) -> list[str]:
 
 def mentions_world_term(sentence: str, vocabulary: frozenset[str]) -> bool:
     """True when a word of the sentence, or its singular, is one of the world's words."""
-    for word in _words(sentence):
-        forms = {word, word.removesuffix("s"), word.removesuffix("es")}
-        if forms & vocabulary:
-            return True
+    return any(_forms(word) & vocabulary for word in _words(sentence))
+
+
+def unknown_words(sentence: str, vocabulary: frozenset[str], train_words: frozenset[str] = frozenset()) -> list[str]:
+    """The words of the sentence (3+ letters) that are neither English, the world's, nor in its documents."""
+    return [
+        w for w in _words(sentence)
+        if len(w) >= 3 and not _forms(w) & (vocabulary | train_words) and not _is_english_form(w)
+    ]
+
+
+def _forms(word: str) -> set[str]:
+    return {word, word.removesuffix("s"), word.removesuffix("es")}
+
+
+_INFLECTIONS = (("ied", "y"), ("ier", "y"), ("iest", "y"), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
+                ("er", ""), ("er", "e"), ("est", ""), ("est", "e"), ("ly", ""))
+
+
+def _is_english_form(word: str) -> bool:
+    """English, or an inflection of an English word ("showed", "dirtier", "wetter"): the lists hold stems."""
+    if is_english(word):
+        return True
+    for suffix, replacement in _INFLECTIONS:
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            stem = word[: -len(suffix)]
+            if is_english(stem + replacement):
+                return True
+            if replacement == "" and len(stem) > 2 and stem[-1] == stem[-2] and is_english(stem[:-1]):
+                return True  # a doubled consonant: "wetter" -> "wet"
     return False
 
 
 def _filter(world, requests, completions, strategy, template: Template, generator_name, settings):
     """(records, counts) from the completions, in request order; counts has sentences, kept and each filter."""
     vocabulary = world_vocabulary(world)
+    train_words = frozenset(_words(" ".join(d.text for d in world.documents)))
     known = {
         "train": {normalize(s) for d in world.documents for s in split_sentences(d.text)},
         "template": {normalize(s) for s in split_sentences(template.literal_text())},
@@ -308,7 +339,7 @@ def _filter(world, requests, completions, strategy, template: Template, generato
         inputs = {normalize(s) for s in request.inputs}
         for sentence in clean_completion(completion, stop):
             counts["sentences"] += 1
-            reason = _drop_reason(sentence, inputs, known, vocabulary, settings.max_words)
+            reason = _drop_reason(sentence, inputs, known, vocabulary, train_words, settings.max_words)
             if reason is not None:
                 counts[reason] += 1
                 continue
@@ -322,7 +353,8 @@ def _filter(world, requests, completions, strategy, template: Template, generato
     return records, counts
 
 
-def _drop_reason(sentence: str, inputs: set[str], known: dict[str, set[str]], vocabulary, max_words: int) -> str | None:
+def _drop_reason(sentence: str, inputs: set[str], known: dict[str, set[str]], vocabulary, train_words,
+                 max_words: int) -> str | None:
     """The first filter that drops `sentence`, or None to keep it."""
     key = normalize(sentence)
     if not key:
@@ -331,6 +363,8 @@ def _drop_reason(sentence: str, inputs: set[str], known: dict[str, set[str]], vo
         return "too_long"
     if vocabulary and not mentions_world_term(sentence, vocabulary):
         return "no_world_term"
+    if vocabulary and unknown_words(sentence, vocabulary, train_words):
+        return "unknown_word"
     if key in inputs:
         return "copy_of_input"
     if key in known["template"]:

@@ -276,8 +276,8 @@ def _train_step(accelerator, model, tokenized: list[TokenizedExample], rows: lis
     mine = rows[rank::world]
     rows_per_micro = config.micro_batch_tokens // config.row_tokens
     micro_batches = math.ceil(math.ceil(len(rows) / world) / rows_per_micro)  # the same on every process
-    learned = sum(tokenized[i].loss_tokens for row in mine for i in row)
-    learned_all = max(int(_sum_over_processes(accelerator, learned)), 1)
+    learned_here = sum(tokenized[i].loss_tokens for row in mine for i in row)
+    learned_all = max(int(_sum_over_processes(accelerator, learned_here)), 1)
     loss_sum, real_tokens = torch.zeros((), device=accelerator.device), 0
     for m in range(micro_batches):
         chunk = [[tokenized[i] for i in row] for row in mine[m * rows_per_micro : (m + 1) * rows_per_micro]]
@@ -285,9 +285,11 @@ def _train_step(accelerator, model, tokenized: list[TokenizedExample], rows: lis
         # gradients are all-reduced once per step, on the last micro-batch
         sync = contextlib.nullcontext() if m == micro_batches - 1 else accelerator.no_sync(model)
         with sync:
-            logits = model(**batch.model_inputs(*attention)).logits  # (B, T, V)
-            summed = F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=IGNORE,
-                                     reduction="sum")
+            targets = batch.targets  # (B, T)
+            learned = targets != IGNORE  # (B, T)
+            # logits only where there is a target: no vocabulary projection for prompts, padding, last tokens
+            logits = model(**batch.model_inputs(*attention), logits_to_keep=learned).logits  # (N, V)
+            summed = F.cross_entropy(logits.float(), targets[learned], reduction="sum")
             # DDP averages gradients over processes; scaling by `world` makes that the mean over all tokens
             accelerator.backward(summed * world / learned_all)
         loss_sum += summed.detach()

@@ -65,8 +65,8 @@ class Template:
     def _split(self) -> tuple[int, int]:
         """(piece index, offset in its literal) where the shared part ends.
 
-        The cut falls just after a line break: a token never spans it, so encoding the context once and
-        the prompt after it gives the same tokens as encoding the whole text.
+        The cut falls just after a line break: tokenizers do not merge a line break with the word after
+        it, so encoding the context once and each prompt after it gives the tokens of the whole text.
         """
         per_request = SPECS[self.strategy].per_request
         for i, (literal, field) in enumerate(self.pieces):

@@ -69,7 +69,9 @@ def model_folder(source: ModelSource) -> str:
 
 def load_folder(folder: str, name: str, device="cpu", dtype=torch.float32) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a cached load takes under a second: its bar is noise in a study's log
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
@@ -89,6 +91,9 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     """De-quantize a GGUF file into an fp32 safetensors folder at `target` (atomic: temp folder + rename)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()  # the one slow step (about 40 s): show it
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:

@@ -1,10 +1,6 @@
-"""Studies: a validated config, the grid runner, and the SQLite results store."""
+"""Studies: a validated config (`config`), the grid runner (`grid`), and the SQLite results store (`store`)."""
 
 from icft.study.config import StudyConfig, load_study_config, parse_study_config
-from icft.study.grid import Study, expand_grid, run_study
 from icft.study.store import ItemResult, ResultsStore, RunSpec
 
-__all__ = [
-    "ItemResult", "ResultsStore", "RunSpec", "Study", "StudyConfig", "expand_grid", "load_study_config",
-    "parse_study_config", "run_study",
-]
+__all__ = ["ItemResult", "ResultsStore", "RunSpec", "StudyConfig", "load_study_config", "parse_study_config"]

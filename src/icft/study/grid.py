@@ -36,7 +36,7 @@ RESULTS_DB = "results.db"
 CONFIG_FILE = "study.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: hashed by identity (a WorldSpec holds a dict)
 class Cell:
     world: WorldSpec
     seed: int
@@ -85,6 +85,10 @@ class Study:
             done = sum(status.values())
             if done:
                 self.console.print(f"resuming: {done} of {len(cells)} cells already in {self.db_path}")
+            for cell in cells:  # the worlds as the study saw them, for readers and `icft eval`
+                folder = self.out / "worlds" / cell.world_ref
+                if cell.world.path is None and not (folder / "test.jsonl").exists():
+                    save_world(self.world(cell.world, cell.seed), folder)
             for n, cell in enumerate(cells, start=1):
                 bar.update(task, description=f"cell {n}/{len(cells)}: {cell.label}")
                 summaries.append(self.run_cell(cell, store, progress))
@@ -145,8 +149,8 @@ class Study:
     # ---- pieces of a cell -------------------------------------------------------------------------------
 
     def world(self, spec: WorldSpec, seed: int) -> World:
-        """Build (or load) a world once per study; generated worlds are written under worlds/."""
-        key = (spec, seed)
+        """Build (or load) a world once per study."""
+        key = (spec.model_dump_json(), seed)
         if key not in self._worlds:
             if spec.path is not None:
                 world = load_world(spec.path)
@@ -155,9 +159,6 @@ class Study:
                 problems = check_world(world)
                 if problems:
                     raise IcftError(f"world {spec.label} (seed {seed}) failed its check: {problems[0]}")
-                folder = self.out / "worlds" / f"{spec.label}-s{seed}"
-                if not (folder / "test.jsonl").exists():
-                    save_world(world, folder)
             self._worlds[key] = world
         return self._worlds[key]
 

@@ -1,0 +1,83 @@
+"""Reports: tables, figures and findings built only from a study folder's stored results (no model is loaded).
+
+`write_report(study_dir)` writes into `study_dir/report/`:
+  index.html          one self-contained page (figures embedded as base64 PNG)
+  summary.md          the same tables and findings in Markdown, linking the PNGs
+  accuracy-*.png      one bar chart per (model, world), beside the page
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from icft.errors import IcftError
+from icft.jsonl import write_text_atomic
+from icft.report.figures import accuracy_figure, write_bytes_atomic
+from icft.report.findings import Finding, all_findings
+from icft.report.html import Comparison, FigureImage, render_page
+from icft.report.results import StudyResults, load_study
+
+REPORT_DIR = "report"
+HTML_FILE = "index.html"
+MARKDOWN_FILE = "summary.md"
+REPORTED_KINDS = ("icl_vs_ft",)  # "transfer" studies will get their own "Transfer" section
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    html: Path
+    markdown: Path
+    figures: tuple[Path, ...]
+
+
+def write_report(study_dir: str | Path, compare: str | Path | None = None) -> ReportPaths:
+    """Write the report of `study_dir` (and, with `compare`, a second study side by side); return the paths."""
+    study = _load_reportable(study_dir)
+    comparison = None
+    if compare is not None:
+        other = _load_reportable(compare)
+        comparison = Comparison(study=other, findings=_findings(other))
+    figures = _figures(study)
+    page, markdown = render_page(study, figures, _findings(study), comparison)
+    out = Path(study_dir) / REPORT_DIR
+    figure_paths = []
+    for figure in figures:
+        write_bytes_atomic(out / figure.file_name, figure.png)
+        figure_paths.append(out / figure.file_name)
+    write_text_atomic(out / HTML_FILE, page)
+    write_text_atomic(out / MARKDOWN_FILE, markdown)
+    return ReportPaths(html=out / HTML_FILE, markdown=out / MARKDOWN_FILE, figures=tuple(figure_paths))
+
+
+def _load_reportable(folder: str | Path) -> StudyResults:
+    study = load_study(folder)
+    if study.config.kind not in REPORTED_KINDS:
+        raise IcftError(f"{folder} is a {study.config.kind!r} study: icft report reads only "
+                        f"{', '.join(REPORTED_KINDS)} studies so far")
+    return study
+
+
+def _findings(study: StudyResults) -> dict[str, list[Finding]]:
+    return {model: all_findings(scores) for model, scores in study.scores.items()}
+
+
+def _figures(study: StudyResults) -> list[FigureImage]:
+    """One chart per (model, world); file names carry the model only when the study has several."""
+    several = len(study.config.models) > 1
+    figures = []
+    for model, scores in study.scores.items():
+        for world in scores.worlds():
+            stem = f"accuracy-{_file_part(model)}-{_file_part(world)}" if several else f"accuracy-{_file_part(world)}"
+            title = f"{world} ({model})"
+            figures.append(FigureImage(model=model, world=world, file_name=f"{stem}.png", title=title,
+                                       png=accuracy_figure(scores, world, title)))
+    return figures
+
+
+def _file_part(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "x"
+
+
+__all__ = ["ReportPaths", "write_report"]

@@ -1,0 +1,247 @@
+"""The report page, written twice from the same parts: a self-contained HTML file and a Markdown summary.
+
+Sections, in order: what the study is, how to read the numbers, notes (incomplete or missing runs), results
+per model and world (table + figure), findings, and the comparison with a second study when one is given.
+A "Transfer" section is reserved for `transfer` studies: it would be one more part in `_page_parts`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+
+from icft.report.findings import (
+    DOES_NOT_REPRODUCE, NEAR_CHANCE_MARGIN, NON_INFERIORITY_MARGIN, NOT_SHOWN, NOT_TESTED, REPRODUCES, Finding,
+)
+from icft.report.results import StudyResults
+from icft.report.tables import Table, compare_table, to_html, to_markdown, world_table
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of the report in both formats."""
+
+    html: str
+    markdown: str
+
+
+@dataclass(frozen=True)
+class FigureImage:
+    """A rendered figure: `file_name` is its PNG beside the report (the Markdown links it, the HTML embeds it)."""
+
+    model: str
+    world: str
+    file_name: str
+    title: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A second study to put beside the first, with its findings per model."""
+
+    study: StudyResults
+    findings: dict[str, list[Finding]]
+
+
+def render_page(study: StudyResults, figures: list[FigureImage], findings: dict[str, list[Finding]],
+                comparison: Comparison | None = None) -> tuple[str, str]:
+    """(HTML page, Markdown summary)."""
+    parts = _page_parts(study, figures, findings, comparison)
+    body = "".join(p.html for p in parts)
+    page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>icft report: {html.escape(study.name)}</title>\n<style>{_CSS}</style>\n</head>\n"
+            f"<body>\n<main>\n{body}</main>\n</body>\n</html>\n")
+    return page, "\n".join(p.markdown for p in parts)
+
+
+def _page_parts(study: StudyResults, figures: list[FigureImage], findings: dict[str, list[Finding]],
+               comparison: Comparison | None) -> list[Part]:
+    parts = [_overview(study), _reading_guide(), _notes(study)]
+    if not study.models:
+        parts += [_heading(2, "Results"), _paragraph("No finished runs yet: tables and findings need at least one.")]
+    for model in study.models:  # every model listed has finished runs, so figures
+        parts.append(_heading(2, f"Results{_for_model(study, model)}"))
+        parts += [_world_results(study, figure) for figure in figures if figure.model == model]
+    for model in study.models:
+        parts += [_heading(2, f"Findings{_for_model(study, model)}"), _findings(findings[model])]
+    if comparison is not None:
+        parts += _comparison(study, findings, comparison)
+    return parts
+
+
+# ---- sections -----------------------------------------------------------------------------------------------
+
+
+def _overview(study: StudyResults) -> Part:
+    config = study.config
+    worlds = ", ".join(f"{w.label} ({'folder ' + w.path if w.path else 'preset ' + w.preset})" for w in config.worlds)
+    facts = [
+        ("study folder", str(study.folder)),
+        ("kind", config.kind),
+        ("models", ", ".join(config.models)),
+        ("worlds", worlds),
+        ("modes", ", ".join(config.modes)),
+        ("seeds", ", ".join(str(s) for s in config.seeds)),
+        ("code versions of the runs", ", ".join(study.code_versions) or "none yet"),
+    ]
+    items_html = "".join(f"<li><b>{html.escape(k)}:</b> {html.escape(v)}</li>" for k, v in facts)
+    items_md = "".join(f"- **{k}:** {v}\n" for k, v in facts)
+    title = f"icft report: {study.name}"
+    return Part(f"<h1>{html.escape(title)}</h1>\n<ul class=\"facts\">{items_html}</ul>\n", f"# {title}\n\n{items_md}")
+
+
+def _reading_guide() -> Part:
+    text = (
+        "Built only from the study's stored results (results.db); no model is loaded. Accuracy is the share of "
+        "items whose option with the highest summed log-likelihood is correct, with a 95% bootstrap confidence "
+        "interval over items and seeds: mean [low, high]. Only finished runs count. "
+        "A finding \"A > B\" reproduces only when the two 95% CIs do not overlap (A's lower bound above B's "
+        "upper bound); the opposite ordering is \"does not reproduce\"; overlapping CIs are \"not shown at this "
+        f"size\". \"Near chance\" needs the CI to contain chance and stay within {NEAR_CHANCE_MARGIN:.2f} of it. "
+        f"\"A ≥ B\" needs A's point estimate at least B's and A's CI to reach at most {NON_INFERIORITY_MARGIN:.2f} "
+        "below B's point estimate. \"Not tested\" means the study lacks the worlds or modes a finding needs."
+    )
+    return Part(f'<p class="guide">{html.escape(text)}</p>\n', f"{text}\n")
+
+
+def _notes(study: StudyResults) -> Part:
+    lines = [*study.incomplete, *study.not_run, *study.ignored]
+    if not lines:
+        return Part("", "")
+    intro = "These runs are not in the tables (unfinished runs count only once they finish):"
+    return Part(
+        "<h2>Notes</h2>\n<p>" + html.escape(intro) + "</p>\n<ul class=\"notes\">"
+        + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>\n",
+        f"## Notes\n\n{intro}\n\n" + "".join(f"- {line}\n" for line in lines),
+    )
+
+
+def _world_results(study: StudyResults, figure: FigureImage) -> Part:
+    table = world_table(study.scores[figure.model], figure.world)
+    encoded = base64.b64encode(figure.png).decode("ascii")
+    alt = f"Accuracy per split and mode on {figure.world}, with 95% CIs and chance"
+    return Part(
+        f"<section class=\"world\">\n<h3>{html.escape(figure.world)}</h3>\n{to_html(table)}"
+        f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(alt)}" '
+        f'data-file="{html.escape(figure.file_name)}">\n</section>\n',
+        f"### {figure.world}\n\n{to_markdown(table)}\n![{alt}]({figure.file_name})\n",
+    )
+
+
+def _findings(findings: list[Finding]) -> Part:
+    items_html, items_md = [], []
+    for f in findings:
+        cases_html = "".join(f"<li>{html.escape(d)}</li>" for d in f.details)
+        items_html.append(
+            f"<li>{_badge(f.verdict)} "
+            f"<b>{html.escape(f.claim)}</b><br>{html.escape(f.sentence)}"
+            + (f'<ul class="cases">{cases_html}</ul>' if cases_html else "") + "</li>\n"
+        )
+        items_md.append(f"{f.number}. **{f.verdict}**: {f.claim} {f.sentence}\n"
+                        + "".join(f"   - {d}\n" for d in f.details))
+    return Part('<ol class="findings">\n' + "".join(items_html) + "</ol>\n", "".join(items_md))
+
+
+def _comparison(study: StudyResults, findings: dict[str, list[Finding]], comparison: Comparison) -> list[Part]:
+    other = comparison.study
+    name_a, name_b = _study_names(study, other)
+    parts = [_heading(2, f"Comparison: {name_a} vs {name_b}"),
+             _paragraph(f"{name_a} is this study ({study.folder}); {name_b} is {other.folder}. "
+                        f"The last columns give the difference of the means and whether the 95% CIs overlap.")]
+    for model_a, model_b in _model_pairs(study, other):
+        pair = f" ({model_a} vs {model_b})" if (len(study.models), len(other.models)) != (1, 1) else ""
+        a, b = study.scores[model_a], other.scores[model_b]
+        for world in list(dict.fromkeys(a.worlds() + b.worlds())):
+            parts.append(_heading(3, f"{world}{pair}"))
+            table = compare_table(a, b, world, name_a, name_b)
+            parts.append(Part(to_html(table, text_columns=2), to_markdown(table)))
+        parts.append(_heading(3, f"Findings side by side{pair}"))
+        parts.append(_findings_side_by_side(findings[model_a], comparison.findings[model_b], name_a, name_b))
+    return parts
+
+
+def _findings_side_by_side(first: list[Finding], second: list[Finding], name_a: str, name_b: str) -> Part:
+    table = Table(header=("finding", name_a, name_b),
+                  rows=tuple((f"{a.number}. {a.claim}", a.verdict, b.verdict) for a, b in zip(first, second)))
+    sentences = [(name_a, first), (name_b, second)]
+    markdown = to_markdown(table) + "".join(
+        f"\n{name}:\n\n" + "".join(f"{f.number}. {f.sentence}\n" for f in fs) for name, fs in sentences)
+    rows = "".join(
+        f'<tr><th scope="row" class="text">{html.escape(row[0])}</th>'
+        f"<td class=\"text\">{_badge(a.verdict)}</td><td class=\"text\">{_badge(b.verdict)}</td></tr>\n"
+        for row, a, b in zip(table.rows, first, second))
+    head = "".join(f'<th class="text">{html.escape(h)}</th>' for h in table.header)
+    page = (f'<table class="findings-table">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n'
+            + "".join(f"<details><summary>{html.escape(name)}: the numbers</summary><ol>"
+                      + "".join(f"<li>{html.escape(f.sentence)}</li>" for f in fs) + "</ol></details>\n"
+                      for name, fs in sentences))
+    return Part(page, markdown)
+
+
+# ---- pieces -------------------------------------------------------------------------------------------------
+
+
+def _heading(level: int, text: str) -> Part:
+    return Part(f"<h{level}>{html.escape(text)}</h{level}>\n", f"{'#' * level} {text}\n")
+
+
+def _paragraph(text: str) -> Part:
+    return Part(f"<p>{html.escape(text)}</p>\n", f"{text}\n")
+
+
+def _for_model(study: StudyResults, model: str) -> str:
+    return f": {model}" if len(study.config.models) > 1 else f" ({model})"
+
+
+def _study_names(first: StudyResults, second: StudyResults) -> tuple[str, str]:
+    """Names that tell the two studies apart: their names, else their folders."""
+    for a, b in ((first.name, second.name), (first.folder.name, second.folder.name),
+                 (str(first.folder), str(second.folder))):
+        if a != b:
+            return a, b
+    return "first", "second"
+
+
+def _model_pairs(first: StudyResults, second: StudyResults) -> list[tuple[str, str]]:
+    """The same model in both studies where they share models; otherwise every model of one with every other."""
+    shared = [m for m in first.models if m in second.models]
+    if shared:
+        return [(m, m) for m in shared]
+    return [(a, b) for a in first.models for b in second.models]
+
+
+def _badge(verdict: str) -> str:
+    return f'<span class="verdict {_VERDICT_CLASSES[verdict]}">{html.escape(verdict)}</span>'
+
+
+_VERDICT_CLASSES = {REPRODUCES: "v-yes", DOES_NOT_REPRODUCE: "v-no", NOT_SHOWN: "v-unclear", NOT_TESTED: "v-untested"}
+
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Arial, sans-serif; color: #222; margin: 0;
+       background: #fafafa; }
+main { max-width: 1080px; margin: 0 auto; padding: 24px 32px 48px; background: #fff; }
+h1 { font-size: 1.7em; margin-bottom: 0.3em; }
+h2 { border-bottom: 2px solid #ddd; padding-bottom: 4px; margin-top: 1.8em; }
+h3 { margin-bottom: 0.4em; }
+.facts { padding-left: 1.2em; line-height: 1.5; }
+.guide { background: #f2f6fb; border-left: 4px solid #1f6fb4; padding: 10px 14px; line-height: 1.5; }
+table { border-collapse: collapse; margin: 8px 0 14px; font-variant-numeric: tabular-nums; font-size: 0.95em; }
+th, td { border: 1px solid #d0d0d0; padding: 5px 10px; text-align: right; }
+thead th { background: #f0f0f0; }
+tbody th { font-weight: 600; background: #fafafa; }
+th.text, td.text { text-align: left; }
+img { max-width: 100%; height: auto; display: block; margin: 6px 0 18px; }
+.findings > li { margin-bottom: 12px; line-height: 1.45; }
+.cases { font-size: 0.92em; color: #444; margin-top: 4px; }
+.verdict { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 0.85em; font-weight: 600;
+           margin-right: 6px; }
+.v-yes { background: #d8f0d8; color: #1b5e20; }
+.v-no { background: #fbd9d9; color: #8e1b1b; }
+.v-unclear { background: #fdf0cc; color: #7a5300; }
+.v-untested { background: #e6e6e6; color: #555; }
+.notes { color: #5a4a00; }
+details { margin: 6px 0; }
+"""

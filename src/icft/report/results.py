@@ -1,0 +1,181 @@
+"""Read a study folder into numbers: accuracy per (world, mode, split) with a 95% CI pooled over items and seeds.
+
+Only the folder's `study.json` and `results.db` are read; nothing is scored again. Accuracy is the summed
+log-likelihood choice (`correct_sum`). Only finished runs count: a run still marked running (interrupted,
+or in progress in another process) is listed as incomplete, and a grid cell with no run at all as not run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from icft.errors import IcftError
+from icft.evaluate.metrics import Estimate, pooled_estimate
+from icft.learn.modes import MODES
+from icft.study.config import StudyConfig, parse_study_config
+from icft.study.grid import CONFIG_FILE, RESULTS_DB
+from icft.study.store import FINISHED, ResultsStore, RunRecord
+
+BOOTSTRAP_SEED = 0  # the same stored results always give the same intervals
+MODE_LABELS = {"pretrained": "pretrained", "icl": "ICL", "ft": "FT", "ft-split": "FT-split", "ft-local": "FT-local",
+               "ft-global": "FT-global", "ft-local-global": "FT-local+global"}
+
+
+def mode_label(mode: str) -> str:
+    return MODE_LABELS.get(mode, mode)
+
+
+def format_estimate(estimate: Estimate) -> str:
+    """"0.62 [0.48, 0.75]": the mean and its 95% CI."""
+    return f"{estimate.mean:.2f} [{estimate.low:.2f}, {estimate.high:.2f}]"
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One model's numbers in one study; tables, figures and findings read only this.
+
+    `accuracy` maps (world, mode, split) to the pooled estimate; `chance` maps (world, split) to the mean
+    chance of the split's items. Worlds and splits keep the order in which they first appear in `accuracy`.
+    """
+
+    accuracy: dict[tuple[str, str, str], Estimate]
+    chance: dict[tuple[str, str], float]
+    seeds: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)  # (world, mode) -> finished seeds
+
+    def get(self, world: str, mode: str, split: str) -> Estimate | None:
+        return self.accuracy.get((world, mode, split))
+
+    def worlds(self) -> list[str]:
+        return list(dict.fromkeys(world for world, _, _ in self.accuracy))
+
+    def modes(self, world: str) -> list[str]:
+        """The modes with results on `world`, in `MODES` order (unknown modes last, sorted)."""
+        present = {mode for w, mode, _ in self.accuracy if w == world}
+        return [m for m in MODES if m in present] + sorted(present - set(MODES))
+
+    def splits(self, world: str) -> list[str]:
+        return list(dict.fromkeys(split for w, _, split in self.accuracy if w == world))
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    """A study folder read back: its config, the numbers per model, and what is missing."""
+
+    folder: Path
+    config: StudyConfig
+    scores: dict[str, Scores]  # per model, in the config's model order
+    incomplete: tuple[str, ...]  # runs started but not finished, one line each
+    not_run: tuple[str, ...]  # grid cells with no run stored
+    ignored: tuple[str, ...]  # stored runs outside the grid, or superseded by a later finished run
+    code_versions: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.scores)
+
+
+def world_label(run: RunRecord) -> str:
+    """The world's name shared by all seeds: the run's world reference minus its "-s<seed>" suffix."""
+    return run.world.removesuffix(f"-s{run.seed}")
+
+
+def load_study(folder: str | Path) -> StudyResults:
+    """Read `folder`'s study.json and results.db (changing neither)."""
+    folder = Path(folder)
+    config = _read_config(folder)
+    db = folder / RESULTS_DB
+    if not db.is_file():  # checked first: opening a ResultsStore would create an empty database
+        raise IcftError(f"{folder} holds no {RESULTS_DB}: run `icft study CONFIG --out {folder}` first")
+    with ResultsStore(db) as store:
+        runs = store.runs()
+        chosen, ignored = _finished_runs_in_grid(runs, config)
+        rows = {run.run_id: store.item_rows(run.run_id) for run in chosen}
+        incomplete = tuple(f"{_describe(run)}: incomplete ({len(store.done_item_ids(run.run_id))} items stored, "
+                           f"started {run.started_at})"
+                           for run in runs if run.status != FINISHED and _in_grid(run, config))
+    scores = {model: _model_scores([r for r in chosen if r.model == model], rows, config) for model in config.models}
+    return StudyResults(
+        folder=folder,
+        config=config,
+        scores={model: s for model, s in scores.items() if s.accuracy},
+        incomplete=incomplete,
+        not_run=tuple(_cells_not_run(runs, config)),
+        ignored=tuple(ignored),
+        code_versions=tuple(sorted({run.code_version for run in chosen})),
+    )
+
+
+def _read_config(folder: Path) -> StudyConfig:
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise IcftError(f"{folder} holds no {CONFIG_FILE}: pass a folder made by `icft study CONFIG --out DIR`")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise IcftError(f"{path}: malformed JSON ({e.msg}); rerun `icft study` to rewrite it") from None
+    return parse_study_config(raw, source=str(path))
+
+
+def _in_grid(run: RunRecord, config: StudyConfig) -> bool:
+    labels = {w.label for w in config.worlds}
+    return (world_label(run) in labels and run.model in config.models and run.mode in config.modes
+            and run.seed in config.seeds)
+
+
+def _finished_runs_in_grid(runs: list[RunRecord], config: StudyConfig) -> tuple[list[RunRecord], list[str]]:
+    """The finished run of each grid cell (the latest if several), and a line per run left out."""
+    latest: dict[tuple, RunRecord] = {}
+    ignored = []
+    for run in runs:
+        if run.status != FINISHED:
+            continue
+        if not _in_grid(run, config):
+            ignored.append(f"{_describe(run)}: outside the study's grid")
+            continue
+        key = (world_label(run), run.model, run.mode, run.seed)
+        if key in latest:
+            older, newer = sorted((latest[key], run), key=lambda r: (r.finished_at or "", r.run_id))
+            ignored.append(f"{_describe(older)}: superseded by the later run {newer.run_id}")
+            latest[key] = newer
+        else:
+            latest[key] = run
+    return sorted(latest.values(), key=lambda r: r.run_id), ignored
+
+
+def _model_scores(runs: list[RunRecord], rows: dict, config: StudyConfig) -> Scores:
+    """Pool each (world, mode, split) over its finished seeds; worlds and modes in the config's order."""
+    values: dict[tuple[str, str, str], dict[int, list[float]]] = defaultdict(dict)
+    chances: dict[tuple[str, str], list[float]] = defaultdict(list)
+    seeds: dict[tuple[str, str], list[int]] = defaultdict(list)
+    order = {w.label: n for n, w in enumerate(config.worlds)}
+    mode_order = {m: n for n, m in enumerate(MODES)}
+    for run in sorted(runs, key=lambda r: (order[world_label(r)], mode_order.get(r.mode, len(MODES)), r.seed)):
+        world = world_label(run)
+        seeds[(world, run.mode)].append(run.seed)
+        for row in rows[run.run_id]:  # the store keeps the world's item order: the bootstrap relies on it
+            values[(world, run.mode, row.split)].setdefault(run.seed, []).append(float(row.correct_sum))
+            chances[(world, row.split)].append(row.chance)
+    accuracy = {key: pooled_estimate([per_seed[s] for s in sorted(per_seed)], seed=BOOTSTRAP_SEED)
+                for key, per_seed in values.items()}
+    return Scores(accuracy=accuracy, chance={key: float(np.mean(c)) for key, c in chances.items()},
+                  seeds={key: tuple(s) for key, s in seeds.items()})
+
+
+def _cells_not_run(runs: list[RunRecord], config: StudyConfig) -> list[str]:
+    stored = {(world_label(r), r.model, r.mode, r.seed) for r in runs}
+    return [f"{w.label}-s{seed} · {model} · {mode}: not run"
+            for w in config.worlds for seed in config.seeds for model in config.models for mode in config.modes
+            if (w.label, model, mode, seed) not in stored]
+
+
+def _describe(run: RunRecord) -> str:
+    return f"{run.world} · {run.model} · {run.mode}"

@@ -1,0 +1,97 @@
+"""Result tables: one per world (modes x splits), one per world for two studies side by side; Markdown and HTML."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from icft.evaluate.metrics import Estimate
+from icft.learn.modes import MODES
+from icft.report.findings import DOES_NOT_REPRODUCE, REPRODUCES, greater
+from icft.report.results import Scores, format_estimate, mode_label
+
+MISSING = "—"
+
+
+@dataclass(frozen=True)
+class Table:
+    """Plain strings: the first column names the row."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+def world_table(scores: Scores, world: str) -> Table:
+    """Rows: modes in `MODES` order, then chance and n items; columns: splits, then the number of seeds."""
+    splits = scores.splits(world)
+    rows = []
+    for mode in scores.modes(world):
+        cells = [_cell(scores.get(world, mode, split)) for split in splits]
+        rows.append((mode_label(mode), *cells, str(len(scores.seeds.get((world, mode), ())))))
+    rows.append(("chance", *[f"{scores.chance[(world, split)]:.2f}" for split in splits], ""))
+    rows.append(("n items", *[_item_counts(scores, world, split) for split in splits], ""))
+    return Table(header=("mode", *splits, "seeds"), rows=tuple(rows))
+
+
+def compare_table(a: Scores, b: Scores, world: str, name_a: str, name_b: str) -> Table:
+    """One row per (mode, split) either study holds: both accuracies, the difference B - A, and the CI verdict."""
+    order = list(MODES)
+    modes = sorted(_union(a.modes(world), b.modes(world)), key=lambda m: order.index(m) if m in order else len(order))
+    splits = _union(a.splits(world), b.splits(world))
+    rows = []
+    for mode in modes:
+        for split in splits:
+            first, second = a.get(world, mode, split), b.get(world, mode, split)
+            if first is None and second is None:
+                continue
+            rows.append((mode_label(mode), split, _cell(first), _cell(second), *_difference(first, second,
+                                                                                            name_a, name_b)))
+    return Table(header=("mode", "split", name_a, name_b, f"{name_b} − {name_a}", "95% CIs"), rows=tuple(rows))
+
+
+def to_markdown(table: Table) -> str:
+    lines = [_markdown_row(table.header), "|" + "|".join(["---"] + ["--:"] * (len(table.header) - 1)) + "|"]
+    lines += [_markdown_row(row) for row in table.rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(table: Table, css_class: str = "results", text_columns: int = 1) -> str:
+    """An HTML table; the first `text_columns` columns hold names (left-aligned), the rest numbers."""
+
+    def cell(tag: str, n: int, text: str, extra: str = "") -> str:
+        aligned = ' class="text"' if n < text_columns else ""
+        return f"<{tag}{extra}{aligned}>{html.escape(text)}</{tag}>"
+
+    head = "".join(cell("th", n, h) for n, h in enumerate(table.header))
+    body = "".join(
+        "<tr>" + cell("th", 0, row[0], ' scope="row"') + "".join(cell("td", n, c) for n, c in enumerate(row[1:], 1))
+        + "</tr>\n"
+        for row in table.rows
+    )
+    return f'<table class="{css_class}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n'
+
+
+def _cell(estimate: Estimate | None) -> str:
+    return MISSING if estimate is None else format_estimate(estimate)
+
+
+def _item_counts(scores: Scores, world: str, split: str) -> str:
+    """Items pooled over seeds; a range where modes differ (some with fewer finished seeds)."""
+    counts = sorted({e.n for (w, _, s), e in scores.accuracy.items() if w == world and s == split})
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+
+
+def _difference(first: Estimate | None, second: Estimate | None, name_a: str, name_b: str) -> tuple[str, str]:
+    if first is None or second is None:
+        return MISSING, ""
+    verdict = greater(second, first)
+    said = {REPRODUCES: f"{name_b} higher", DOES_NOT_REPRODUCE: f"{name_a} higher"}.get(verdict, "overlap")
+    return f"{second.mean - first.mean:+.2f}", said
+
+
+def _union(first: list[str], second: list[str]) -> list[str]:
+    return list(dict.fromkeys(first + second))
+
+
+def _markdown_row(cells: tuple[str, ...]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"

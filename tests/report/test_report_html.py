@@ -1,0 +1,170 @@
+"""write_report on a hand-made study: files, embedded figures, Markdown tables, --compare, and a real browser."""
+
+import base64
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from icft.errors import IcftError
+from icft.report import ReportPaths, write_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+WORLDS = {"reversals": ("reversed", "rephrased"), "reversal_curse": ("reverse_a", "reverse_b", "forward")}
+MODES = {"pretrained": None, "icl": 0.9, "ft": None, "ft-global": 0.85}  # None: at chance
+
+
+def accuracy(ft_boost=0.0):
+    from conftest import CHANCE
+
+    return {(w, m, s): min(1.0, (CHANCE[s] if a is None else a) + (ft_boost if m == "ft" else 0.0))
+            for w, splits in WORLDS.items() for m, a in MODES.items() for s in splits}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    from conftest import write_study
+
+    folder = write_study(tmp_path_factory.mktemp("study") / "small-model", accuracy(), seeds=(0, 1), n_items=61,
+                         name="small", unfinished=[("reversal_curse", "icl", 1)])
+    return folder, write_report(folder)
+
+
+def test_files_are_written_beside_each_other(report):
+    folder, paths = report
+    assert isinstance(paths, ReportPaths)
+    assert paths.html == folder / "report" / "index.html" and paths.markdown == folder / "report" / "summary.md"
+    assert [p.name for p in paths.figures] == ["accuracy-reversals.png", "accuracy-reversal_curse.png"]
+    for path in paths.figures:
+        assert path.parent == paths.html.parent and path.read_bytes().startswith(PNG_MAGIC)
+    assert not list(paths.html.parent.glob(".*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_html_holds_every_world_table_and_an_embedded_figure_each(report):
+    _, paths = report
+    page = paths.html.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<title>icft report: small</title>" in page
+    for world, splits in WORLDS.items():
+        assert f"<h3>{world}</h3>" in page
+        table = page.split(f"<h3>{world}</h3>")[1].split("</table>")[0]
+        assert "".join(f"<th>{s}</th>" for s in splits) in table
+        for row in ("chance", "n items"):
+            assert f'<th scope="row" class="text">{row}</th>' in table
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"[^>]*data-file="([^"]+)"', page)
+    assert len(images) == len(paths.figures) == 2
+    for encoded, name in images:  # the embedded figure is the PNG written beside the page
+        assert base64.b64decode(encoded) == (paths.html.parent / name).read_bytes()
+        assert imread(io.BytesIO(base64.b64decode(encoded))).shape[2] in (3, 4)
+    assert "src=\"http" not in page and "<script" not in page  # self-contained
+
+
+def test_incomplete_runs_are_noted_and_left_out(report):
+    _, paths = report
+    page, markdown = paths.html.read_text(), paths.markdown.read_text()
+    for text in (page, markdown):
+        assert "reversal_curse-s1 · tiny-model · icl: incomplete" in text
+    curse = markdown.split("### reversal_curse")[1].split("![")[0]
+    icl_row = next(line for line in curse.splitlines() if line.startswith("| ICL |"))
+    assert icl_row.endswith("| 1 |")  # one finished seed of two
+
+
+def test_markdown_has_the_tables_findings_and_figure_links(report):
+    _, paths = report
+    markdown = paths.markdown.read_text()
+    assert markdown.startswith("# icft report: small\n")
+    assert "| mode | reversed | rephrased | seeds |" in markdown
+    assert "| mode | reverse_a | reverse_b | forward | seeds |" in markdown
+    assert "](accuracy-reversals.png)" in markdown and "](accuracy-reversal_curse.png)" in markdown
+    assert "## Findings (tiny-model)" in markdown
+    findings = markdown.split("## Findings (tiny-model)")[1]
+    assert re.findall(r"^(\d)\. \*\*", findings, flags=re.M) == [str(n) for n in range(1, 9)]
+    # ICL 0.9 vs FT near a 0.25 chance on reverse_a: the reversal curse shows
+    assert "8. **reproduces**: Reversal curse" in findings
+    assert "1. **reproduces**: The pretrained model" in findings
+    assert "2. **reproduces**: ICL generalizes" in findings
+    assert "3. **not tested**" in findings  # no syllogisms world
+
+
+def test_same_results_same_bytes(report):
+    folder, paths = report
+    before = [p.read_bytes() for p in (paths.html, paths.markdown, *paths.figures)]
+    again = write_report(folder)
+    assert [p.read_bytes() for p in (again.html, again.markdown, *again.figures)] == before
+
+
+def test_compare_puts_two_studies_side_by_side(tmp_path, report):
+    from conftest import write_study
+
+    folder = shutil.copytree(report[0], tmp_path / "small-model")  # leave the shared report as it is
+    other = write_study(tmp_path / "bigger-model", accuracy(ft_boost=0.4), seeds=(0, 1), n_items=61, name="big")
+    paths = write_report(folder, compare=other)
+    page, markdown = paths.html.read_text(), paths.markdown.read_text()
+    assert "## Comparison: small vs big" in markdown and "<h2>Comparison: small vs big</h2>" in page
+    assert "| mode | split | small | big | big − small | 95% CIs |" in markdown
+    assert "| FT | reversed | " in markdown and "big higher" in markdown
+    side_by_side = markdown.split("### Findings side by side")[1]
+    # FT catches up with ICL in the other study: ICL > FT is not shown there, and FT escapes the reversal curse
+    row_2 = "| 2. ICL generalizes better than FT on reversals (split reversed). | reproduces | not shown at this size |"
+    assert row_2 in side_by_side
+    assert re.search(r"\| 8\. Reversal curse[^|]*\| reproduces \| does not reproduce \|", side_by_side)
+    assert "\nbig:\n" in side_by_side and "\nsmall:\n" in side_by_side
+
+
+def test_transfer_studies_are_refused(tmp_path):
+    from conftest import write_study
+
+    folder = write_study(tmp_path / "t", {("reversals", "icl", "reversed"): 0.8}, seeds=(0,))
+    config = json.loads((folder / "study.json").read_text())
+    (folder / "study.json").write_text(json.dumps({**config, "kind": "transfer"}))
+    with pytest.raises(IcftError, match="'transfer' study"):
+        write_report(folder)
+
+
+def test_page_renders_in_headless_chromium(report, tmp_path):
+    """Needs chromium: apt-get update && apt-get install -y --no-install-recommends chromium."""
+    _, paths = report
+    install = "apt-get update && apt-get install -y --no-install-recommends chromium"
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: {install}"
+    shot = tmp_path / "page.png"
+    subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1200,2000", paths.html.resolve().as_uri()], check=True, capture_output=True,
+                   timeout=120)
+    assert shot.stat().st_size > 20_000
+    pixels = imread(shot)  # (2000, 1200, channels)
+    assert pixels.shape[:2] == (2000, 1200)
+    assert np.std(pixels[..., :3]) > 0.05  # not a blank page
+
+
+def test_a_study_with_no_finished_run_still_reports(tmp_path):
+    from conftest import write_study
+
+    folder = write_study(tmp_path / "s", {("reversals", "icl", "reversed"): 0.8}, seeds=(0,),
+                         unfinished=[("reversals", "icl", 0)])
+    paths = write_report(folder)
+    assert paths.figures == ()
+    page = paths.html.read_text()
+    assert "No finished runs yet" in page and "reversals-s0 · tiny-model · icl: incomplete (10 items stored" in page
+    assert "<img" not in page and "Findings" not in page  # nothing to claim
+
+
+def test_a_study_of_two_models_reports_each(tmp_path):
+    from conftest import write_study
+
+    cells = {("reversals", "icl", "reversed"): 0.9, ("reversals", "ft", "reversed"): 0.3}
+    folder = write_study(tmp_path / "s", cells, seeds=(0,), n_items=41, model="model-a")
+    write_study(folder, {key: 1 - value for key, value in cells.items()}, seeds=(0,), n_items=41, model="model/b")
+    config = json.loads((folder / "study.json").read_text())
+    (folder / "study.json").write_text(json.dumps({**config, "models": ["model-a", "model/b"]}))
+    paths = write_report(folder)
+    assert [p.name for p in paths.figures] == ["accuracy-model-a-reversals.png", "accuracy-model_b-reversals.png"]
+    markdown = paths.markdown.read_text()
+    assert "## Results: model-a" in markdown and "## Findings: model/b" in markdown
+    findings_a, findings_b = markdown.split("## Findings: model-a")[1].split("## Findings: model/b")
+    assert "2. **reproduces**" in findings_a and "2. **does not reproduce**" in findings_b
