@@ -126,8 +126,8 @@ def _read_config(folder: Path) -> StudyConfig:
 
 
 def _in_grid(run: RunRecord, config: StudyConfig) -> bool:
-    labels = {w.label for w in config.worlds}
-    return (world_label(run) in labels and run.model in config.models and run.mode in config.modes
+    modes = {w.label: w.modes or config.modes for w in config.worlds}
+    return (world_label(run) in modes and run.model in config.models and run.mode in modes[world_label(run)]
             and run.seed in config.seeds)
 
 
@@ -173,8 +173,8 @@ def _model_scores(runs: list[RunRecord], rows: dict, config: StudyConfig) -> Sco
 def _cells_not_run(runs: list[RunRecord], config: StudyConfig) -> list[str]:
     stored = {(world_label(r), r.model, r.mode, r.seed) for r in runs}
     return [f"{w.label}-s{seed} · {model} · {mode}: not run"
-            for w in config.worlds for seed in config.seeds for model in config.models for mode in config.modes
-            if (w.label, model, mode, seed) not in stored]
+            for w in config.worlds for seed in config.seeds for model in config.models
+            for mode in (w.modes or config.modes) if (w.label, model, mode, seed) not in stored]
 
 
 def _describe(run: RunRecord) -> str:

@@ -32,6 +32,7 @@ class WorldSpec(Section):
     preset: str = "default"
     sizes: dict[str, int] = Field(default_factory=dict)
     path: str | None = None
+    modes: list[ModeName] | None = None  # this world's modes, when not the study's `modes`
 
     @property
     def label(self) -> str:

@@ -55,7 +55,7 @@ class Cell:
 def expand_grid(config: StudyConfig) -> list[Cell]:
     """Every cell, grouped so a world and a model are prepared once: world > seed > model > mode."""
     return [Cell(w, seed, model, mode) for w in config.worlds for seed in config.seeds
-            for model in config.models for mode in config.modes]
+            for model in config.models for mode in (w.modes or config.modes)]
 
 
 class Study:

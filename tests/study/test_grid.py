@@ -1,0 +1,125 @@
+"""The grid runner end to end on a tiny saved model: every cell once, resume after Ctrl-C and kill -9."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from icft.errors import IcftError
+from icft.study import ResultsStore, parse_study_config
+from icft.study.grid import Study, run_study
+from tiny_models import tiny_model
+
+MODES = ["pretrained", "icl", "ft", "ft-split"]
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny = tiny_model(seed=1)
+    tiny.model.save_pretrained(folder)
+    tiny.tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def config(model, **extra):
+    raw = {"name": "t", "models": [model], "modes": MODES, "seeds": [0],
+           "worlds": [{"name": "reversals", "sizes": {"facts": 4, "articles_per_fact": 1}},
+                      {"name": "syllogisms", "sizes": {"examples": 3}, "modes": ["pretrained", "ft"]}],
+           "finetune": {"epochs": 1, "max_steps": 2, "row_tokens": 128, "batch_tokens": 256,
+                        "micro_batch_tokens": 256}}
+    return parse_study_config({**raw, **extra})
+
+
+def finished_rows(db):
+    with ResultsStore(db) as store:
+        runs = sorted(store.runs(status="finished"), key=lambda r: r.run_id)
+        return {r.run_id: [(x.item_id, x.logprobs) for x in store.item_rows(r.run_id)] for r in runs}
+
+
+def test_every_cell_runs_once_and_a_rerun_computes_nothing(tiny_folder, tmp_path, monkeypatch):
+    summaries = run_study(config(tiny_folder), tmp_path, progress=False)
+    assert [s.mode for s in summaries] == MODES + ["pretrained", "ft"]
+    assert (tmp_path / "worlds" / "reversals-s0" / "world.json").exists()
+    assert not list((tmp_path / "finetune").glob("*/model"))  # keep_weights is off
+    assert list((tmp_path / "finetune").glob("*/training_curve.json"))
+
+    import icft.evaluate.runner as runner
+
+    monkeypatch.setattr(runner, "score_choices", lambda *a, **k: pytest.fail("a finished cell was rescored"))
+    again = run_study(config(tiny_folder), tmp_path, progress=False)
+    assert [s.splits for s in again] == [s.splits for s in summaries]
+
+
+def test_interrupted_study_resumes_with_the_missing_cells_only(tiny_folder, tmp_path, monkeypatch):
+    reference = tmp_path / "reference"
+    run_study(config(tiny_folder), reference, progress=False)
+
+    interrupted = tmp_path / "interrupted"
+    original = Study.run_cell
+    calls = []
+
+    def stop_at_third(self, cell, store, progress):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(cell.label)
+        return original(self, cell, store, progress)
+
+    monkeypatch.setattr(Study, "run_cell", stop_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config(tiny_folder), interrupted, progress=False)
+    monkeypatch.setattr(Study, "run_cell", original)
+    assert len(finished_rows(interrupted / "results.db")) == 2
+    run_study(config(tiny_folder), interrupted, progress=False)
+    assert finished_rows(interrupted / "results.db") == finished_rows(reference / "results.db")
+
+
+def test_kill_9_loses_nothing(tiny_folder, tmp_path):
+    toml = tmp_path / "study.toml"
+    toml.write_text(f'''name = "t"
+models = ["{tiny_folder}"]
+modes = {MODES!r}
+[[worlds]]
+name = "reversals"
+sizes = {{ facts = 4, articles_per_fact = 1 }}
+[finetune]
+epochs = 1
+max_steps = 2
+row_tokens = 128
+batch_tokens = 256
+micro_batch_tokens = 256
+'''.replace("'", '"'))
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "icft.cli", "study", str(toml), "--out", str(out), "--no-report"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until one cell is finished, then kill hard
+        if (out / "results.db").exists():
+            with sqlite3.connect(out / "results.db") as db:
+                if db.execute("select count(*) from runs where status='finished'").fetchone()[0] >= 1:
+                    break
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 1 <= len(finished_rows(out / "results.db")) < len(MODES)
+    resumed = subprocess.run(command, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming:" in resumed.stdout
+    assert len(finished_rows(out / "results.db")) == len(MODES)
+
+
+def test_a_folder_with_another_study_is_refused(tiny_folder, tmp_path):
+    run_study(config(tiny_folder, modes=["pretrained"]), tmp_path, progress=False)
+    with pytest.raises(IcftError, match="holds a study with another config .differs in: modes"):
+        run_study(config(tiny_folder, modes=["pretrained", "icl"]), tmp_path, progress=False)
+
+
+def test_dry_run_lists_the_grid_and_writes_nothing(tiny_folder, tmp_path, capsys):
+    run_study(config(tiny_folder), tmp_path / "dry", dry_run=True)
+    printed = capsys.readouterr().out
+    assert "6 cells" in printed and "ft-split" in printed
+    assert not (tmp_path / "dry").exists()
