@@ -40,6 +40,10 @@ def test_check_fails_on_a_corrupted_world(tmp_path):
     (["worlds", "build", "reversals", "--out", "x", "--size", "facts=abc"], "must look like KEY=INTEGER"),
     (["worlds", "build", "reversals", "--out", "x", "--preset", "huge"], "has no preset 'huge'"),
     (["worlds", "show", "no/such/dir"], "world folder no/such/dir does not exist"),
+    (["study", "no-such.toml", "--out", "x"], "study config no-such.toml does not exist"),
+    (["eval", "--world", "w", "--mode", "fewshot"], "unknown mode 'fewshot': choose one of pretrained, icl"),
+    (["augment", "--world", "w", "--strategy", "sideways", "--model", "m"], "unknown augmentation strategy"),
+    (["finetune", "--world", "w", "--out", "o", "--split-sentences", "halves"], "--split-sentences must be one of"),
 ])
 def test_bad_input_is_one_line(tmp_path, args, message):
     result = icft(*args, cwd=tmp_path)
@@ -55,3 +59,15 @@ def test_malformed_world_file_names_the_line(tmp_path):
         f.write("{not json\n")
     result = icft("worlds", "check", str(out))
     assert result.returncode == 2 and "train.jsonl:73: malformed JSON" in result.stderr
+
+
+def test_unknown_model_and_config_typo_are_one_line(tmp_path):
+    world = tmp_path / "rev"
+    icft("worlds", "build", "reversals", "--out", str(world))
+    result = icft("eval", "--world", str(world), "--mode", "pretrained", "--model", "gpt-17", "--db", str(tmp_path / "r.db"))
+    assert result.returncode == 2 and "unknown model 'gpt-17'" in result.stderr and "Traceback" not in result.stderr
+    config = tmp_path / "s.toml"
+    config.write_text('[[worlds]]\nname = "reversals"\n[finetune]\nlerning_rate = 0.1\n')
+    result = icft("study", str(config), "--out", str(tmp_path / "s"))
+    assert result.returncode == 2 and "unknown key 'lerning_rate'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

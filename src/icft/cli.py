@@ -107,6 +107,26 @@ def worlds_check(world_dir: Path = typer.Argument(..., help="A world folder.")) 
     console.print(f"ok: {world_dir} passed ({len(world.items)} items, {n_claims} with logical forms proved)")
 
 
+@worlds_app.command("import")
+def worlds_import(
+    documents: Path = typer.Option(..., "--documents", help="JSONL: one {\"text\": ...} a line."),
+    questions: Path = typer.Option(..., "--questions", help="JSONL: {\"prompt\", \"options\", \"answer\", \"split\"} a line."),
+    out: Path = typer.Option(..., "--out", help="Folder for the world."),
+    name: str = typer.Option(None, help="World name (default: the documents file's name)."),
+) -> None:
+    """Make a world from your own documents and questions; every command then works on it."""
+    from icft.worlds import check_world, save_world
+    from icft.worlds.imported import import_world
+
+    world = import_world(documents, questions, name)
+    problems = check_world(world)
+    if problems:
+        raise IcftError(f"imported world has a problem: {problems[0]}")
+    save_world(world, out)
+    splits = ", ".join(f"{s} {len(world.items_in(s))}" for s in world.splits)
+    console.print(f"wrote {out}: {len(world.documents)} documents, {len(world.items)} questions ({splits})")
+
+
 @app.command("eval")
 def eval_command(
     world: Path = typer.Option(..., "--world", help="A world folder (see `icft worlds build`)."),
@@ -195,18 +215,6 @@ def report_command(
 
     paths = write_report(study_dir, compare=compare)
     console.print(f"report: {paths.html}\nsummary: {paths.markdown}")
-
-
-@app.command("demo")
-def demo(
-    out: Path = typer.Option(Path("runs/demo"), help="Folder for the demo's outputs."),
-    seed: int = typer.Option(0, help="Random seed."),
-) -> None:
-    """The main job: build a world and show it."""
-    world_dir = out / "worlds" / "reversals"
-    worlds_build("reversals", out=world_dir, seed=seed, preset="default", size=[])
-    worlds_check(world_dir)
-    worlds_show(world_dir, examples=2)
 
 
 def main() -> None:

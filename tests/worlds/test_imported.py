@@ -1,0 +1,47 @@
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from icft.errors import IcftError
+from icft.worlds import check_world, load_world, save_world
+from icft.worlds.imported import import_world
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "byod"
+
+
+def test_readme_example_imports_and_round_trips(tmp_path):
+    world = import_world(EXAMPLE / "documents.jsonl", EXAMPLE / "questions.jsonl")
+    assert len(world.documents) == 3 and world.splits == ["recall", "inference", "reversal"]
+    assert world.items[0].options[0] == " Dana Quist." and world.items[0].answer == 0
+    assert check_world(world) == []
+    save_world(world, tmp_path)
+    assert load_world(tmp_path) == world
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"prompt": "x", "options": ["a", "b"], "answer": "c"}', "'answer' 'c' is not one of the options"),
+    ('{"prompt": "x", "options": ["a"], "answer": 0}', "at least 2 non-empty strings"),
+    ('{"prompt": "x", "options": ["a", "b"], "answer": 2}', "option's index (0 to 1)"),
+    ('{"prompt": "x", "options": ["a", "b"]', "malformed JSON"),
+])
+def test_bad_questions_name_the_line(tmp_path, line, message):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"prompt": "ok", "options": ["a", "b"], "answer": 0}\n' + line + "\n")
+    with pytest.raises(IcftError, match="q.jsonl:2: .*" + re.escape(message)):
+        import_world(EXAMPLE / "documents.jsonl", questions)
+
+
+def test_cli_import_then_every_command_reads_it(tmp_path):
+    out = tmp_path / "mine"
+    run = subprocess.run([sys.executable, "-m", "icft.cli", "worlds", "import", "--documents",
+                          str(EXAMPLE / "documents.jsonl"), "--questions", str(EXAMPLE / "questions.jsonl"),
+                          "--out", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert json.loads((out / "world.json").read_text())["counts"]["documents"] == 3
+    checked = subprocess.run([sys.executable, "-m", "icft.cli", "worlds", "check", str(out)], capture_output=True,
+                             text=True)
+    assert checked.returncode == 0 and "ok:" in checked.stdout
