@@ -1,22 +1,25 @@
 """icft's fine-tuning loop vs transformers' `Trainer`: real tokens per second and peak memory, side by side.
 
-    python benchmarks/finetune_throughput.py                  # full fine-tuning, CPU
+    python benchmarks/finetune_throughput.py                  # full fine-tuning, CPU, one thread each
     python benchmarks/finetune_throughput.py --lora           # LoRA on both sides
-    python benchmarks/finetune_throughput.py --steps 20 --repeats 3
+    python benchmarks/finetune_throughput.py --steps 20 --threads 2
 
 Both train the embedded model (`smollm2-135m`) on the documents of the `reversals` world with the same
-learning rate, schedule, gradient clipping, optimizer (torch's fused AdamW), number of steps and real tokens per
-optimizer step:
+learning rate, schedule, gradient clipping, optimizer (torch's fused AdamW, the Trainer's default), number
+of steps and real tokens per optimizer step:
   icft     packed rows of `--row-tokens` (no padding, block-diagonal attention), `--micro-batch-tokens` per
            forward, `--batch-tokens` per step;
   Trainer  its standard padding collator (`DataCollatorForLanguageModeling(mlm=False)`), a per-device batch
            of `micro-batch-tokens / mean document length` documents and the same number of accumulation steps.
-Each run is a fresh subprocess, so its peak resident memory (`ru_maxrss`) is its own; the two alternate for
-`--repeats` rounds and each keeps its fastest round (other processes on the machine only slow a run down).
-Throughput counts real (non-padding) tokens over the steps after `--warmup`; the time of a step is taken
-by an optimizer-step hook, the same way for both. Both print their mean training loss as a sanity check
-(not equal: the batches differ, and the Trainer's collator also masks the end-of-text label, since this
-tokenizer pads with its end-of-text token).
+
+Each trainer is its own fresh subprocess, so its peak resident memory (`ru_maxrss`) is its own. The two
+take their optimizer steps in lockstep: after each step a worker waits until the other has taken the same
+step, so both are timed under the same load from whatever else runs on the machine (a shared machine
+makes separate back-to-back runs differ by tens of percent). A step's time runs from the go signal to the
+end of its optimizer step (an optimizer-step hook, the same for both); throughput counts real
+(non-padding) tokens over the steps after `--warmup`. Both report their mean training loss as a sanity
+check (not equal: the batches differ, and the Trainer's collator also masks the end-of-text label, since
+this tokenizer pads with its end-of-text token).
 
 The last line printed is:
   finetune_throughput: vs_trainer=<icft tokens/s / Trainer tokens/s> peak_mem_ratio=<icft peak / Trainer peak>
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import statistics
 import subprocess
@@ -36,63 +40,84 @@ import time
 
 MODEL = "smollm2-135m"
 WORLD = "reversals"
+PREFIX = "finetune-bench:"  # marks the worker's protocol lines among whatever the libraries print
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12, help="measured optimizer steps (after the warmup)")
     parser.add_argument("--warmup", type=int, default=2, help="optimizer steps not measured")
-    parser.add_argument("--row-tokens", type=int, default=128)
+    parser.add_argument("--row-tokens", type=int, default=64)
     parser.add_argument("--micro-batch-tokens", type=int, default=256)
     parser.add_argument("--batch-tokens", type=int, default=512)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--lora", action="store_true", help="LoRA (rank 16, attention + MLP) instead of full FT")
-    parser.add_argument("--repeats", type=int, default=1, help="alternating rounds; each trainer keeps its fastest")
-    parser.add_argument("--threads", type=int, help="torch CPU threads in each run (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of each worker")
     parser.add_argument("--worker", choices=["icft", "trainer"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.warmup < 1 or args.steps < 1:
         parser.error("--warmup and --steps must be at least 1")
     if args.worker:
-        if args.threads:
-            import torch
-
-            torch.set_num_threads(args.threads)
-        step_times = record_step_times()
-        result = run_icft(args) if args.worker == "icft" else run_trainer(args)
-        result.update(measured_seconds(step_times, args.warmup))
-        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-        print(json.dumps(result))
-        return
-    runs: dict[str, list[dict]] = {"icft": [], "trainer": []}
-    for _ in range(args.repeats):
-        for name in runs:
-            runs[name].append(spawn(name, sys.argv[1:]))
-    report(runs, args)
+        work(args)
+    else:
+        report(run_in_lockstep(sys.argv[1:], args.warmup + args.steps), args)
 
 
-def spawn(worker: str, argv: list[str]) -> dict:
-    """Run one trainer in a fresh Python process; its last stdout line is its JSON result."""
-    command = [sys.executable, __file__, *argv, "--worker", worker]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"{worker} run failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def run_in_lockstep(argv: list[str], steps: int) -> dict[str, dict]:
+    """Start both workers, let them take each optimizer step in turn, and collect their results."""
+    workers = {}
+    for name in os.environ.get("BENCH_ORDER", "icft,trainer").split(","):
+        log = tempfile.TemporaryFile(mode="w+")  # stderr: progress bars and warnings, shown on failure
+        command = [sys.executable, __file__, *argv, "--worker", name]
+        workers[name] = (subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                          text=True), log)
+    for step in range(1, steps + 2):  # the last round lets both finish and report
+        for name, (process, log) in workers.items():
+            if step > 1:  # step 1 (loading and the first step) runs in both at once
+                process.stdin.write("go\n")
+                process.stdin.flush()
+            if step <= steps:
+                _await_line(name, process, log, f"step {step}")
+    results = {name: json.loads(_await_line(name, process, log, "result ")) for name, (process, log) in workers.items()}
+    for process, _ in workers.values():
+        process.wait()
+    return results
 
 
-def record_step_times() -> list[tuple[float, float]]:
-    """(wall, CPU) seconds at the end of every optimizer step, taken the same way for both trainers."""
+def _await_line(name: str, process: subprocess.Popen, log, expected: str) -> str:
+    """The rest of the worker's next protocol line, which must start with `expected`."""
+    for line in process.stdout:
+        if line.startswith(PREFIX):
+            message = line[len(PREFIX):].strip()
+            if not message.startswith(expected.strip()):
+                sys.exit(f"{name} worker said {message!r}, expected {expected!r}")
+            return message[len(expected):]
+    log.seek(0)
+    sys.exit(f"{name} worker stopped before {expected!r}:\n{log.read()[-3000:]}")
+
+
+def work(args) -> None:
+    """One trainer in this process: report each step, wait for the go signal, and report the result."""
+    import torch
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
-    times: list[tuple[float, float]] = []
-    register_optimizer_step_post_hook(lambda *_: times.append((time.perf_counter(), time.process_time())))
-    return times
+    torch.set_num_threads(args.threads)
+    times: list[tuple[float, float]] = []  # (wall, CPU) seconds of each step, from its go to its end
+    started = [time.perf_counter(), time.process_time()]
 
+    def after_step(*_):
+        times.append((time.perf_counter() - started[0], time.process_time() - started[1]))
+        print(f"{PREFIX} step {len(times)}", flush=True)
+        sys.stdin.readline()  # wait for the go signal
+        started[:] = [time.perf_counter(), time.process_time()]
 
-def measured_seconds(times: list[tuple[float, float]], warmup: int) -> dict:
-    """Wall and CPU seconds of the steps after the warmup (CPU time is what other processes cannot inflate)."""
-    start = times[warmup - 1]
-    return {"seconds": times[-1][0] - start[0], "cpu_seconds": times[-1][1] - start[1]}
+    register_optimizer_step_post_hook(after_step)
+    result = run_icft(args) if args.worker == "icft" else run_trainer(args)
+    measured = times[args.warmup : args.warmup + args.steps]
+    result["seconds"] = sum(wall for wall, _ in measured)
+    result["cpu_seconds"] = sum(cpu for _, cpu in measured)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(f"{PREFIX} result {json.dumps(result)}", flush=True)
 
 
 def documents(tokenizer) -> tuple[list[str], float]:
@@ -112,13 +137,14 @@ def run_icft(args) -> dict:
 
     loaded = load(MODEL)
     texts, _ = documents(loaded.tokenizer)
+    examples = [TrainingExample("", text) for text in texts]
+    lengths = [len(e) for e in tokenize_examples(examples, loaded.tokenizer)]
+    epochs = math.ceil((args.warmup + args.steps) * args.batch_tokens / sum(lengths)) + 1  # a few rows to spare
     config = FinetuneConfig(
-        epochs=10_000, max_steps=args.warmup + args.steps, learning_rate=args.learning_rate, lr_schedule="constant",
+        epochs=epochs, max_steps=args.warmup + args.steps, learning_rate=args.learning_rate, lr_schedule="constant",
         row_tokens=args.row_tokens, micro_batch_tokens=args.micro_batch_tokens, batch_tokens=args.batch_tokens,
         weight_decay=0.0, grad_clip=1.0, seed=0, lora=args.lora,
     )
-    examples = [TrainingExample("", text) for text in texts]
-    lengths = [len(e) for e in tokenize_examples(examples, loaded.tokenizer)]
     result = finetune(loaded, examples, config, progress=False)
     mean_loss = statistics.mean(log.loss for log in result.curve)
     return {"tokens": sum(log.tokens for log in result.curve[args.warmup :]), "mean_loss": mean_loss,
@@ -181,25 +207,22 @@ def run_trainer(args) -> dict:
             "padded_fraction": 1 - sum(real) / sum(padded)}
 
 
-def report(runs: dict[str, list[dict]], args) -> None:
-    """A table of the fastest round of each trainer, then the ratios (the last line is the summary)."""
-    best = {name: max(rounds, key=lambda r: r["tokens"] / r["seconds"]) for name, rounds in runs.items()}
-    by_cpu = {name: max(r["tokens"] / r["cpu_seconds"] for r in rounds) for name, rounds in runs.items()}
-    peak = {name: max(r["peak_rss_mb"] for r in rounds) for name, rounds in runs.items()}
+def report(results: dict[str, dict], args) -> None:
+    """A table of both trainers, then the ratios (the last line is the summary)."""
     print(f"{'LoRA' if args.lora else 'full FT'} of {MODEL} on the {WORLD} documents: {args.steps} steps after "
-          f"{args.warmup}, {args.batch_tokens} real tokens per step, {args.repeats} round(s), "
-          f"threads {args.threads or 'default'}")
+          f"{args.warmup}, {args.batch_tokens} real tokens per step, {args.threads} thread(s) each, in lockstep")
     print(f"{'':8} {'tokens/s':>9} {'tokens/CPU-s':>13} {'peak MB':>8} {'padding':>8} {'mean loss':>10}")
-    for name, result in best.items():
-        print(f"{name:8} {result['tokens'] / result['seconds']:>9.1f} {by_cpu[name]:>13.1f} {peak[name]:>8.0f} "
+    rate, peak = {}, {}
+    for name, result in results.items():
+        rate[name] = result["tokens"] / result["seconds"]
+        peak[name] = result["peak_rss_mb"]
+        print(f"{name:8} {rate[name]:>9.1f} {result['tokens'] / result['cpu_seconds']:>13.1f} {peak[name]:>8.0f} "
               f"{result['padded_fraction']:>8.0%} {result['mean_loss']:>10.3f}")
-    print(f"Trainer per-device batch: {best['trainer']['per_device_batch']} documents, "
-          f"{args.batch_tokens // args.micro_batch_tokens} accumulation steps")
-    speed = (best["icft"]["tokens"] / best["icft"]["seconds"]) / (best["trainer"]["tokens"] / best["trainer"]["seconds"])
-    memory = peak["icft"] / peak["trainer"]
+    print(f"Trainer per-device batch: {results['trainer']['per_device_batch']} documents, "
+          f"{args.batch_tokens // args.micro_batch_tokens} accumulation steps; icft rows of {args.row_tokens} tokens")
+    speed, memory = rate["icft"] / rate["trainer"], peak["icft"] / peak["trainer"]
     if not (math.isfinite(speed) and math.isfinite(memory)):
         sys.exit("a run measured no time or no memory")
-    print(f"per CPU-second (unaffected by other processes): vs_trainer={by_cpu['icft'] / by_cpu['trainer']:.2f}")
     print(f"finetune_throughput: vs_trainer={speed:.2f} peak_mem_ratio={memory:.2f}")
 
 

@@ -167,9 +167,9 @@ def test_embedded_cached_equals_naive(embedded):
     requests = [(f"{w} are", [f" more dangerous than {v}.", f" less dangerous than {v}.", f" older than {v}."])
                 for w, v in zip(words, reversed(words))]
     cached = score_choices(embedded, requests, context=context)
-    # the naive reference costs a full forward over the context per option: compare on a few items
-    naive = score_choices(embedded, requests[:4], context=context, reuse_context=False)
-    assert max_diff(cached[:4], naive) <= 1e-3
+    # the naive reference costs a full forward over the context per option: compare on the first and last items
+    naive = score_choices(embedded, [requests[0], requests[-1]], context=context, reuse_context=False)
+    assert max_diff([cached[0], cached[-1]], naive) <= 1e-3
 
 
 @pytest.mark.embedded
