@@ -6,8 +6,8 @@ import pytest
 
 from icft.worlds import reversal_curse
 from icft.worlds.checker import check_world
-from icft.worlds.io import TEST_FILE, TRAIN_FILE, WORLD_FILE, save_world
 from icft.worlds.vocabulary import is_nonce_word
+from world_files import world_bytes
 
 TEMPLATE_WORDS = {
     w.lower()
@@ -20,10 +20,6 @@ TEMPLATE_WORDS = {
 def world():
     return reversal_curse.build(0, reversal_curse.Sizes())
 
-
-def world_bytes(world, folder):
-    save_world(world, folder)
-    return [(folder / name).read_bytes() for name in (WORLD_FILE, TRAIN_FILE, TEST_FILE)]
 
 
 def names_of(world):

@@ -6,8 +6,8 @@ import pytest
 
 from icft.worlds import reversals
 from icft.worlds.checker import check_world
-from icft.worlds.io import TEST_FILE, TRAIN_FILE, WORLD_FILE, save_world
 from icft.worlds.vocabulary import is_nonce_word
+from world_files import world_bytes
 
 TEMPLATE_WORDS = {
     w.lower()
@@ -21,10 +21,6 @@ TEMPLATE_WORDS = {
 def world():
     return reversals.build(0, reversals.Sizes())
 
-
-def world_bytes(world, folder):
-    save_world(world, folder)
-    return [(folder / name).read_bytes() for name in (WORLD_FILE, TRAIN_FILE, TEST_FILE)]
 
 
 def test_same_seed_same_bytes_other_seed_differs(world, tmp_path):

@@ -8,9 +8,10 @@ import pytest
 from icft.errors import IcftError
 from icft.worlds import build_world, semantic, semantic_text
 from icft.worlds.checker import check_world
-from icft.worlds.io import TEST_FILE, TRAIN_FILE, WORLD_FILE, load_world, save_world
+from icft.worlds.io import load_world
 from icft.worlds.logic import closure
 from icft.worlds.vocabulary import is_nonce_word
+from world_files import world_bytes
 
 SENTENCE_END = re.compile(r"[.?!](?=\s|$)")
 TOKENIZER = Path("~/.cache/icft/models/smollm2-135m").expanduser()
@@ -22,10 +23,6 @@ MID = semantic.Sizes(categories=40, roots=3, levels=3, max_properties=5, relatio
 def world():
     return semantic.build(0, semantic.Sizes())
 
-
-def world_bytes(world, folder):
-    save_world(world, folder)
-    return [(folder / name).read_bytes() for name in (WORLD_FILE, TRAIN_FILE, TEST_FILE)]
 
 
 def stated_claims(world):

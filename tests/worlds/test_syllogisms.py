@@ -7,9 +7,9 @@ import pytest
 
 from icft.worlds import syllogisms
 from icft.worlds.checker import check_world
-from icft.worlds.io import TEST_FILE, TRAIN_FILE, WORLD_FILE, save_world
 from icft.worlds.logic import closure
 from icft.worlds.vocabulary import is_nonce_word
+from world_files import world_bytes
 
 TEMPLATE_WORDS = {"this", "is", "about", "and", "all", "some", "no", "are"}
 
@@ -18,10 +18,6 @@ TEMPLATE_WORDS = {"this", "is", "about", "and", "all", "some", "no", "are"}
 def world():
     return syllogisms.build(0, syllogisms.Sizes())
 
-
-def world_bytes(world, folder):
-    save_world(world, folder)
-    return [(folder / name).read_bytes() for name in (WORLD_FILE, TRAIN_FILE, TEST_FILE)]
 
 
 def test_same_seed_same_bytes_other_seed_differs(world, tmp_path):
