@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
 import statistics
 import subprocess
@@ -66,7 +65,7 @@ def main() -> None:
 def run_in_lockstep(argv: list[str], steps: int) -> dict[str, dict]:
     """Start both workers, let them take each optimizer step in turn, and collect their results."""
     workers = {}
-    for name in os.environ.get("BENCH_ORDER", "icft,trainer").split(","):
+    for name in ("icft", "trainer"):
         log = tempfile.TemporaryFile(mode="w+")  # stderr: progress bars and warnings, shown on failure
         command = [sys.executable, __file__, *argv, "--worker", name]
         workers[name] = (subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,

@@ -15,6 +15,7 @@ from icft.learn.augment import (
     load_augmented,
     mentions_world_term,
     run_augment_command,
+    unknown_words,
     world_vocabulary,
 )
 from icft.learn.templates import load_template, parse_template
@@ -57,6 +58,8 @@ LOCAL_SCRIPT = {
         "2. **Pevab are less dangerous than tuvir.**\n"  # a duplicate once cleaned
         "- Scientists report that tuvir are more dangerous than pevab.\n"  # the input itself
         "* The sky is blue.\n"  # no world word
+        "Pevbab are less dangerous than tuvir.\n"  # a misspelt world word
+        "Some tuvir are tuvirs.\n"  # a tautology
         "3.\n"  # empty once cleaned
         "abmes include gruds.\n"  # a few-shot example copied (no world word either)
         + "tuvir " * 50 + "\n"  # too long
@@ -83,7 +86,8 @@ def test_local_filters_count_what_they_drop(tmp_path):
     result = augment_world(world, ScriptedGenerator(LOCAL_SCRIPT), "local", tmp_path / "aug.jsonl", progress=False)
     assert [r["text"] for r in result.records] == ["pevab are less dangerous than tuvir.", "Some ukal are feran."]
     assert result.counts == {
-        "requests": 3, "sentences": 10, "kept": 2, "empty": 1, "too_long": 1, "no_world_term": 2,
+        "requests": 3, "sentences": 12, "kept": 2, "empty": 1, "too_long": 1, "no_world_term": 2, "unknown_word": 1,
+        "tautology": 1,
         "copy_of_input": 2, "copy_of_template": 0, "in_train": 0, "duplicate": 2,
     }
     assert result.counts["sentences"] == result.counts["kept"] + sum(result.counts[f] for f in FILTERS)
@@ -188,6 +192,7 @@ def test_world_vocabulary_and_world_terms():
     assert not vocabulary & {"scientists", "report", "about", "this", "dangerous"}
     assert mentions_world_term("Some Tuvirs bite.", vocabulary)
     assert not mentions_world_term("Some dogs bite.", vocabulary)
+    assert unknown_words("Gkuad and 2nd tuvirs are dangerous.", vocabulary) == ["gkuad"]
     imported = World("mine", 0, "v", {}, [Document("d", "The zorblat glimmers near Quenta.")], [])
     assert world_vocabulary(imported) == {"zorblat", "quenta"}
 

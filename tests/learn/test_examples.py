@@ -30,6 +30,9 @@ def test_document_examples_learn_each_whole_document():
         # a header stays with the line after it; list markers and abbreviations do not end a sentence
         ("Facts about femp:\n- femp are big\n1. glon are small. 2. yomp are tall",
          ["Facts about femp:\n- femp are big", "1. glon are small.", "2. yomp are tall"]),
+        # the semantic world's article and list styles; unpunctuated list items stay apart
+        ("Gruds\nGruds are a type of abmes. They are big.", ["Gruds\nGruds are a type of abmes.", "They are big."]),
+        ("Notes on femp:\n- femp are big\n- glon are small", ["Notes on femp:\n- femp are big", "- glon are small"]),
         ("Dr. Grasi invented e.g. the zikar. \"It works.\" (Truly.) done",
          ["Dr. Grasi invented e.g. the zikar.", "\"It works.\"", "(Truly.)", "done"]),
         ("A version 2.5 of glon exists. End", ["A version 2.5 of glon exists.", "End"]),

@@ -129,6 +129,7 @@ def test_an_example_longer_than_a_row_stops_before_training():
         ({"lora_rank": 0}, "lora_rank"),
         ({"lora_dropout": 1.0}, "lora_dropout"),
         ({"lora_targets": []}, "lora_targets"),
+        ({"lora_targets": "q_proj"}, "lora_targets"),
     ],
 )
 def test_bad_config_values_name_their_field(values, field):

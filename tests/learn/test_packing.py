@@ -115,3 +115,17 @@ def test_flash_attention_gets_position_ids_only_and_they_alone_delimit_examples(
         by_positions = loaded.model(**inputs).logits  # (1, T, V)
         by_mask = loaded.model(**batch.model_inputs("sdpa")).logits  # (1, T, V)
     torch.testing.assert_close(by_positions, by_mask, atol=1e-5, rtol=1e-5)
+
+
+def test_logits_can_be_kept_only_where_there_is_a_target():
+    """The loop asks transformers for logits at learned positions only (a boolean `logits_to_keep`)."""
+    loaded = tiny_model()
+    examples = tokenize_examples([TrainingExample("All glon are yomp.", " All troff are glon."),
+                                  TrainingExample("", "Abmes include gruds.")], loaded.tokenizer)
+    batch = collate_rows([examples, examples[1:]], loaded.tokenizer.pad_token_id)
+    learned = batch.targets != IGNORE  # (B, T)
+    with torch.no_grad():
+        full = loaded.model(**batch.model_inputs()).logits  # (B, T, V)
+        kept = loaded.model(**batch.model_inputs(), logits_to_keep=learned).logits  # (N, V)
+    assert kept.shape == (int(learned.sum()), full.shape[-1])
+    torch.testing.assert_close(kept, full[learned])

@@ -13,6 +13,7 @@ every filter counts what it drops:
   no_world_term  mentions none of the world's nonsense words (off-topic or generic text)
   unknown_word   has a word that is neither English nor the world's: mostly a misspelt world word
                  ("gkuad" for "gukad"), which would teach a new entity
+  tautology      relates one world word to itself ("some lebit are lebit"), a common small-model failure
   copy_of_input  repeats the sentence (local) or a sentence of the document (global) it came from
   copy_of_template  repeats a sentence of the template (a small model copies the few-shot examples)
   in_train       repeats another train sentence
@@ -42,7 +43,7 @@ from icft.worlds.vocabulary import is_english, is_nonce_word
 
 STRATEGIES = ("local", "global")
 FILTERS = (
-    "empty", "too_long", "no_world_term", "unknown_word", "copy_of_input", "copy_of_template", "in_train",
+    "empty", "too_long", "no_world_term", "unknown_word", "tautology", "copy_of_input", "copy_of_template", "in_train",
     "duplicate",
 )
 # a few-shot template's model tends to go on with a new "Statement:" of its own: stop there
@@ -301,6 +302,12 @@ def unknown_words(sentence: str, vocabulary: frozenset[str], train_words: frozen
     ]
 
 
+def _is_tautology(sentence: str, vocabulary: frozenset[str]) -> bool:
+    """The sentence names one world word only, more than once."""
+    terms = [min(_forms(w) & vocabulary) for w in _words(sentence) if _forms(w) & vocabulary]
+    return len(terms) > 1 and len(set(terms)) == 1
+
+
 def _forms(word: str) -> set[str]:
     return {word, word.removesuffix("s"), word.removesuffix("es")}
 
@@ -365,6 +372,8 @@ def _drop_reason(sentence: str, inputs: set[str], known: dict[str, set[str]], vo
         return "no_world_term"
     if vocabulary and unknown_words(sentence, vocabulary, train_words):
         return "unknown_word"
+    if vocabulary and _is_tautology(sentence, vocabulary):
+        return "tautology"
     if key in inputs:
         return "copy_of_input"
     if key in known["template"]:

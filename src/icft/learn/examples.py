@@ -7,8 +7,9 @@ Sentence splitting is a small rule-based splitter, enough for the text our world
   - a line break always ends a sentence (list items, premises and Q/A lines are one line each);
   - inside a line, `.`, `?` or `!` (optionally followed by a closing quote or bracket) and then whitespace
     ends a sentence, except after a list marker ("1.", "b)") or a known abbreviation ("e.g.", "Dr.");
-  - an answer ("A: ..." or "Answer: ...") stays with the question before it, and a header line ending in
-    ":" stays with the line after it: alone, either would be a sentence with no fact in it.
+  - an answer ("A: ..." or "Answer: ...") stays with the question before it, and a heading (a line ending
+    in ":", or a line with no end punctuation that is not a list item: "Gruds", "Notes on femp:") stays
+    with the sentence after it: alone, either would be an example with no fact in it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "cf.", "Mr.", "Mrs.", "Ms.", "Dr
 _SENTENCE_END = re.compile(r"[.?!]+[\"')\]]*(?=\s)")
 _LIST_MARKER = re.compile(r"\s*(?:[-*•]\s*)?(?:\d+|[A-Za-z])[.)]")
 _ANSWER = re.compile(r"(?:A|Answer)\s*:", re.IGNORECASE)
+_ENDS_SENTENCE = re.compile(r"[.?!][\"')\]]*$")
+_BULLET = re.compile(r"(?:[-*•]|\d+[.)])\s")
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,19 @@ def split_sentences(text: str) -> list[str]:
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) character offsets of each sentence; text[start:end] has no surrounding whitespace."""
     spans: list[tuple[int, int]] = []
+    after_heading = False
     for start, end in _raw_spans(text):
-        sentence = text[start:end]
-        follows_header = bool(spans) and text[spans[-1][0] : spans[-1][1]].endswith(":")
-        if spans and (_ANSWER.match(sentence) or follows_header):
+        if spans and (after_heading or _ANSWER.match(text[start:end])):
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))
+        after_heading = _is_heading(text[start:end])
     return spans
+
+
+def _is_heading(piece: str) -> bool:
+    """A line that introduces what follows: it ends in ":", or has no end punctuation and is no list item."""
+    return piece.endswith(":") or not (_ENDS_SENTENCE.search(piece) or _BULLET.match(piece))
 
 
 def _raw_spans(text: str) -> list[tuple[int, int]]:

@@ -64,9 +64,9 @@ class FinetuneConfig:
     learning_rate: float = 1e-4
     lr_schedule: str = "cosine"  # constant | linear | cosine (after linear warmup)
     warmup_steps: int = 0
-    row_tokens: int = 512  # packing row length: the longest example allowed
-    batch_tokens: int = 4096  # tokens per optimizer step (row_tokens x rows)
-    micro_batch_tokens: int = 1024  # tokens per forward/backward; gradients accumulate up to batch_tokens
+    row_tokens: int = 512  # packing row length: the longest example allowed (attention cost grows with it)
+    batch_tokens: int = 512  # tokens per optimizer step (row_tokens x rows): ~9 semantic documents, as the paper
+    micro_batch_tokens: int = 512  # tokens per forward/backward; gradients accumulate up to batch_tokens
     weight_decay: float = 0.0
     grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
     seed: int = 0
@@ -79,6 +79,8 @@ class FinetuneConfig:
     save_weights: bool = True  # write the weights or adapter to out_dir (curve and config are always written)
 
     def __post_init__(self):
+        if isinstance(self.lora_targets, str) or not isinstance(self.lora_targets, (list, tuple)):
+            raise ValueError(f"lora_targets must be a list of module names, got {self.lora_targets!r}")
         object.__setattr__(self, "lora_targets", tuple(self.lora_targets))  # a list from JSON is fine
         self._check_types()
         positive = ("epochs", "learning_rate", "row_tokens", "batch_tokens", "micro_batch_tokens", "lora_rank",
