@@ -13,9 +13,10 @@ of steps and real tokens per optimizer step:
            of `micro-batch-tokens / mean document length` documents and the same number of accumulation steps.
 
 Each trainer is its own fresh subprocess, so its peak resident memory (`ru_maxrss`) is its own. The two
-take their optimizer steps in lockstep: after each step a worker waits until the other has taken the same
-step, so both are timed under the same load from whatever else runs on the machine (a shared machine
-makes separate back-to-back runs differ by tens of percent). A step's time runs from the go signal to the
+take their optimizer steps in lockstep, taking turns at going first: after each step a worker waits until
+the other has taken the same step, so both are timed under the same load from whatever else runs on the
+machine (on a shared machine, separate back-to-back runs differ by tens of percent; two identical workers
+in lockstep agree within about 5%). A step's time runs from the go signal to the
 end of its optimizer step (an optimizer-step hook, the same for both); throughput counts real
 (non-padding) tokens over the steps after `--warmup`. Both report their mean training loss as a sanity
 check (not equal: the batches differ, and the Trainer's collator also masks the end-of-text label, since
@@ -71,7 +72,8 @@ def run_in_lockstep(argv: list[str], steps: int) -> dict[str, dict]:
         workers[name] = (subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                           text=True), log)
     for step in range(1, steps + 2):  # the last round lets both finish and report
-        for name, (process, log) in workers.items():
+        order = list(workers.items())
+        for name, (process, log) in order if step % 2 else order[::-1]:  # neither always goes first
             if step > 1:  # step 1 (loading and the first step) runs in both at once
                 process.stdin.write("go\n")
                 process.stdin.flush()

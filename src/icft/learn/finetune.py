@@ -19,12 +19,14 @@ What happens:
      (`adapter/`) as safetensors, `training_curve.json` and `finetune_config.json`.
 
 The loop runs through accelerate's `Accelerator`, so on one CPU or GPU a plain call just works, and the
-same code runs data-parallel when its script is started by accelerate:
-    accelerate launch --num_processes 4 my_study.py                      # DDP on 4 GPUs
+same code runs data-parallel when its script is started by a distributed launcher:
+    accelerate launch --multi_gpu --num_processes 4 my_study.py           # DDP on 4 GPUs
     accelerate launch --use_fsdp --num_processes 4 my_study.py           # FSDP
     accelerate launch --mixed_precision bf16 my_study.py                  # bf16 autocast
+    ACCELERATE_USE_CPU=true torchrun --nproc_per_node 2 my_study.py      # DDP on CPU (gloo)
 Each process takes every n-th row of a step; a process with no row left runs a row with no labels, so every
-process joins every gradient all-reduce.
+process joins every gradient all-reduce. The loss is normalized by the learned tokens of all processes, so
+a run on 2 CPU processes gives the losses of the same run on one (checked to 1e-6, full and LoRA).
 
 An example longer than `row_tokens` is an `IcftError` (not truncated: truncation would silently drop facts).
 """
