@@ -192,12 +192,14 @@ def study_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the grid and its estimated cost; run nothing."),
     report: bool = typer.Option(True, help="Write the report when the grid is done."),
 ) -> None:
-    """Run a grid of worlds x models x modes x seeds; rerun the same command to resume."""
+    """Run a study's grid (worlds x models x modes x seeds, or a transfer grid); rerun the same command to resume."""
     from icft.study.config import load_study_config
     from icft.study.grid import run_study
+    from icft.study.transfer import run_transfer_study
 
     study = load_study_config(config)
-    run_study(study, out, dry_run=dry_run, console=console)
+    run = run_transfer_study if study.kind == "transfer" else run_study
+    run(study, out, dry_run=dry_run, console=console)
     if report and not dry_run:
         from icft.report import write_report
 

@@ -117,14 +117,18 @@ def test_compare_puts_two_studies_side_by_side(tmp_path, report):
     assert "\nbig:\n" in side_by_side and "\nsmall:\n" in side_by_side
 
 
-def test_transfer_studies_are_refused(tmp_path):
+def test_a_transfer_study_is_not_compared(tmp_path):
+    """Transfer studies get their own report (tests/report/test_transfer_report.py), but no --compare."""
     from conftest import write_study
 
+    from icft.study.config import parse_study_config
+
     folder = write_study(tmp_path / "t", {("reversals", "icl", "reversed"): 0.8}, seeds=(0,))
-    config = json.loads((folder / "study.json").read_text())
-    (folder / "study.json").write_text(json.dumps({**config, "kind": "transfer"}))
-    with pytest.raises(IcftError, match="'transfer' study"):
-        write_report(folder)
+    transfer = tmp_path / "transfer"
+    transfer.mkdir()
+    (transfer / "study.json").write_text(json.dumps(parse_study_config({"kind": "transfer"}).model_dump(mode="json")))
+    with pytest.raises(IcftError, match="--compare reads icl_vs_ft studies only"):
+        write_report(folder, compare=transfer)
 
 
 def test_page_renders_in_headless_chromium(report, tmp_path):

@@ -3,7 +3,8 @@
 `write_report(study_dir)` writes into `study_dir/report/`:
   index.html          one self-contained page (figures embedded as base64 PNG)
   summary.md          the same tables and findings in Markdown, linking the PNGs
-  accuracy-*.png      one bar chart per (model, world), beside the page
+  accuracy-*.png      icl_vs_ft: one bar chart per (model, world), beside the page
+  transfer-*.png      transfer: one heatmap per (model, train size, variant), beside the page
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from icft.jsonl import write_text_atomic
 from icft.report.figures import accuracy_figure, write_bytes_atomic
 from icft.report.findings import Finding, all_findings
 from icft.report.html import Comparison, FigureImage, render_page
-from icft.report.results import StudyResults, load_study
+from icft.report.results import StudyResults, _read_config, load_study
+from icft.report.transfer import load_transfer
+from icft.report.transfer_findings import transfer_findings
+from icft.report.transfer_page import Heatmap, heatmaps, render_transfer_page
 
 REPORT_DIR = "report"
 HTML_FILE = "index.html"
 MARKDOWN_FILE = "summary.md"
-REPORTED_KINDS = ("icl_vs_ft",)  # "transfer" studies will get their own "Transfer" section
 
 
 @dataclass(frozen=True)
@@ -34,14 +37,32 @@ class ReportPaths:
 
 def write_report(study_dir: str | Path, compare: str | Path | None = None) -> ReportPaths:
     """Write the report of `study_dir` (and, with `compare`, a second study side by side); return the paths."""
-    study = _load_reportable(study_dir)
+    kinds = [_read_config(Path(folder)).kind for folder in (study_dir, compare) if folder is not None]
+    if "transfer" in kinds:
+        if compare is not None:
+            raise IcftError("--compare reads icl_vs_ft studies only: report each transfer study on its own")
+        return _write_transfer_report(study_dir)
+    study = load_study(study_dir)
     comparison = None
     if compare is not None:
-        other = _load_reportable(compare)
+        other = load_study(compare)
         comparison = Comparison(study=other, findings=_findings(other))
     figures = _figures(study)
     page, markdown = render_page(study, figures, _findings(study), comparison)
-    out = Path(study_dir) / REPORT_DIR
+    return _write_files(Path(study_dir) / REPORT_DIR, page, markdown, figures)
+
+
+def _write_transfer_report(study_dir: str | Path) -> ReportPaths:
+    results = load_transfer(study_dir)
+    findings = {model: transfer_findings([s for (m, _), s in results.scores.items() if m == model])
+                for model in dict.fromkeys(model for model, _ in results.scores)}
+    figures = heatmaps(results)
+    page, markdown = render_transfer_page(results, figures, findings)
+    return _write_files(Path(study_dir) / REPORT_DIR, page, markdown, figures)
+
+
+def _write_files(out: Path, page: str, markdown: str, figures: list[FigureImage] | list[Heatmap]) -> ReportPaths:
+    """The figures (PNGs named by their `file_name`), then the page and the summary."""
     figure_paths = []
     for figure in figures:
         write_bytes_atomic(out / figure.file_name, figure.png)
@@ -49,14 +70,6 @@ def write_report(study_dir: str | Path, compare: str | Path | None = None) -> Re
     write_text_atomic(out / HTML_FILE, page)
     write_text_atomic(out / MARKDOWN_FILE, markdown)
     return ReportPaths(html=out / HTML_FILE, markdown=out / MARKDOWN_FILE, figures=tuple(figure_paths))
-
-
-def _load_reportable(folder: str | Path) -> StudyResults:
-    study = load_study(folder)
-    if study.config.kind not in REPORTED_KINDS:
-        raise IcftError(f"{folder} is a {study.config.kind!r} study: icft report reads only "
-                        f"{', '.join(REPORTED_KINDS)} studies so far")
-    return study
 
 
 def _findings(study: StudyResults) -> dict[str, list[Finding]]:

@@ -2,7 +2,7 @@
 
 Sections, in order: what the study is, how to read the numbers, notes (incomplete or missing runs), results
 per model and world (table + figure), findings, and the comparison with a second study when one is given.
-A "Transfer" section is reserved for `transfer` studies: it would be one more part in `_page_parts`.
+Transfer studies reuse these parts (CSS, headings, findings) for a page of their own (`report.transfer_page`).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from icft.errors import IcftError
 from icft.learn.modes import MODES
@@ -52,10 +52,71 @@ class AugmentSpec(Section):
     temperature: float = Field(0.0, ge=0, le=2)
 
 
+class TaskFileSpec(Section):
+    """A user's task: examples from JSONL files (`train`, `test`) or from a `datasets` folder (`dataset`).
+
+    JSONL lines are {"input": ..., "output": ..., "id"?: ...}; a saved dataset (`datasets.load_from_disk`)
+    gives its `train_split` and `test_split`, reading `input_field` and `output_field` (an integer class
+    label is turned into its name by `labels`, or by the dataset's ClassLabel names).
+    """
+
+    name: str
+    domain: str
+    kind: Literal["classification", "generation"]
+    instruction: str
+    labels: list[str] = Field(default_factory=list)
+    train: str | None = None
+    test: str | None = None
+    dataset: str | None = None
+    input_field: str = "input"
+    output_field: str = "output"
+    train_split: str = "train"
+    test_split: str = "test"
+    max_train: int | None = Field(None, ge=1)  # keep at most this many train examples (seeded shuffle)
+    max_test: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.dataset is None) == (self.train is None and self.test is None):
+            raise ValueError(f"task {self.name}/{self.domain} needs either `dataset` or both `train` and `test`")
+        if self.dataset is None and (self.train is None or self.test is None):
+            raise ValueError(f"task {self.name}/{self.domain} needs both `train` and `test` JSONL files")
+        return self
+
+
+BUILTIN_TASKS = ("judge", "choose", "complete", "reverse")
+BUILTIN_DOMAINS = ("reversals", "semantic", "reversal_curse")
+
+
+class TransferSpec(Section):
+    """A transfer study (Yang et al. 2024): fine-tune on each training task, score on every test task."""
+
+    builtin_tasks: list[Literal["judge", "choose", "complete", "reverse"]] = Field(
+        default_factory=lambda: list(BUILTIN_TASKS))
+    builtin_domains: list[Literal["reversals", "semantic", "reversal_curse"]] = Field(
+        default_factory=lambda: list(BUILTIN_DOMAINS))  # [] = no built-in suite (only `tasks`)
+    builtin_sizes: dict[str, dict[str, int]] = Field(default_factory=dict)  # domain -> its world's size overrides
+    tasks: list[TaskFileSpec] = Field(default_factory=list)  # the user's own tasks
+    train: list[str] | None = None  # training rows as "task/domain"; default: every task
+    variants: list[Literal["ft", "fticl"]] = Field(default_factory=lambda: ["ft", "fticl"], min_length=1)
+    train_sizes: list[int] = Field(default_factory=lambda: [64], min_length=1)  # examples per training run
+    demonstrations: int = Field(1, ge=1, le=8)  # k of FTICL: demonstrations in every training prompt
+    eval_shots: int = Field(0, ge=0, le=8)  # 0 = zero-shot test prompts; k = k-shot (every class shown)
+    test_examples: int = Field(24, ge=1)  # test examples scored per task (the first ones)
+    max_new_tokens: int = Field(24, ge=1, le=512)  # generation tasks
+
+    @field_validator("train_sizes")
+    @classmethod
+    def _positive_sizes(cls, value: list[int]) -> list[int]:
+        if any(size < 1 for size in value):
+            raise ValueError(f"every train size must be at least 1, got {value}")
+        return value
+
+
 class StudyConfig(Section):
     name: str = "study"
     kind: Literal["icl_vs_ft", "transfer"] = "icl_vs_ft"
-    worlds: list[WorldSpec] = Field(min_length=1)
+    worlds: list[WorldSpec] = Field(default_factory=list)  # icl_vs_ft: at least one
     models: list[str] = Field(default_factory=lambda: ["smollm2-135m"], min_length=1)
     modes: list[ModeName] = Field(default_factory=lambda: list(MODES), min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
@@ -64,6 +125,19 @@ class StudyConfig(Section):
     icl: IclSpec = Field(default_factory=IclSpec)
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
     finetune: dict = Field(default_factory=dict)  # fields of icft.learn.finetune.FinetuneConfig
+    transfer: TransferSpec | None = None  # kind = "transfer" only
+
+    @model_validator(mode="after")
+    def _sections_of_kind(self):
+        if self.kind == "icl_vs_ft" and not self.worlds:
+            raise ValueError("an icl_vs_ft study needs at least one [[worlds]] entry")
+        if self.kind == "icl_vs_ft" and self.transfer is not None:
+            raise ValueError("[transfer] belongs to kind = \"transfer\" studies: set kind or drop the section")
+        if self.kind == "transfer" and self.worlds:
+            raise ValueError("a transfer study names tasks in [transfer], not [[worlds]]: drop the worlds")
+        if self.kind == "transfer" and self.transfer is None:
+            object.__setattr__(self, "transfer", TransferSpec())  # the built-in suite with its defaults
+        return self
 
     @field_validator("finetune")
     @classmethod
@@ -111,6 +185,8 @@ def _first_error(error: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         return f"unknown key {key!r}: {_allowed_keys(first['loc'])}"
     message = first["msg"].removeprefix("Value error, ")
+    if isinstance(first.get("input"), dict):  # a whole section failed a rule: its message says which
+        return f"{key}: {message}" if key else message
     return f"key {key!r}: {message} (got {first.get('input')!r})"
 
 

@@ -62,6 +62,8 @@ class Study:
     """One study folder: its config, worlds, caches and results store."""
 
     def __init__(self, config: StudyConfig, out: str | Path, console: Console | None = None):
+        if config.kind != "icl_vs_ft":
+            raise IcftError(f"study {config.name!r} is a {config.kind} study: run it with icft.study.transfer")
         self.config = config
         self.out = Path(out)
         self.console = console or Console()
@@ -74,7 +76,7 @@ class Study:
     # ---- the grid ---------------------------------------------------------------------------------------
 
     def run(self, progress: bool = True) -> list[EvalSummary]:
-        self._claim_folder()
+        claim_folder(self.out, self.config)
         cells = expand_grid(self.config)
         summaries = []
         with ResultsStore(self.db_path) as store, _grid_progress(progress) as bar:
@@ -244,19 +246,19 @@ class Study:
     def _is_done(self, cell: Cell, store: ResultsStore) -> bool:
         return store.run_status(self.cell_spec(cell).run_id) == "finished"
 
-    def _claim_folder(self) -> None:
-        """Record the config; a folder holding a different study is refused (its results would mix)."""
-        self.out.mkdir(parents=True, exist_ok=True)
-        resolved = self.config.model_dump(mode="json")
-        path = self.out / CONFIG_FILE
-        if path.exists():
-            recorded = json.loads(path.read_text())
-            if recorded != resolved:
-                changed = sorted(k for k in resolved.keys() | recorded.keys() if resolved.get(k) != recorded.get(k))
-                raise IcftError(f"{self.out} holds a study with another config (differs in: {', '.join(changed)}): "
-                                "rerun with the same config to resume, or pass a new --out")
-        else:
-            write_text_atomic(path, json.dumps(resolved, indent=1) + "\n")
+def claim_folder(out: Path, config: StudyConfig) -> None:
+    """Record the config in `out`; a folder holding a different study is refused (its results would mix)."""
+    out.mkdir(parents=True, exist_ok=True)
+    resolved = config.model_dump(mode="json")
+    path = out / CONFIG_FILE
+    if path.exists():
+        recorded = json.loads(path.read_text())
+        if recorded != resolved:
+            changed = sorted(k for k in resolved.keys() | recorded.keys() if resolved.get(k) != recorded.get(k))
+            raise IcftError(f"{out} holds a study with another config (differs in: {', '.join(changed)}): "
+                            "rerun with the same config to resume, or pass a new --out")
+    else:
+        write_text_atomic(path, json.dumps(resolved, indent=1) + "\n")
 
 
 def run_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progress: bool = True,

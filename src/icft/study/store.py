@@ -5,6 +5,10 @@ Tables (schema version in `PRAGMA user_version`):
                 finished_at (NULL until done), status ('running' | 'finished')
   item_results  run_id, item_id, split, logprobs (JSON list), n_tokens (JSON list), chosen_sum, chosen_mean,
                 correct_sum, correct_mean, chance; primary key (run_id, item_id)
+  task_results  run_id, example_id, prediction, score, exact: one scored example of a task (transfer studies;
+                score is accuracy 0/1 for classification, ROUGE-L F1 for generation); key (run_id, example_id)
+  fits          fit_id, config (JSON), stats (JSON): one fine-tuning of a transfer study, with what it did to the
+                model (steps, final loss, mean absolute weight change); runs name it in their config
 
 A run's id is a hash of what determines its results (the world's content, model, mode, seed and resolved
 config), so starting the same run again finds the stored one: unfinished runs resume from the items they
@@ -27,7 +31,7 @@ from pathlib import Path
 from icft.errors import IcftError
 from icft.worlds.schema import World
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 60.0
 RUNNING, FINISHED = "running", "finished"
 
@@ -59,6 +63,22 @@ CREATE TABLE item_results (
     PRIMARY KEY (run_id, item_id)
 );
 CREATE INDEX runs_by_world_model ON runs (world_id, model, mode);
+"""
+# added in version 2 (a version-1 file gains them when opened)
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS task_results (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    example_id TEXT NOT NULL,
+    prediction TEXT NOT NULL,
+    score REAL NOT NULL,
+    exact INTEGER NOT NULL,
+    PRIMARY KEY (run_id, example_id)
+);
+CREATE TABLE IF NOT EXISTS fits (
+    fit_id TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    stats TEXT NOT NULL
+);
 """
 
 
@@ -110,6 +130,16 @@ class ItemResult:
     correct_sum: bool
     correct_mean: bool
     chance: float
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One scored task example: the model's answer and its score (accuracy 0/1, or ROUGE-L F1)."""
+
+    example_id: str
+    prediction: str
+    score: float
+    exact: bool
 
 
 def world_identity(world: World) -> str:
@@ -174,8 +204,8 @@ class ResultsStore:
     def _create_schema(self) -> None:
         with self._write():
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                for statement in _SCHEMA.split(";"):
+            if version in (0, 1):
+                for statement in (_SCHEMA if version == 0 else "").split(";") + _SCHEMA_V2.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -233,7 +263,9 @@ class ResultsStore:
     # ---- items
 
     def done_item_ids(self, run_id: str) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT item_id FROM item_results WHERE run_id = ?", (run_id,))}
+        """Ids of the items (world runs) or examples (task runs) the run has stored."""
+        sql = "SELECT item_id FROM item_results WHERE run_id = ? UNION SELECT example_id FROM task_results WHERE run_id = ?"
+        return {row[0] for row in self._db.execute(sql, (run_id, run_id))}
 
     def add_item_results(self, run_id: str, rows: Iterable[ItemResult]) -> None:
         """Store a batch in one transaction; items already stored for the run keep their first result."""
@@ -260,6 +292,35 @@ class ResultsStore:
                        chance=r[8])
             for r in cursor
         ]
+
+    # ---- task examples and fits (transfer studies)
+
+    def add_task_results(self, run_id: str, rows: Iterable[TaskResult]) -> None:
+        """Store a batch of scored examples in one transaction (first result kept, as for items)."""
+        with self._write():
+            if self._require_run(run_id) == FINISHED:
+                raise IcftError(f"run {run_id} is finished; its results cannot change (start a new run)")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO task_results (run_id, example_id, prediction, score, exact) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(run_id, r.example_id, r.prediction, float(r.score), int(r.exact)) for r in rows],
+            )
+
+    def task_rows(self, run_id: str) -> list[TaskResult]:
+        """The run's stored examples in the order they were written."""
+        cursor = self._db.execute(
+            "SELECT example_id, prediction, score, exact FROM task_results WHERE run_id = ? ORDER BY rowid", (run_id,))
+        return [TaskResult(example_id=r[0], prediction=r[1], score=r[2], exact=bool(r[3])) for r in cursor]
+
+    def add_fit(self, fit_id: str, config: dict, stats: dict) -> None:
+        """Record a finished fine-tuning (a rerun of the same fit replaces its stats)."""
+        with self._write():
+            self._db.execute("INSERT OR REPLACE INTO fits (fit_id, config, stats) VALUES (?, ?, ?)",
+                             (fit_id, _canonical_json(config), _canonical_json(stats)))
+
+    def fit_stats(self, fit_id: str) -> dict | None:
+        row = self._db.execute("SELECT stats FROM fits WHERE fit_id = ?", (fit_id,)).fetchone()
+        return json.loads(row[0]) if row else None
 
     def _require_run(self, run_id: str) -> str:
         status = self.run_status(run_id)

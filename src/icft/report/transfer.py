@@ -1,0 +1,281 @@
+"""Read a transfer study folder into numbers: one matrix of cells per (model, train size, variant).
+
+A cell is (variant, training task, test task): the mean score on the test task's examples with a 95% bootstrap
+CI pooled over examples and seeds (accuracy for classification, ROUGE-L F1 for generation). The `unmodified`
+row holds the base model's runs, the same for every train size and variant. Beside the scores: how the test
+task relates to the training task (in-domain, cross-domain, cross-task), how often a model trained on a
+classification task answers with one of that task's labels, and how far each fine-tuning moved the weights.
+
+Only `study.json` and `results.db` are read; only finished runs count (unfinished ones are listed as
+incomplete, expected cells with no run at all as not run).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from icft.errors import IcftError
+from icft.evaluate.metrics import Estimate, pooled_estimate
+from icft.report.results import BOOTSTRAP_SEED, _read_config
+from icft.study.config import StudyConfig
+from icft.study.grid import RESULTS_DB
+from icft.study.store import FINISHED, ResultsStore, RunRecord
+
+BASE = "base"  # the mode of the unmodified model's runs
+UNMODIFIED = "unmodified"  # the row name of those runs
+VARIANT_LABELS = {BASE: "unmodified", "ft": "FT", "fticl": "FTICL"}
+RELATION_TAGS = {"in-domain": "ID", "cross-domain": "CD", "cross-task": "CT"}
+METRICS = {"classification": "accuracy", "generation": "ROUGE-L"}
+
+
+def variant_label(variant: str) -> str:
+    return VARIANT_LABELS.get(variant, variant)
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A task as the stored runs name it: "name/domain", its kind and labels (labels only when tested)."""
+
+    key: str
+    kind: str
+    labels: tuple[str, ...] = ()
+
+    @property
+    def metric(self) -> str:
+        return METRICS.get(self.kind, "score")
+
+
+@dataclass(frozen=True)
+class Cell:
+    estimate: Estimate
+    relation: str | None  # None for the unmodified row
+    label_rate: float | None  # share of answers that are a label of the training task (classification training)
+    seeds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class WeightChange:
+    """Mean over seeds of a fine-tuning's mean absolute weight change (and final loss, where stored)."""
+
+    mean_abs: float
+    final_loss: float | None
+    seeds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TransferScores:
+    """One model at one train size; tables, figures and findings read only this."""
+
+    model: str
+    size: int
+    tasks: dict[str, TaskInfo]  # every task, columns in order
+    train_tasks: tuple[str, ...]  # the rows expected (some may hold no finished run)
+    variants: tuple[str, ...]  # the study's variants, in its order
+    cells: dict[tuple[str, str, str], Cell]  # (variant, train task, test task); (BASE, UNMODIFIED, test) = base
+    weights: dict[tuple[str, str], WeightChange]  # (variant, train task)
+
+    def get(self, variant: str, train: str, test: str) -> Cell | None:
+        return self.cells.get((variant, train, test))
+
+    def base(self, test: str) -> Cell | None:
+        return self.cells.get((BASE, UNMODIFIED, test))
+
+    def kind(self, task: str) -> str | None:
+        info = self.tasks.get(task)
+        return info.kind if info else None
+
+
+@dataclass(frozen=True)
+class TransferResults:
+    """A transfer study folder read back: its config, the numbers per (model, size), and what is missing."""
+
+    folder: Path
+    config: StudyConfig
+    tasks: dict[str, TaskInfo]
+    scores: dict[tuple[str, int], TransferScores]  # (model, train size), models and sizes in the config's order
+    incomplete: tuple[str, ...]
+    not_run: tuple[str, ...]
+    ignored: tuple[str, ...]
+    code_versions: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+def load_transfer(folder: str | Path) -> TransferResults:
+    """Read `folder`'s study.json and results.db (changing neither)."""
+    folder = Path(folder)
+    config = _read_config(folder)
+    if config.kind != "transfer":
+        raise IcftError(f"{folder} is a {config.kind!r} study, not a transfer study")
+    db = folder / RESULTS_DB
+    if not db.is_file():  # checked first: opening a ResultsStore would create an empty database
+        raise IcftError(f"{folder} holds no {RESULTS_DB}: run `icft study CONFIG --out {folder}` first")
+    with ResultsStore(db) as store:
+        runs = store.runs()
+        in_grid = [run for run in runs if _in_grid(run, config)]
+        chosen, ignored = _latest_finished(runs, config)
+        rows = {run.run_id: store.task_rows(run.run_id) for run in chosen}
+        incomplete = tuple(f"{_describe(run)}: incomplete ({len(store.done_item_ids(run.run_id))} examples "
+                           f"stored, started {run.started_at})" for run in in_grid if run.status != FINISHED)
+        fit_ids = {run.config.get("fit_id") for run in in_grid} - {None}  # every seed's runs name their fit
+        fits = {fit_id: store.fit_stats(fit_id) for fit_id in sorted(fit_ids)}
+    tasks = _tasks(in_grid, config)
+    wanted = config.transfer.train
+    train_tasks = tuple(t for t in tasks if wanted is None or t in wanted) + tuple(
+        t for t in wanted or () if t not in tasks)  # rows in the columns' order; unseen ones last
+    scores = {(model, size): _scores(model, size, chosen, rows, fits, in_grid, tasks, train_tasks, config)
+              for model in config.models for size in config.transfer.train_sizes}
+    return TransferResults(
+        folder=folder, config=config, tasks=tasks,
+        scores={key: s for key, s in scores.items() if s.cells},
+        incomplete=incomplete,
+        not_run=tuple(_not_run(runs, config, tasks, train_tasks)),
+        ignored=tuple(ignored),
+        code_versions=tuple(sorted({run.code_version for run in chosen})),
+    )
+
+
+def label_rate(predictions: list[str], labels: tuple[str, ...]) -> float:
+    """Share of predictions that are exactly one of `labels` after strip() and lower()."""
+    wanted = {label.strip().lower() for label in labels}
+    return float(np.mean([p.strip().lower() in wanted for p in predictions]))
+
+
+# ---- pieces -------------------------------------------------------------------------------------------------
+
+
+def _key(run: RunRecord) -> tuple:
+    """What a run is a seed of: (model, variant, train task, train size, test task)."""
+    c = run.config
+    return (run.model, run.mode, c.get("train_task"), c.get("train_size"), c.get("test_task"))
+
+
+def _in_grid(run: RunRecord, config: StudyConfig) -> bool:
+    spec, c = config.transfer, run.config
+    if c.get("kind") != "transfer" or run.model not in config.models or run.seed not in config.seeds:
+        return False
+    if run.mode == BASE:
+        return True
+    return (run.mode in spec.variants and c.get("train_size") in spec.train_sizes
+            and (spec.train is None or c.get("train_task") in spec.train))
+
+
+def _latest_finished(runs: list[RunRecord], config: StudyConfig) -> tuple[list[RunRecord], list[str]]:
+    """The finished run of each (cell, seed), the latest if several, and a line per run left out."""
+    latest: dict[tuple, RunRecord] = {}
+    ignored = []
+    for run in runs:
+        if run.status != FINISHED:
+            continue
+        if not _in_grid(run, config):
+            ignored.append(f"{_describe(run)}: outside the study's grid")
+            continue
+        key = (*_key(run), run.seed)
+        if key in latest:
+            older, newer = sorted((latest[key], run), key=lambda r: (r.finished_at or "", r.run_id))
+            ignored.append(f"{_describe(older)}: superseded by the later run {newer.run_id}")
+            latest[key] = newer
+        else:
+            latest[key] = run
+    return sorted(latest.values(), key=lambda r: (r.seed, r.run_id)), ignored
+
+
+def _tasks(runs: list[RunRecord], config: StudyConfig) -> dict[str, TaskInfo]:
+    """Every task the runs name, classification first, then in the config's task and domain order."""
+    kinds, labels = {}, {}
+    for run in runs:
+        c = run.config
+        if c.get("test_task"):
+            kinds[c["test_task"]] = c.get("test_kind")
+            labels[c["test_task"]] = tuple(c.get("labels") or ())
+        if c.get("train_task"):
+            kinds.setdefault(c["train_task"], c.get("train_kind"))
+    spec = config.transfer
+    names = list(dict.fromkeys([*spec.builtin_tasks, *(t.name for t in spec.tasks)]))
+    domains = list(dict.fromkeys([*spec.builtin_domains, *(t.domain for t in spec.tasks)]))
+
+    def order(key: str) -> tuple:
+        name, _, domain = key.partition("/")
+        kind = kinds[key]
+        return (0 if kind == "classification" else 1, names.index(name) if name in names else len(names),
+                domains.index(domain) if domain in domains else len(domains), key)
+
+    return {key: TaskInfo(key, kinds[key] or "unknown", labels.get(key, ())) for key in sorted(kinds, key=order)}
+
+
+def _scores(model: str, size: int, chosen: list[RunRecord], rows: dict, fits: dict, in_grid: list[RunRecord],
+            tasks: dict[str, TaskInfo], train_tasks: tuple[str, ...], config: StudyConfig) -> TransferScores:
+    per_cell: dict[tuple[str, str, str], dict[int, list]] = defaultdict(dict)
+    relations = {}
+    for run in chosen:
+        _, mode, train, train_size, test = _key(run)
+        if run.model != model or (mode != BASE and train_size != size) or not rows[run.run_id]:
+            continue
+        cell = (mode, UNMODIFIED if mode == BASE else train, test)
+        per_cell[cell][run.seed] = rows[run.run_id]  # the store keeps each run's example order
+        relations[cell] = run.config.get("relation")
+    cells = {}
+    for (variant, train, test), per_seed in per_cell.items():
+        seeds = sorted(per_seed)
+        estimate = pooled_estimate([[r.score for r in per_seed[s]] for s in seeds], seed=BOOTSTRAP_SEED)
+        info = tasks.get(train)
+        rate = None
+        if info is not None and info.kind == "classification" and info.labels:
+            rate = label_rate([r.prediction for s in seeds for r in per_seed[s]], info.labels)
+        cells[(variant, train, test)] = Cell(estimate, relations[(variant, train, test)], rate, tuple(seeds))
+    return TransferScores(model=model, size=size, tasks=tasks, train_tasks=train_tasks,
+                          variants=tuple(config.transfer.variants), cells=cells,
+                          weights=_weights(model, size, fits, in_grid))
+
+
+def _weights(model: str, size: int, fits: dict, runs: list[RunRecord]) -> dict[tuple[str, str], WeightChange]:
+    """Each fit counted once (many runs name it), averaged over the seeds of (variant, train task)."""
+    by_fit = {}
+    for run in runs:
+        fit_id = run.config.get("fit_id")
+        stats = fits.get(fit_id) if fit_id else None
+        if run.model == model and run.config.get("train_size") == size and stats and \
+                stats.get("mean_abs_weight_change") is not None:
+            by_fit[fit_id] = (run.mode, run.config["train_task"], run.seed, stats)
+    grouped: dict[tuple[str, str], list] = defaultdict(list)
+    for variant, train, seed, stats in by_fit.values():
+        grouped[(variant, train)].append((seed, stats))
+    weights = {}
+    for key, fitted in grouped.items():
+        losses = [s["final_loss"] for _, s in fitted if s.get("final_loss") is not None]
+        weights[key] = WeightChange(mean_abs=float(np.mean([s["mean_abs_weight_change"] for _, s in fitted])),
+                                    final_loss=float(np.mean(losses)) if losses else None,
+                                    seeds=tuple(sorted(seed for seed, _ in fitted)))
+    return weights
+
+
+def _not_run(runs: list[RunRecord], config: StudyConfig, tasks: dict[str, TaskInfo],
+             train_tasks: tuple[str, ...]) -> list[str]:
+    """Expected (cell, seed) pairs with no stored run, one line per model and row; tasks are those seen."""
+    stored = {(*_key(run), run.seed) for run in runs}
+    spec = config.transfer
+    rows = [(BASE, None, None)] + [(v, t, n) for v in spec.variants for n in spec.train_sizes for t in train_tasks]
+    lines = []
+    for model in config.models:
+        for variant, train, size in rows:
+            missing = [f"{test} s{seed}" for test in tasks for seed in config.seeds
+                       if (model, variant, train, size, test, seed) not in stored]
+            if missing:
+                row = UNMODIFIED if variant == BASE else f"{variant_label(variant)} n={size} trained on {train}"
+                shown = ", ".join(missing[:4]) + (f", … ({len(missing)} in all)" if len(missing) > 4 else "")
+                lines.append(f"{model} · {row}: not run on {shown}")
+    return lines
+
+
+def _describe(run: RunRecord) -> str:
+    c = run.config
+    if run.mode == BASE:
+        return f"{run.model} · unmodified · s{run.seed} → {c.get('test_task')}"
+    return (f"{run.model} · {variant_label(run.mode)} n={c.get('train_size')} trained on {c.get('train_task')} · "
+            f"s{run.seed} → {c.get('test_task')}")

@@ -1,0 +1,102 @@
+"""The transfer runner end to end on a tiny saved model: base row, fits, fit records, resume, clear errors."""
+
+import pytest
+
+from icft.errors import IcftError
+from icft.study import ResultsStore, parse_study_config
+from icft.study.transfer import BASE, TransferStudy, mean_abs_weight_change, run_transfer_study
+from tiny_models import tiny_model
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny = tiny_model(seed=2)
+    tiny.model.save_pretrained(folder)
+    tiny.tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def config(model, **transfer):
+    spec = {"builtin_domains": ["reversals"], "builtin_sizes": {"reversals": {"facts": 6}},
+            "builtin_tasks": ["judge", "complete"], "train": ["judge/reversals"], "train_sizes": [4],
+            "test_examples": 3, "max_new_tokens": 4, **transfer}
+    return parse_study_config({"name": "t", "kind": "transfer", "models": [model], "transfer": spec,
+                               "finetune": {"epochs": 2, "max_steps": 2, "row_tokens": 256, "batch_tokens": 512,
+                                            "micro_batch_tokens": 512}})
+
+
+def stored(db):
+    with ResultsStore(db) as store:
+        runs = sorted(store.runs(status="finished"), key=lambda r: r.run_id)
+        return [(r.mode, r.world, r.config, store.task_rows(r.run_id)) for r in runs]
+
+
+def test_grid_scores_the_base_and_every_fit_on_every_task(tiny_folder, tmp_path):
+    assert run_transfer_study(config(tiny_folder), tmp_path, progress=False) == 2
+    rows = stored(tmp_path / "results.db")
+    assert sorted((mode, task) for mode, task, _, _ in rows) == [
+        (BASE, "complete/reversals"), (BASE, "judge/reversals"), ("ft", "complete/reversals"),
+        ("ft", "judge/reversals"), ("fticl", "complete/reversals"), ("fticl", "judge/reversals")]
+    for mode, task, run_config, results in rows:
+        assert len(results) == 3
+        expected = None if mode == BASE else "in-domain" if task == "judge/reversals" else "cross-task"
+        assert run_config["relation"] == expected
+        if task.startswith("judge"):
+            assert all(r.prediction in ("true", "false") and r.score in (0.0, 1.0) for r in results)
+    study = TransferStudy(config(tiny_folder), tmp_path)
+    with ResultsStore(tmp_path / "results.db") as store:
+        stats = [store.fit_stats(study.fit_id(fit)) for fit in study.fits()]
+    assert all(s["mean_abs_weight_change"] > 0 and s["steps"] == 2 and s["examples"] == 4 for s in stats)
+    assert not list((tmp_path / "finetune").glob("*/model"))  # weights deleted once scored (keep_weights false)
+    assert run_transfer_study(config(tiny_folder), tmp_path, progress=False) == 0  # nothing left to do
+
+
+def test_an_interrupted_fit_resumes_to_the_same_results(tiny_folder, tmp_path, monkeypatch):
+    import icft.evaluate.tasks as tasks_module
+
+    run_transfer_study(config(tiny_folder), tmp_path / "whole", progress=False)
+    real, calls = tasks_module.score_examples, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 4:  # base: 2 tasks; then the first fit's second task
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(tasks_module, "score_examples", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_transfer_study(config(tiny_folder), tmp_path / "cut", progress=False)
+    monkeypatch.setattr(tasks_module, "score_examples", real)
+    assert run_transfer_study(config(tiny_folder), tmp_path / "cut", progress=False) == 2
+    assert stored(tmp_path / "cut" / "results.db") == stored(tmp_path / "whole" / "results.db")
+
+
+def test_dry_run_lists_fits_and_runs_nothing(tiny_folder, tmp_path):
+    study = TransferStudy(config(tiny_folder, variants=["ft"], train_sizes=[2, 4]), tmp_path)
+    table = study.dry_run()
+    assert table.row_count == 2 and not (tmp_path / "results.db").exists()
+
+
+def test_unknown_training_task_names_the_choices(tiny_folder, tmp_path):
+    with pytest.raises(IcftError, match=r"'judge/semantic', which is not a task of this study: choose from "
+                                        r"judge/reversals, complete/reversals"):
+        run_transfer_study(config(tiny_folder, train=["judge/semantic"]), tmp_path, progress=False)
+
+
+def test_config_keys_of_the_wrong_kind_are_refused():
+    with pytest.raises(IcftError, match=r"unknown key 'transfer.varients'"):
+        parse_study_config({"kind": "transfer", "transfer": {"varients": ["ft"]}})
+    with pytest.raises(IcftError, match="transfer study names tasks in \\[transfer\\], not \\[\\[worlds\\]\\]"):
+        parse_study_config({"kind": "transfer", "worlds": [{"name": "reversals"}]})
+    with pytest.raises(IcftError, match="needs at least one \\[\\[worlds\\]\\]"):
+        parse_study_config({"name": "x"})
+
+
+def test_weight_change_is_the_mean_absolute_difference():
+    base, tuned = tiny_model(seed=0).model, tiny_model(seed=0).model
+    assert mean_abs_weight_change(base, tuned) == 0.0
+    count = sum(p.numel() for p in tuned.parameters())
+    first = next(tuned.parameters())
+    first.data += 0.5
+    assert mean_abs_weight_change(base, tuned) == pytest.approx(0.5 * first.numel() / count)
