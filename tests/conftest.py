@@ -15,3 +15,13 @@ def embedded():
     from icft.models import load
 
     return load("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory):
+    """A tiny random model saved as a local model folder (studies load their models by name)."""
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny = tiny_model(seed=1)
+    tiny.model.save_pretrained(folder)
+    tiny.tokenizer.save_pretrained(folder)
+    return str(folder)

@@ -26,7 +26,11 @@ def test_defaults_and_grid_expansion():
     ({**MINIMAL, "icl": {"subsample": 0}}, "key 'icl.subsample': Input should be greater than 0"),
     ({**MINIMAL, "finetune": {"lerning_rate": 1e-4}}, "unknown key 'lerning_rate'; allowed: batch_tokens"),
     ({**MINIMAL, "finetune": {"epochs": -1}}, "key 'finetune'"),
-    ({"worlds": []}, "key 'worlds'"),
+    ({"worlds": []}, "an icl_vs_ft study needs at least one [[worlds]] entry"),
+    ({"kind": "transfer", "transfer": {"train_sizes": [0]}}, "key 'transfer.train_sizes': every train size"),
+    ({"kind": "transfer", "transfer": {"tasks": [{"name": "a", "domain": "b", "kind": "generation",
+                                                  "instruction": "x"}]}},
+     "key 'transfer.tasks.0': task a/b needs either `dataset` or both `train` and `test`"),
 ])
 def test_config_errors_name_the_key(raw, message):
     with pytest.raises(IcftError) as error:
@@ -36,7 +40,7 @@ def test_config_errors_name_the_key(raw, message):
 
 
 def test_presets_in_configs_folder_are_valid():
-    for name in ("default", "paper"):
+    for name in ("default", "paper", "learning", "transfer", "yang2024"):
         assert load_study_config(Path(__file__).parents[2] / "configs" / f"{name}.toml").name == name
 
 

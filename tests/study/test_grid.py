@@ -12,18 +12,8 @@ import pytest
 from icft.errors import IcftError
 from icft.study import ResultsStore, parse_study_config
 from icft.study.grid import Study, run_study
-from tiny_models import tiny_model
 
 MODES = ["pretrained", "icl", "ft", "ft-split"]
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tiny = tiny_model(seed=1)
-    tiny.model.save_pretrained(folder)
-    tiny.tokenizer.save_pretrained(folder)
-    return str(folder)
 
 
 def config(model, **extra):

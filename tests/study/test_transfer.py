@@ -8,15 +8,6 @@ from icft.study.transfer import BASE, TransferStudy, mean_abs_weight_change, run
 from tiny_models import tiny_model
 
 
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tiny = tiny_model(seed=2)
-    tiny.model.save_pretrained(folder)
-    tiny.tokenizer.save_pretrained(folder)
-    return str(folder)
-
-
 def config(model, **transfer):
     spec = {"builtin_domains": ["reversals"], "builtin_sizes": {"reversals": {"facts": 6}},
             "builtin_tasks": ["judge", "complete"], "train": ["judge/reversals"], "train_sizes": [4],

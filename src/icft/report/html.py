@@ -10,12 +10,16 @@ from __future__ import annotations
 import base64
 import html
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from icft.report.findings import (
     DOES_NOT_REPRODUCE, NEAR_CHANCE_MARGIN, NON_INFERIORITY_MARGIN, NOT_SHOWN, NOT_TESTED, REPRODUCES, Finding,
 )
 from icft.report.results import StudyResults
 from icft.report.tables import Table, compare_table, to_html, to_markdown, world_table
+
+if TYPE_CHECKING:  # only for an annotation: transfer_page imports this module
+    from icft.report.transfer import TransferResults
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,8 @@ def _reading_guide() -> Part:
     return Part(f'<p class="guide">{html.escape(text)}</p>\n', f"{text}\n")
 
 
-def _notes(study: StudyResults) -> Part:
+def _notes(study: StudyResults | TransferResults) -> Part:
+    """Runs left out of the tables: incomplete, not run, ignored (any study kind's results)."""
     lines = [*study.incomplete, *study.not_run, *study.ignored]
     if not lines:
         return Part("", "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,22 +134,31 @@ def _in_grid(run: RunRecord, config: StudyConfig) -> bool:
 
 def _finished_runs_in_grid(runs: list[RunRecord], config: StudyConfig) -> tuple[list[RunRecord], list[str]]:
     """The finished run of each grid cell (the latest if several), and a line per run left out."""
+    chosen, ignored = latest_finished(
+        runs, in_grid=lambda run: _in_grid(run, config),
+        cell=lambda run: (world_label(run), run.model, run.mode, run.seed), describe=_describe)
+    return sorted(chosen, key=lambda r: r.run_id), ignored
+
+
+def latest_finished(runs: list[RunRecord], in_grid: Callable[[RunRecord], bool], cell: Callable[[RunRecord], tuple],
+                    describe: Callable[[RunRecord], str]) -> tuple[list[RunRecord], list[str]]:
+    """The finished run of each `cell` (the latest if several), and a line per finished run left out."""
     latest: dict[tuple, RunRecord] = {}
     ignored = []
     for run in runs:
         if run.status != FINISHED:
             continue
-        if not _in_grid(run, config):
-            ignored.append(f"{_describe(run)}: outside the study's grid")
+        if not in_grid(run):
+            ignored.append(f"{describe(run)}: outside the study's grid")
             continue
-        key = (world_label(run), run.model, run.mode, run.seed)
+        key = cell(run)
         if key in latest:
             older, newer = sorted((latest[key], run), key=lambda r: (r.finished_at or "", r.run_id))
-            ignored.append(f"{_describe(older)}: superseded by the later run {newer.run_id}")
+            ignored.append(f"{describe(older)}: superseded by the later run {newer.run_id}")
             latest[key] = newer
         else:
             latest[key] = run
-    return sorted(latest.values(), key=lambda r: r.run_id), ignored
+    return list(latest.values()), ignored
 
 
 def _model_scores(runs: list[RunRecord], rows: dict, config: StudyConfig) -> Scores:

@@ -20,12 +20,12 @@ import numpy as np
 
 from icft.errors import IcftError
 from icft.evaluate.metrics import Estimate, pooled_estimate
-from icft.report.results import BOOTSTRAP_SEED, _read_config
+from icft.report.results import BOOTSTRAP_SEED, _read_config, latest_finished
 from icft.study.config import StudyConfig
 from icft.study.grid import RESULTS_DB
 from icft.study.store import FINISHED, ResultsStore, RunRecord
+from icft.study.transfer import BASE  # the mode of the unmodified model's runs
 
-BASE = "base"  # the mode of the unmodified model's runs
 UNMODIFIED = "unmodified"  # the row name of those runs
 VARIANT_LABELS = {BASE: "unmodified", "ft": "FT", "fticl": "FTICL"}
 RELATION_TAGS = {"in-domain": "ID", "cross-domain": "CD", "cross-task": "CT"}
@@ -168,22 +168,9 @@ def _in_grid(run: RunRecord, config: StudyConfig) -> bool:
 
 def _latest_finished(runs: list[RunRecord], config: StudyConfig) -> tuple[list[RunRecord], list[str]]:
     """The finished run of each (cell, seed), the latest if several, and a line per run left out."""
-    latest: dict[tuple, RunRecord] = {}
-    ignored = []
-    for run in runs:
-        if run.status != FINISHED:
-            continue
-        if not _in_grid(run, config):
-            ignored.append(f"{_describe(run)}: outside the study's grid")
-            continue
-        key = (*_key(run), run.seed)
-        if key in latest:
-            older, newer = sorted((latest[key], run), key=lambda r: (r.finished_at or "", r.run_id))
-            ignored.append(f"{_describe(older)}: superseded by the later run {newer.run_id}")
-            latest[key] = newer
-        else:
-            latest[key] = run
-    return sorted(latest.values(), key=lambda r: (r.seed, r.run_id)), ignored
+    chosen, ignored = latest_finished(runs, in_grid=lambda run: _in_grid(run, config),
+                                      cell=lambda run: (*_key(run), run.seed), describe=_describe)
+    return sorted(chosen, key=lambda r: (r.seed, r.run_id)), ignored
 
 
 def _tasks(runs: list[RunRecord], config: StudyConfig) -> dict[str, TaskInfo]:

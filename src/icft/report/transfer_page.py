@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from icft.report.findings import NOT_SHOWN, Finding, greater
-from icft.report.html import _CSS, Part, _findings, _heading, _paragraph
+from icft.report.html import _CSS, Part, _findings, _heading, _notes, _paragraph
 from icft.report.results import format_estimate
 from icft.report.tables import MISSING, Table, to_html, to_markdown
 from icft.report.transfer import (
@@ -241,18 +241,6 @@ def _guide() -> Part:
         "\"not tested\" means the study lacks the cells a finding needs."
     )
     return Part(f'<p class="guide">{html.escape(text)}</p>\n', f"{text}\n")
-
-
-def _notes(results: TransferResults) -> Part:
-    lines = [*results.incomplete, *results.not_run, *results.ignored]
-    if not lines:
-        return Part("", "")
-    intro = "These runs are not in the tables (unfinished runs count only once they finish):"
-    return Part(
-        "<h2>Notes</h2>\n<p>" + html.escape(intro) + "</p>\n<ul class=\"notes\">"
-        + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>\n",
-        f"## Notes\n\n{intro}\n\n" + "".join(f"- {line}\n" for line in lines),
-    )
 
 
 def _table(table: Table, legend: str) -> Part:

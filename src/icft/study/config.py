@@ -185,8 +185,10 @@ def _first_error(error: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         return f"unknown key {key!r}: {_allowed_keys(first['loc'])}"
     message = first["msg"].removeprefix("Value error, ")
-    if isinstance(first.get("input"), dict):  # a whole section failed a rule: its message says which
-        return f"{key}: {message}" if key else message
+    if not key:  # a rule across sections: its message names them
+        return message
+    if isinstance(first.get("input"), dict):  # a whole section: its message says what is wrong in it
+        return f"key {key!r}: {message}"
     return f"key {key!r}: {message} (got {first.get('input')!r})"
 
 
