@@ -3,11 +3,13 @@
     python benchmarks/finetune_throughput.py                  # full fine-tuning, CPU, one thread each
     python benchmarks/finetune_throughput.py --lora           # LoRA on both sides
     python benchmarks/finetune_throughput.py --steps 20 --threads 2
-    python benchmarks/finetune_throughput.py --world reversals --row-tokens 64 --micro-batch-tokens 256 --batch-tokens 512
+    python benchmarks/finetune_throughput.py --world reversals --preset default --row-tokens 64 \
+        --micro-batch-tokens 256 --batch-tokens 512
 
-Both train the embedded model (`smollm2-135m`) on the documents of a world (default `semantic`: documents of
-4-20 sentences, 35-84 tokens, the varied lengths a real corpus has; `reversals` documents are all 12-24
-tokens, where padding costs the Trainer little) with the same
+Both train the embedded model (`smollm2-135m`) on the documents of a world. The default is the paper's own
+fine-tuning corpus, the `semantic` world at its `paper` preset: 2,200 documents of 4-20 sentences, 34-232
+tokens (mean 120), in steps of ~17 documents (the paper used batches of 8-16). `reversals` documents are all
+12-24 tokens long, where padding costs the Trainer little. Both use the same
 learning rate, schedule, gradient clipping, optimizer (torch's fused AdamW, the Trainer's default), number
 of steps and real tokens per optimizer step:
   icft     packed rows of `--row-tokens` (no padding, block-diagonal attention), `--micro-batch-tokens` per
@@ -50,10 +52,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12, help="measured optimizer steps (after the warmup)")
     parser.add_argument("--warmup", type=int, default=2, help="optimizer steps not measured")
     parser.add_argument("--world", default="semantic", help="the world whose train documents both train on")
-    # icft's own default row (FinetuneConfig.row_tokens): a long row packs documents with almost no padding
-    parser.add_argument("--row-tokens", type=int, default=512, help="icft's packing row (>= the longest document)")
-    parser.add_argument("--micro-batch-tokens", type=int, default=512)
-    parser.add_argument("--batch-tokens", type=int, default=1024)
+    parser.add_argument("--preset", default="paper", help="the world's size preset")
+    # rows just over the longest document: attention cost grows with the row, and 256 leaves ~1% padding
+    parser.add_argument("--row-tokens", type=int, default=256, help="icft's packing row (>= the longest document)")
+    parser.add_argument("--micro-batch-tokens", type=int, default=1024)
+    parser.add_argument("--batch-tokens", type=int, default=2048)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--lora", action="store_true", help="LoRA (rank 16, attention + MLP) instead of full FT")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of each worker")
@@ -125,11 +128,11 @@ def work(args) -> None:
     print(f"{PREFIX} result {json.dumps(result)}", flush=True)
 
 
-def documents(tokenizer, world: str) -> tuple[list[str], float]:
+def documents(tokenizer, args) -> tuple[list[str], float]:
     """The world's train documents and their mean length in tokens (end-of-text included)."""
     from icft.worlds import build_world
 
-    texts = [doc.text for doc in build_world(world).documents]
+    texts = [doc.text for doc in build_world(args.world, preset=args.preset).documents]
     lengths = [len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     return texts, statistics.mean(lengths)
 
@@ -141,7 +144,7 @@ def run_icft(args) -> dict:
     from icft.models import load
 
     loaded = load(MODEL)
-    texts, _ = documents(loaded.tokenizer, args.world)
+    texts, _ = documents(loaded.tokenizer, args)
     examples = [TrainingExample("", text) for text in texts]
     lengths = [len(e) for e in tokenize_examples(examples, loaded.tokenizer)]
     epochs = math.ceil((args.warmup + args.steps) * args.batch_tokens / sum(lengths)) + 1  # a few rows to spare
@@ -174,7 +177,7 @@ def run_trainer(args) -> dict:
     from icft.models import load
 
     loaded = load(MODEL)
-    texts, mean_length = documents(loaded.tokenizer, args.world)
+    texts, mean_length = documents(loaded.tokenizer, args)
     tokenizer = loaded.tokenizer
     dataset = [{"input_ids": ids + [tokenizer.eos_token_id]}
                for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
@@ -214,7 +217,7 @@ def run_trainer(args) -> dict:
 
 def report(results: dict[str, dict], args) -> None:
     """A table of both trainers, then the ratios (the last line is the summary)."""
-    print(f"{'LoRA' if args.lora else 'full FT'} of {MODEL} on the {args.world} documents: {args.steps} steps after "
+    print(f"{'LoRA' if args.lora else 'full FT'} of {MODEL} on the {args.world} ({args.preset}) documents: {args.steps} steps after "
           f"{args.warmup}, {args.batch_tokens} real tokens per step, {args.threads} thread(s) each, in lockstep")
     print(f"{'':8} {'tokens/s':>9} {'tokens/CPU-s':>13} {'peak MB':>8} {'padding':>8} {'mean loss':>10}")
     rate, peak = {}, {}

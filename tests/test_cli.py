@@ -71,3 +71,21 @@ def test_unknown_model_and_config_typo_are_one_line(tmp_path):
     result = icft("study", str(config), "--out", str(tmp_path / "s"))
     assert result.returncode == 2 and "unknown key 'lerning_rate'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_transfer_study_dry_run_and_bad_task_file(tmp_path):
+    from pathlib import Path
+
+    preset = Path(__file__).parents[1] / "configs" / "transfer.toml"
+    dry = icft("study", str(preset), "--out", str(tmp_path / "t"), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "judge/reversals" in dry.stdout and "fticl" in dry.stdout and "4 fine-tunings" in dry.stdout
+    (tmp_path / "train.jsonl").write_text('{"input": "a", "output": "b"}\n{"input": "c"\n')
+    (tmp_path / "test.jsonl").write_text('{"input": "d", "output": "e"}\n')
+    config = tmp_path / "mine.toml"
+    config.write_text('kind = "transfer"\n[transfer]\nbuiltin_domains = []\n[[transfer.tasks]]\nname = "echo"\n'
+                      'domain = "mine"\nkind = "generation"\ninstruction = "Echo."\n'
+                      f'train = "{tmp_path / "train.jsonl"}"\ntest = "{tmp_path / "test.jsonl"}"\n')
+    result = icft("study", str(config), "--out", str(tmp_path / "m"))
+    assert result.returncode == 2 and "train.jsonl:2: malformed JSON" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "m").exists()

@@ -8,13 +8,13 @@ from icft.study.transfer import BASE, TransferStudy, mean_abs_weight_change, run
 from tiny_models import tiny_model
 
 
-def config(model, **transfer):
+def config(model, lora=False, **transfer):
     spec = {"builtin_domains": ["reversals"], "builtin_sizes": {"reversals": {"facts": 6}},
             "builtin_tasks": ["judge", "complete"], "train": ["judge/reversals"], "train_sizes": [4],
             "test_examples": 3, "max_new_tokens": 4, **transfer}
     return parse_study_config({"name": "t", "kind": "transfer", "models": [model], "transfer": spec,
                                "finetune": {"epochs": 2, "max_steps": 2, "row_tokens": 256, "batch_tokens": 512,
-                                            "micro_batch_tokens": 512}})
+                                            "micro_batch_tokens": 512, "lora": lora}})
 
 
 def stored(db):
@@ -61,6 +61,16 @@ def test_an_interrupted_fit_resumes_to_the_same_results(tiny_folder, tmp_path, m
     monkeypatch.setattr(tasks_module, "score_examples", real)
     assert run_transfer_study(config(tiny_folder), tmp_path / "cut", progress=False) == 2
     assert stored(tmp_path / "cut" / "results.db") == stored(tmp_path / "whole" / "results.db")
+
+
+def test_lora_fits_through_the_same_loop(tiny_folder, tmp_path):
+    study = TransferStudy(config(tiny_folder, lora=True, variants=["fticl"]), tmp_path)
+    assert study.run(progress=False) == 1
+    with ResultsStore(tmp_path / "results.db") as store:
+        stats = store.fit_stats(study.fit_id(study.fits()[0]))
+    plain = TransferStudy(config(tiny_folder, variants=["fticl"]), tmp_path / "full")
+    assert study.fit_id(study.fits()[0]) != plain.fit_id(plain.fits()[0])  # LoRA is part of the fit's identity
+    assert stats["mean_abs_weight_change"] > 0 and stats["steps"] == 2
 
 
 def test_dry_run_lists_fits_and_runs_nothing(tiny_folder, tmp_path):

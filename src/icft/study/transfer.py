@@ -134,9 +134,9 @@ class TransferStudy:
         """Run every missing piece of the grid; returns the number of fits trained by this call."""
         from icft.study.grid import claim_folder
 
+        fits = self.fits()  # builds and checks every task first: a bad task file leaves no folder behind
         claim_folder(self.out, self.config)
         trained = 0
-        fits = self.fits()
         with ResultsStore(self.db_path) as store, _progress(progress) as bar:
             total = bar.add_task("transfer study", total=len(self.config.models) * len(self.config.seeds) + len(fits))
             for model in self.config.models:
