@@ -9,9 +9,9 @@
 Both train the embedded model (`smollm2-135m`) on the documents of a world. The default is the paper's own
 fine-tuning corpus, the `semantic` world at its `paper` preset: 2,200 documents of 4-20 sentences, 34-232
 tokens (mean 120), in steps of ~17 documents (the paper used batches of 8-16). `reversals` documents are all
-12-24 tokens long, where padding costs the Trainer little. Both use the same
-learning rate, schedule, gradient clipping, optimizer (torch's fused AdamW, the Trainer's default), number
-of steps and real tokens per optimizer step:
+12-24 tokens long, where padding costs the Trainer little. Both use the same learning rate, schedule,
+gradient clipping, optimizer (torch's fused AdamW, the Trainer's default), number of steps and real tokens
+per optimizer step:
   icft     packed rows of `--row-tokens` (no padding, block-diagonal attention), `--micro-batch-tokens` per
            forward, `--batch-tokens` per step;
   Trainer  its standard padding collator (`DataCollatorForLanguageModeling(mlm=False)`), a per-device batch

@@ -118,3 +118,12 @@ def test_too_long_for_the_window_is_an_error():
 def test_bad_arguments_are_rejected(kwargs, message):
     with pytest.raises(IcftError, match=message):
         generate(tiny_model(), PROMPTS, context=CONTEXT, **kwargs)
+
+
+def test_a_stop_string_counts_only_after_the_text_begins():
+    from icft.evaluate.generation import _first_stop
+
+    assert _first_stop("\n\nglon are less.\nfemp", ["\n"]) == 2 + len("glon are less.")
+    assert _first_stop("  \n", ["\n"]) is None  # whitespace only: nothing has begun
+    assert _first_stop("glon\nfemp", ["femp", "\n"]) == 4
+    assert _first_stop("glon", ["\n"]) is None

@@ -106,6 +106,16 @@ def test_plan_covers_each_example_once_per_epoch_and_stops_at_max_steps():
     assert capped == plan[:2]
 
 
+def test_a_batch_in_examples_takes_the_same_steps_whatever_the_lengths():
+    short, long = [10, 20, 30, 5, 25, 12, 8, 40], [40, 45, 30, 35, 45, 42, 38, 44]
+    for lengths in (short, long):
+        plan = plan_steps(lengths, FinetuneConfig(epochs=2, row_tokens=50, micro_batch_tokens=50, batch_tokens=50,
+                                                  batch_examples=3))
+        assert [sum(len(row) for row in step) for step in plan] == [3, 3, 2] * 2  # examples per step
+        assert sorted(i for step in plan[:3] for row in step for i in row) == list(range(8))
+        assert all(sum(lengths[i] for i in row) <= 50 for step in plan for row in step)
+
+
 def test_an_example_longer_than_a_row_stops_before_training():
     config = FinetuneConfig(row_tokens=8, micro_batch_tokens=8, batch_tokens=8)
     with pytest.raises(IcftError, match="raise row_tokens"):
@@ -118,6 +128,8 @@ def test_an_example_longer_than_a_row_stops_before_training():
         ({"epochs": 0}, "epochs"),
         ({"epochs": 1.5}, "epochs"),
         ({"max_steps": 0}, "max_steps"),
+        ({"batch_examples": 0}, "batch_examples"),
+        ({"batch_examples": 2.5}, "batch_examples"),
         ({"learning_rate": -1e-4}, "learning_rate"),
         ({"learning_rate": "fast"}, "learning_rate"),
         ({"lr_schedule": "step"}, "lr_schedule"),

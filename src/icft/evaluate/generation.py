@@ -39,7 +39,8 @@ def generate(
     stop: Sequence[str] = (),
     progress: bool = False,
 ) -> list[str]:
-    """Continue context + each prompt; return only the new text, cut at EOS and at the first stop string.
+    """Continue context + each prompt; return only the new text, cut at EOS and at the first stop string
+    (a stop string counts once the text has begun: leading whitespace never ends it).
 
     Greedy when temperature == 0, else sampled with `temperature` and nucleus `top_p` (no top-k). Sampling is
     seeded: the same seed and arguments give the same texts (without touching the global torch RNG).
@@ -147,12 +148,22 @@ def _generate_batch(model, prefix, cache, batch: list[list[int]], config, tokeni
 
 
 def _finish(tokenizer, new_ids: list[int], eos, stop: Sequence[str]) -> str:
-    """Decode the new tokens up to the first EOS, then cut at the first stop string."""
+    """Decode the new tokens up to the first EOS, then cut at the first stop string (see `_first_stop`)."""
     eos_ids = set(eos if isinstance(eos, list) else [eos])
     end = next((i for i, token in enumerate(new_ids) if token in eos_ids), len(new_ids))
     text = tokenizer.decode(new_ids[:end], skip_special_tokens=True)
-    cuts = [text.find(s) for s in stop if s and s in text]
-    return text[: min(cuts)] if cuts else text
+    cut = _first_stop(text, stop)
+    return text if cut is None else text[:cut]
+
+
+def _first_stop(text: str, stop: Sequence[str]) -> int | None:
+    """Where the first stop string starts, counting only those after some non-whitespace text.
+
+    A reply that opens with a line break ("\nglon are ...") is not cut to nothing by a "\n" stop.
+    """
+    start = len(text) - len(text.lstrip())
+    cuts = [text.find(s, start) for s in stop if s and s in text[start:]]
+    return min(cuts) if cuts else None
 
 
 class _StopStrings(StoppingCriteria):
@@ -163,7 +174,7 @@ class _StopStrings(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
         texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_width :], skip_special_tokens=True)
-        done = [any(s in text for s in self.stop) for text in texts]
+        done = [_first_stop(text, self.stop) is not None for text in texts]
         return torch.tensor(done, device=input_ids.device)
 
 

@@ -10,7 +10,8 @@ What happens:
   1. examples are tokenized (loss on completion tokens only) and packed into rows of `row_tokens` tokens
      with no attention across examples (`icft.learn.packing`); each epoch is shuffled with
      `random.Random(seed)`, so the same seed gives the same rows, steps and losses;
-  2. an optimizer step takes `batch_tokens // row_tokens` rows, run as micro-batches of
+  2. an optimizer step takes `batch_tokens // row_tokens` rows (or, with `batch_examples`, the rows packed
+     from that many examples: a batch size in examples, as papers state it), run as micro-batches of
      `micro_batch_tokens // row_tokens` rows whose gradients accumulate; the loss is the mean over all
      learned tokens of the step, however they fall into micro-batches;
   3. AdamW (torch), a transformers scheduler, and LoRA from peft; with LoRA the adapter is saved and, by
@@ -69,6 +70,9 @@ class FinetuneConfig:
     row_tokens: int = 512  # packing row length: the longest example allowed (attention cost grows with it)
     batch_tokens: int = 512  # tokens per optimizer step (row_tokens x rows): ~9 semantic documents, as the paper
     micro_batch_tokens: int = 512  # tokens per forward/backward; gradients accumulate up to batch_tokens
+    # examples per optimizer step instead of batch_tokens: steps then do not depend on example length, so
+    # data with longer prompts (FTICL) takes as many steps as the same examples without them
+    batch_examples: int | None = None
     weight_decay: float = 0.0
     grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
     seed: int = 0
@@ -93,8 +97,9 @@ class FinetuneConfig:
         for name in ("warmup_steps", "weight_decay", "grad_clip"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)!r}")
-        if self.max_steps is not None and self.max_steps <= 0:
-            raise ValueError(f"max_steps must be positive or None, got {self.max_steps!r}")
+        for name in ("max_steps", "batch_examples"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive or None, got {getattr(self, name)!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if not 0 <= self.lora_dropout < 1:
@@ -117,7 +122,7 @@ class FinetuneConfig:
             value = getattr(self, f.name)
             if f.name == "lora_targets":
                 ok = True  # checked with its values
-            elif f.name == "max_steps":
+            elif f.name in ("max_steps", "batch_examples"):
                 ok = value is None or _is_int(value)
             elif isinstance(f.default, str):
                 ok = isinstance(value, str)
@@ -225,7 +230,8 @@ def plan_steps(lengths: Sequence[int], config: FinetuneConfig) -> list[list[list
     """Every optimizer step of the run: steps -> rows -> example indices, cut at `max_steps`.
 
     Each epoch shuffles the examples, packs them into rows and shuffles the rows, all with one
-    `random.Random(seed)`; a step takes the next `batch_tokens // row_tokens` rows of its epoch.
+    `random.Random(seed)`; a step takes the next `batch_tokens // row_tokens` rows of its epoch. With
+    `batch_examples`, each epoch's shuffled examples are cut into steps of that many, each packed on its own.
     """
     rng = random.Random(config.seed)
     rows_per_step = config.batch_tokens // config.row_tokens
@@ -233,6 +239,12 @@ def plan_steps(lengths: Sequence[int], config: FinetuneConfig) -> list[list[list
     for _ in range(config.epochs):
         order = list(range(len(lengths)))
         rng.shuffle(order)
+        if config.batch_examples is not None:
+            for at in range(0, len(order), config.batch_examples):
+                chunk = order[at : at + config.batch_examples]
+                steps.append([[chunk[i] for i in row] for row in pack_rows([lengths[i] for i in chunk],
+                                                                             config.row_tokens)])
+            continue
         rows = [[order[i] for i in row] for row in pack_rows([lengths[i] for i in order], config.row_tokens)]
         rng.shuffle(rows)
         steps.extend(rows[at : at + rows_per_step] for at in range(0, len(rows), rows_per_step))
