@@ -24,7 +24,7 @@ def test_defaults_and_grid_expansion():
     ({**MINIMAL, "modes": ["icl", "ft-everything"]}, "key 'modes.1': Input should be 'pretrained', 'icl'"),
     ({**MINIMAL, "seeds": "0"}, "key 'seeds': Input should be a valid list"),
     ({**MINIMAL, "icl": {"subsample": 0}}, "key 'icl.subsample': Input should be greater than 0"),
-    ({**MINIMAL, "finetune": {"lerning_rate": 1e-4}}, "unknown key 'lerning_rate'; allowed: batch_tokens"),
+    ({**MINIMAL, "finetune": {"lerning_rate": 1e-4}}, "unknown key 'lerning_rate'; allowed: batch_examples, batch_tokens"),
     ({**MINIMAL, "finetune": {"epochs": -1}}, "key 'finetune'"),
     ({"worlds": []}, "an icl_vs_ft study needs at least one [[worlds]] entry"),
     ({"kind": "transfer", "transfer": {"train_sizes": [0]}}, "key 'transfer.train_sizes': every train size"),
