@@ -90,9 +90,13 @@ def _overview(study: StudyResults) -> Part:
         ("seeds", ", ".join(str(s) for s in config.seeds)),
         ("code versions of the runs", ", ".join(study.code_versions) or "none yet"),
     ]
+    return _title_and_facts(f"icft report: {study.name}", facts)
+
+
+def _title_and_facts(title: str, facts: list[tuple[str, str]]) -> Part:
+    """The page title and a list of "key: value" facts about the study."""
     items_html = "".join(f"<li><b>{html.escape(k)}:</b> {html.escape(v)}</li>" for k, v in facts)
     items_md = "".join(f"- **{k}:** {v}\n" for k, v in facts)
-    title = f"icft report: {study.name}"
     return Part(f"<h1>{html.escape(title)}</h1>\n<ul class=\"facts\">{items_html}</ul>\n", f"# {title}\n\n{items_md}")
 
 

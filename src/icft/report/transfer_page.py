@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from icft.report.findings import NOT_SHOWN, Finding, greater
-from icft.report.html import _CSS, Part, _findings, _heading, _notes, _paragraph
+from icft.report.html import _CSS, Part, _findings, _heading, _notes, _paragraph, _title_and_facts
 from icft.report.results import format_estimate
 from icft.report.tables import MISSING, Table, to_html, to_markdown
 from icft.report.transfer import (
@@ -224,10 +224,7 @@ def _overview(results: TransferResults) -> Part:
         ("test prompts", f"{spec.eval_shots}-shot, first {spec.test_examples} test examples per task"),
         ("code versions of the runs", ", ".join(results.code_versions) or "none yet"),
     ]
-    items_html = "".join(f"<li><b>{html.escape(k)}:</b> {html.escape(v)}</li>" for k, v in facts)
-    items_md = "".join(f"- **{k}:** {v}\n" for k, v in facts)
-    title = f"icft report: {results.name}"
-    return Part(f"<h1>{html.escape(title)}</h1>\n<ul class=\"facts\">{items_html}</ul>\n", f"# {title}\n\n{items_md}")
+    return _title_and_facts(f"icft report: {results.name}", facts)
 
 
 def _guide() -> Part:
