@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.icft-installed
 TEST_STAMP := $(VENV)/.icft-test-installed
 
-.PHONY: setup demo test clean
+.PHONY: setup demo transfer test clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ setup: $(STAMP)
 # the main job: the default study (every learning mode on small worlds, the embedded model) and its report
 demo: $(STAMP)
 	$(BIN)/icft study configs/default.toml --out runs/default
+
+# the second study: fine-tuning with in-context examples (FTICL) vs plain FT across domains and tasks
+transfer: $(STAMP)
+	$(BIN)/icft study configs/transfer.toml --out runs/transfer
 
 # the report test opens the HTML page in headless Chromium (Debian's package; needs root or an existing install)
 BROWSER := /usr/bin/chromium
