@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from icft.errors import IcftError
 from icft.learn.modes import MODES
+from icft.tasks.builtin import DOMAINS as BUILTIN_DOMAINS, TASK_NAMES as BUILTIN_TASKS
 
 WorldName = Literal["reversals", "syllogisms", "semantic", "reversal_curse"]
 ModeName = Literal["pretrained", "icl", "ft", "ft-split", "ft-local", "ft-global", "ft-local-global"]
@@ -84,16 +85,11 @@ class TaskFileSpec(Section):
         return self
 
 
-BUILTIN_TASKS = ("judge", "choose", "complete", "reverse")
-BUILTIN_DOMAINS = ("reversals", "semantic", "reversal_curse")
-
-
 class TransferSpec(Section):
     """A transfer study (Yang et al. 2024): fine-tune on each training task, score on every test task."""
 
-    builtin_tasks: list[Literal["judge", "choose", "complete", "reverse"]] = Field(
-        default_factory=lambda: list(BUILTIN_TASKS))
-    builtin_domains: list[Literal["reversals", "semantic", "reversal_curse"]] = Field(
+    builtin_tasks: list[Literal[*BUILTIN_TASKS]] = Field(default_factory=lambda: list(BUILTIN_TASKS))
+    builtin_domains: list[Literal[*BUILTIN_DOMAINS]] = Field(
         default_factory=lambda: list(BUILTIN_DOMAINS))  # [] = no built-in suite (only `tasks`)
     builtin_sizes: dict[str, dict[str, int]] = Field(default_factory=dict)  # domain -> its world's size overrides
     tasks: list[TaskFileSpec] = Field(default_factory=list)  # the user's own tasks
