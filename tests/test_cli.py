@@ -89,3 +89,20 @@ def test_transfer_study_dry_run_and_bad_task_file(tmp_path):
     result = icft("study", str(config), "--out", str(tmp_path / "m"))
     assert result.returncode == 2 and "train.jsonl:2: malformed JSON" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "m").exists()
+    typo = tmp_path / "typo.toml"
+    typo.write_text(preset.read_text().replace('models = ["smollm2-135m"]', 'models = ["smollm2-13m"]'))
+    result = icft("study", str(typo), "--out", str(tmp_path / "typo"))
+    assert result.returncode == 2 and "unknown model 'smollm2-13m'" in result.stderr
+    assert not (tmp_path / "typo").exists()  # nothing recorded: the fixed config runs in the same folder
+
+
+def test_ctrl_c_says_how_to_resume(monkeypatch, capsys):
+    import icft.cli as cli
+
+    def typer_after_ctrl_c():
+        raise SystemExit(130)  # what typer makes of a KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", typer_after_ctrl_c)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 130 and "rerun the same command to resume" in capsys.readouterr().err

@@ -19,6 +19,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 worlds_app = typer.Typer(no_args_is_help=True, help="Build, inspect and check controlled worlds.")
 app.add_typer(worlds_app, name="worlds")
 console = Console()
+INTERRUPTED = "interrupted: rerun the same command to resume where it stopped"
 
 
 def parse_sizes(pairs: list[str]) -> dict[str, int]:
@@ -226,8 +227,12 @@ def main() -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted: rerun the same command to resume where it stopped", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
+    except SystemExit as e:  # typer turns Ctrl-C into a silent exit 130
+        if e.code == 130:
+            print(INTERRUPTED, file=sys.stderr)
+        raise
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ class TransferSpec(Section):
     @classmethod
     def _positive_sizes(cls, value: list[int]) -> list[int]:
         if any(size < 1 for size in value):
-            raise ValueError(f"every train size must be at least 1, got {value}")
+            raise ValueError("every train size must be at least 1")
         return value
 
 

@@ -247,7 +247,14 @@ class Study:
         return store.run_status(self.cell_spec(cell).run_id) == "finished"
 
 def claim_folder(out: Path, config: StudyConfig) -> None:
-    """Record the config in `out`; a folder holding a different study is refused (its results would mix)."""
+    """Record the config in `out`; a folder holding a different study is refused (its results would mix).
+
+    Every model name is resolved first, so a typo fails before the folder records a config.
+    """
+    from icft.models.registry import resolve
+
+    for model in config.models:
+        resolve(model)
     out.mkdir(parents=True, exist_ok=True)
     resolved = config.model_dump(mode="json")
     path = out / CONFIG_FILE
