@@ -130,3 +130,24 @@ def test_world_identity_follows_content():
     assert world_identity(world(0)) == world_identity(world(0))
     assert world_identity(world(0)) != world_identity(world(1))
     assert world_identity(world(0)).startswith("tiny/seed3/v1/")
+
+
+def test_a_version_1_store_keeps_its_runs_and_gains_the_task_tables(tmp_path):
+    from icft.study.store import _SCHEMA, TaskResult
+
+    old = tmp_path / "v1.db"
+    db = sqlite3.connect(old)
+    db.executescript(_SCHEMA + "PRAGMA user_version = 1;")
+    db.execute("INSERT INTO runs VALUES ('r1', 'w', 'w/id', 'm', 'icl', 0, '{}', 'v', 't0', 't1', 'finished')")
+    db.commit()
+    db.close()
+    with ResultsStore(old) as store:
+        assert store.run_status("r1") == "finished"
+        spec = RunSpec(world="t/d", world_id="t/d/x", model="m", mode="base", seed=0, config={})
+        store.start_run(spec)
+        store.add_task_results(spec.run_id, [TaskResult("e1", "true", 1.0, True)])
+        assert store.task_rows(spec.run_id) == [TaskResult("e1", "true", 1.0, True)]
+        assert store.done_item_ids(spec.run_id) == {"e1"}
+        store.add_fit("f1", {"variant": "ft"}, {"mean_abs_weight_change": 0.5})
+        assert store.fit_stats("f1") == {"mean_abs_weight_change": 0.5} and store.fit_stats("f2") is None
+    assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
