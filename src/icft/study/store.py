@@ -270,8 +270,7 @@ class ResultsStore:
     def add_item_results(self, run_id: str, rows: Iterable[ItemResult]) -> None:
         """Store a batch in one transaction; items already stored for the run keep their first result."""
         with self._write():
-            if self._require_run(run_id) == FINISHED:
-                raise IcftError(f"run {run_id} is finished; its results cannot change (start a new run)")
+            self._require_unfinished(run_id)
             self._db.executemany(
                 "INSERT OR IGNORE INTO item_results (run_id, item_id, split, logprobs, n_tokens, chosen_sum, "
                 "chosen_mean, correct_sum, correct_mean, chance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -298,8 +297,7 @@ class ResultsStore:
     def add_task_results(self, run_id: str, rows: Iterable[TaskResult]) -> None:
         """Store a batch of scored examples in one transaction (first result kept, as for items)."""
         with self._write():
-            if self._require_run(run_id) == FINISHED:
-                raise IcftError(f"run {run_id} is finished; its results cannot change (start a new run)")
+            self._require_unfinished(run_id)
             self._db.executemany(
                 "INSERT OR IGNORE INTO task_results (run_id, example_id, prediction, score, exact) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -321,6 +319,10 @@ class ResultsStore:
     def fit_stats(self, fit_id: str) -> dict | None:
         row = self._db.execute("SELECT stats FROM fits WHERE fit_id = ?", (fit_id,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def _require_unfinished(self, run_id: str) -> None:
+        if self._require_run(run_id) == FINISHED:
+            raise IcftError(f"run {run_id} is finished; its results cannot change (start a new run)")
 
     def _require_run(self, run_id: str) -> str:
         status = self.run_status(run_id)
