@@ -68,6 +68,7 @@ class Study:
         self.out = Path(out)
         self.console = console or Console()
         self._worlds: dict[tuple, World] = {}
+        self._base = SharedModel()
 
     @property
     def db_path(self) -> Path:
@@ -236,15 +237,25 @@ class Study:
         return fresh
 
     def _base_model(self, name: str):
-        from icft.models import load
-
-        if getattr(self, "_base", None) is None or self._base.name != name:
-            self._base = None  # free the previous model before loading the next
-            self._base = load(name)
-        return self._base
+        return self._base.get(name)
 
     def _is_done(self, cell: Cell, store: ResultsStore) -> bool:
         return store.run_status(self.cell_spec(cell).run_id) == "finished"
+
+class SharedModel:
+    """The study's unmodified model, loaded once and shared by its cells; one model in memory at a time."""
+
+    def __init__(self):
+        self._loaded = None
+
+    def get(self, name: str):
+        from icft.models import load
+
+        if self._loaded is None or self._loaded.name != name:
+            self._loaded = None  # free the previous model before loading the next
+            self._loaded = load(name)
+        return self._loaded
+
 
 def claim_folder(out: Path, config: StudyConfig) -> None:
     """Record the config in `out`; a folder holding a different study is refused (its results would mix).

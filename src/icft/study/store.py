@@ -97,7 +97,7 @@ class RunSpec:
     def run_id(self) -> str:
         key = {"world_id": self.world_id, "model": self.model, "mode": self.mode, "seed": self.seed,
                "config": self.config}
-        return hashlib.sha256(_canonical_json(key).encode()).hexdigest()[:20]
+        return content_digest(key, 20)
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def world_identity(world: World) -> str:
         "documents": [[d.id, d.text] for d in world.documents],
         "items": [[i.id, i.split, i.prompt, list(i.options), sorted(i.correct)] for i in world.items],
     }
-    digest = hashlib.sha256(_canonical_json(content).encode()).hexdigest()[:12]
+    digest = content_digest(content, 12)
     return f"{world.name}/seed{world.seed}/v{world.generator_version}/{digest}"
 
 
@@ -352,6 +352,11 @@ def _run_record(row: Sequence) -> RunRecord:
     return RunRecord(run_id=row[0], world=row[1], world_id=row[2], model=row[3], mode=row[4], seed=row[5],
                      config=json.loads(row[6]), code_version=row[7], started_at=row[8], finished_at=row[9],
                      status=row[10])
+
+
+def content_digest(obj, length: int) -> str:
+    """A hex digest of a JSON-serializable value that ignores key order (ids of runs, worlds, fits)."""
+    return hashlib.sha256(_canonical_json(obj).encode()).hexdigest()[:length]
 
 
 def _canonical_json(obj) -> str:

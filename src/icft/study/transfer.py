@@ -13,7 +13,6 @@ final loss and the mean absolute weight change (fine-tuned minus base, over ever
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -28,7 +27,8 @@ from rich.table import Table
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
 from icft.study.config import StudyConfig, finetune_config
-from icft.study.store import ResultsStore, RunSpec
+from icft.study.grid import RESULTS_DB, SharedModel, claim_folder
+from icft.study.store import ResultsStore, RunSpec, content_digest
 from icft.tasks.schema import Task, cell_relation
 
 BASE = "base"
@@ -60,12 +60,10 @@ class TransferStudy:
         self.out = Path(out)
         self.console = console or Console()
         self._tasks: dict[int, dict[str, Task]] = {}
-        self._base = None
+        self._base = SharedModel()
 
     @property
     def db_path(self) -> Path:
-        from icft.study.grid import RESULTS_DB
-
         return self.out / RESULTS_DB
 
     # ---- what the grid holds ------------------------------------------------------------------------
@@ -110,8 +108,7 @@ class TransferStudy:
                 "finetune": finetune_config(self.config.finetune, seed=fit.seed).to_dict()}
 
     def fit_id(self, fit: Fit) -> str:
-        text = json.dumps(self.fit_config(fit), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return content_digest(self.fit_config(fit), 16)
 
     def run_spec(self, model: str, seed: int, test_key: str, fit: Fit | None) -> RunSpec:
         """A scored test task: of the unmodified model (fit None) or of one fit."""
@@ -132,8 +129,6 @@ class TransferStudy:
 
     def run(self, progress: bool = True) -> int:
         """Run every missing piece of the grid; returns the number of fits trained by this call."""
-        from icft.study.grid import claim_folder
-
         fits = self.fits()  # builds and checks every task first: a bad task file leaves no folder behind
         claim_folder(self.out, self.config)
         trained = 0
@@ -142,7 +137,7 @@ class TransferStudy:
             for model in self.config.models:
                 for seed in self.config.seeds:
                     bar.update(total, description=f"{model}: unmodified model (seed {seed})")
-                    self._score_all(self._base_model(model), model, seed, None, store, bar)
+                    self._score_all(self._base.get(model), model, seed, None, store, bar)
                     bar.advance(total)
             for n, fit in enumerate(fits, start=1):
                 bar.update(total, description=f"fit {n}/{len(fits)}: {fit.label}")
@@ -155,14 +150,15 @@ class TransferStudy:
     def dry_run(self) -> Table:
         table = Table("model", "seed", "train task", "size", "variant", "status", title=f"transfer study {self.config.name}")
         store = ResultsStore(self.db_path) if self.db_path.exists() else None
-        for fit in self.fits():
+        fits = self.fits()
+        for fit in fits:
             done = store is not None and self._fit_done(fit, store)
             table.add_row(fit.model, str(fit.seed), fit.train_task, str(fit.size), fit.variant,
                           "done" if done else "to run")
         if store is not None:
             store.close()
         tasks = self.tasks(self.config.seeds[0])
-        table.caption = (f"{len(self.fits())} fine-tunings, each scored on {len(tasks)} test tasks "
+        table.caption = (f"{len(fits)} fine-tunings, each scored on {len(tasks)} test tasks "
                          f"({', '.join(tasks)}), plus the unmodified model")
         return table
 
@@ -178,7 +174,7 @@ class TransferStudy:
 
         task = self.tasks(fit.seed)[fit.train_task]
         examples = task_training_examples(task, fit.variant, fit.size, fit.seed, self.spec.demonstrations)
-        fit_id = self.fit_id(fit)
+        fit_config, fit_id = self.fit_config(fit), self.fit_id(fit)
         folder = self.out / "finetune" / fit_id
         config = finetune_config(self.config.finetune, seed=fit.seed, save_weights=self.config.keep_weights)
         model = load(fit.model)  # fine-tuning changes the model in place: never train the shared base copy
@@ -186,10 +182,10 @@ class TransferStudy:
         result = finetune(model, examples, config, out_dir=folder, progress=False)
         stats = {"steps": result.steps, "final_loss": result.final_loss, "seconds": round(result.seconds, 2),
                  "examples": len(examples),
-                 "mean_abs_weight_change": mean_abs_weight_change(self._base_model(fit.model).model, model.model)}
-        write_text_atomic(folder / "fit.json", json.dumps({"fit": self.fit_config(fit), "stats": stats}, indent=1))
+                 "mean_abs_weight_change": mean_abs_weight_change(self._base.get(fit.model).model, model.model)}
+        write_text_atomic(folder / "fit.json", json.dumps({"fit": fit_config, "stats": stats}, indent=1))
         self._score_all(model, fit.model, fit.seed, fit, store, bar)
-        store.add_fit(fit_id, self.fit_config(fit), stats)  # last: a fit is done once all its columns are
+        store.add_fit(fit_id, fit_config, stats)  # last: a fit is done once all its columns are
         if not self.config.keep_weights:
             for weights in ("model", "adapter"):
                 shutil.rmtree(folder / weights, ignore_errors=True)
@@ -201,13 +197,6 @@ class TransferStudy:
             evaluate_task(loaded, task, self.run_spec(model, seed, key, fit), store, shots=self.spec.eval_shots,
                           n_examples=self.spec.test_examples, max_new_tokens=self.spec.max_new_tokens, progress=bar)
 
-    def _base_model(self, name: str):
-        from icft.models import load
-
-        if self._base is None or self._base.name != name:
-            self._base = None  # free the previous model before loading the next
-            self._base = load(name)
-        return self._base
 
 
 def mean_abs_weight_change(base: torch.nn.Module, tuned: torch.nn.Module) -> float:
