@@ -9,13 +9,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
-from icft.report.figures import accuracy_figure, write_bytes_atomic
+from icft.report.figures import accuracy_figure, file_part, write_bytes_atomic
 from icft.report.findings import Finding, all_findings
 from icft.report.html import Comparison, FigureImage, render_page
 from icft.report.results import StudyResults, _read_config, load_study
@@ -82,15 +81,11 @@ def _figures(study: StudyResults) -> list[FigureImage]:
     figures = []
     for model, scores in study.scores.items():
         for world in scores.worlds():
-            stem = f"accuracy-{_file_part(model)}-{_file_part(world)}" if several else f"accuracy-{_file_part(world)}"
+            stem = f"accuracy-{file_part(model)}-{file_part(world)}" if several else f"accuracy-{file_part(world)}"
             title = f"{world} ({model})"
             figures.append(FigureImage(model=model, world=world, file_name=f"{stem}.png", title=title,
                                        png=accuracy_figure(scores, world, title)))
     return figures
-
-
-def _file_part(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "x"
 
 
 __all__ = ["ReportPaths", "write_report"]

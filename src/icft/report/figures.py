@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -60,9 +61,19 @@ def accuracy_figure(scores: Scores, world: str, title: str) -> bytes:
     axes.set_axisbelow(True)
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=min(4, len(modes) + 1), frameon=False,
                 fontsize=10)
+    return png_bytes(figure)
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """The figure as PNG, with no version stamp: the same numbers give the same bytes."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})  # no version stamp: same numbers, same bytes
+    figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+def file_part(name: str) -> str:
+    """A model, world or task name made safe for a file name ("org/model" -> "org_model")."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "x"
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

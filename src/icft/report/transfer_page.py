@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +17,7 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from icft.report.figures import file_part, png_bytes
 from icft.report.findings import NOT_SHOWN, Finding, greater
 from icft.report.html import _CSS, Part, _findings, _heading, _notes, _paragraph, _title_and_facts
 from icft.report.results import format_estimate
@@ -130,7 +130,7 @@ def heatmaps(results: TransferResults) -> list[Heatmap]:
     figures = []
     for (model, size), s in results.scores.items():
         for variant in s.variants:
-            stem = "-".join([*([_file_part(model)] if several else []), f"n{size}", variant])
+            stem = "-".join([*([file_part(model)] if several else []), f"n{size}", variant])
             title = f"{variant_label(variant)}, {size} training examples ({model})"
             figures.append(Heatmap(model, size, variant, f"transfer-{stem}.png", _heatmap(s, variant, title)))
     return figures
@@ -157,9 +157,7 @@ def _heatmap(s: TransferScores, variant: str, title: str) -> bytes:
     axes.set_ylabel("trained on", fontsize=9)
     axes.set_title(title, fontsize=10)
     figure.colorbar(image, ax=axes, shrink=0.8, label="accuracy / ROUGE-L")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})  # no version stamp: same numbers, same bytes
-    return buffer.getvalue()
+    return png_bytes(figure)
 
 
 # ---- the page -----------------------------------------------------------------------------------------------
@@ -243,7 +241,3 @@ def _guide() -> Part:
 def _table(table: Table, legend: str) -> Part:
     return Part(f'<div class="scroll">\n{to_html(table, css_class="results matrix")}</div>\n'
                 f'<p class="legend">{html.escape(legend)}</p>\n', f"{to_markdown(table)}\n{legend}\n")
-
-
-def _file_part(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip("_") or "x"
