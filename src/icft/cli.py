@@ -114,12 +114,15 @@ def worlds_import(
     questions: Path = typer.Option(..., "--questions", help="JSONL: {\"prompt\", \"options\", \"answer\", \"split\"} a line."),
     out: Path = typer.Option(..., "--out", help="Folder for the world."),
     name: str = typer.Option(None, help="World name (default: the documents file's name)."),
+    control_split: list[str] = typer.Option(
+        [], "--control-split", help="A question split that asks the documents' own statements: the learned check "
+                                    "a fine-tuned model must pass before it is compared (repeat for several)."),
 ) -> None:
     """Make a world from your own documents and questions; every command then works on it."""
     from icft.worlds import check_world, save_world
     from icft.worlds.imported import import_world
 
-    world = import_world(documents, questions, name)
+    world = import_world(documents, questions, name, tuple(control_split))
     problems = check_world(world)
     if problems:
         raise IcftError(f"imported world has a problem: {problems[0]}")

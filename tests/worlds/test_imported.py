@@ -22,6 +22,14 @@ def test_readme_example_imports_and_round_trips(tmp_path):
     assert load_world(tmp_path) == world
 
 
+def test_control_splits_are_named_by_the_user_and_must_exist():
+    world = import_world(EXAMPLE / "documents.jsonl", EXAMPLE / "questions.jsonl", control_splits=("recall",))
+    assert world.control_splits == ("recall",) and world.generalization_splits == ["inference", "reversal"]
+    assert import_world(EXAMPLE / "documents.jsonl", EXAMPLE / "questions.jsonl").control_splits == ()
+    with pytest.raises(IcftError, match="control split 'recal' has no test items .*recall"):
+        import_world(EXAMPLE / "documents.jsonl", EXAMPLE / "questions.jsonl", control_splits=("recal",))
+
+
 @pytest.mark.parametrize("line, message", [
     ('{"prompt": "x", "options": ["a", "b"], "answer": "c"}', "'answer' 'c' is not one of the options"),
     ('{"prompt": "x", "options": ["a"], "answer": 0}', "at least 2 non-empty strings"),

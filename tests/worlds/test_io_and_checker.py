@@ -93,3 +93,26 @@ def test_vocabulary_rules_and_uniqueness():
     assert all(not a.startswith(b) for a in words for b in words if a != b)
     assert words == NonceVocabulary(random.Random(1)).draw(300)
     assert words != NonceVocabulary(random.Random(2)).draw(300)
+
+
+def test_control_splits_round_trip_and_every_generator_names_its_own(tmp_path):
+    from icft.worlds import build_world
+
+    expected = {"reversals": ("rephrased",), "semantic": ("rephrased",), "syllogisms": ("premises",),
+                "reversal_curse": ("forward", "reverse_b")}
+    for name, controls in expected.items():
+        world = build_world(name, seed=0)
+        assert world.control_splits == controls and set(controls) <= set(world.splits)
+        assert not set(controls) & set(world.generalization_splits)
+        assert load_world(save_world(world, tmp_path / name)).control_splits == controls
+
+
+def test_a_control_split_without_items_is_refused(tmp_path):
+    from icft.worlds import build_world
+
+    folder = save_world(build_world("reversals", seed=0, facts=4), tmp_path / "w")
+    header = json.loads((folder / "world.json").read_text())
+    header["control_splits"] = ["nope"]
+    (folder / "world.json").write_text(json.dumps(header))
+    with pytest.raises(IcftError, match="control split 'nope' has no test items"):
+        load_world(folder)

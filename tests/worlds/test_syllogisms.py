@@ -42,13 +42,22 @@ def test_every_form_is_valid_under_the_rules_and_nothing_more(form):
 def test_world_passes_checker(sizes):
     world = syllogisms.build(5, sizes)
     assert check_world(world) == []
-    assert len(world.documents) == len(world.items_in("syllogism")) == sizes.examples
-    assert world.splits == ["syllogism"]
+    assert len(world.documents) == len(world.items_in("syllogism")) == len(world.items_in("premises")) == sizes.examples
+    assert world.splits == ["syllogism", "premises"]
+    assert world.control_splits == ("premises",) and world.generalization_splits == ["syllogism"]
+
+
+def test_premise_items_ask_a_trained_premise_in_the_six_statement_format():
+    world = syllogisms.build(3, syllogisms.Sizes(examples=12))
+    stated = {f.claim for f in world.facts}
+    for item in world.items_in("premises"):
+        assert len(item.options) == 6 and item.claims[item.answer] in stated
+        assert {c[1] for c in item.claims} == set(syllogisms.QUANTIFIERS)
 
 
 def test_forms_and_conclusions_spread():
     paper = syllogisms.build(0, syllogisms.PRESETS["paper"])
-    conclusions = Counter(i.claims[i.answer][1] for i in paper.items)
+    conclusions = Counter(i.claims[i.answer][1] for i in paper.items_in("syllogism"))
     assert conclusions == {"all": 23, "no": 23, "some": 23}
     forms = Counter(syllogisms._forms_balanced_by_conclusion(random.Random(0), 69))
     assert set(forms) == set(syllogisms.FORMS)

@@ -16,7 +16,10 @@ What happens:
      learned tokens of the step, however they fall into micro-batches;
   3. AdamW (torch), a transformers scheduler, and LoRA from peft; with LoRA the adapter is saved and, by
      default, merged into the weights (`merge_and_unload`) so later scoring sees a plain model;
-  4. `loaded.model` is replaced by the trained model; `out_dir` gets the weights (`model/`) or adapter
+  4. with `target_loss`, training stops at the end of the first epoch whose mean training loss is at most
+     that ("train until learned"; `epochs` is then the cap); the result records the epoch losses, why it
+     stopped and whether the criterion was met (`FinetuneResult.summary`);
+  5. `loaded.model` is replaced by the trained model; `out_dir` gets the weights (`model/`) or adapter
      (`adapter/`) as safetensors, `training_curve.json` and `finetune_config.json`.
 
 The loop runs through accelerate's `Accelerator`, so on one CPU or GPU a plain call just works, and the
@@ -62,8 +65,12 @@ LR_SCHEDULES = {"constant": "constant_with_warmup", "linear": "linear", "cosine"
 class FinetuneConfig:
     """Everything that decides a fine-tuning run; validated on construction (ValueError names the field)."""
 
-    epochs: int = 3
+    epochs: int = 3  # passes over the examples; with `target_loss`, the most passes allowed (the cap)
     max_steps: int | None = None  # stop after this many optimizer steps, even mid-epoch
+    # the stopping rule "train until learned": stop at the end of the first epoch whose mean training loss
+    # (per learned token, over the whole epoch) is at most this; it reads only the training data, never a
+    # test split. None = always train `epochs` epochs
+    target_loss: float | None = None
     learning_rate: float = 1e-4
     lr_schedule: str = "cosine"  # constant | linear | cosine (after linear warmup)
     warmup_steps: int = 0
@@ -97,7 +104,7 @@ class FinetuneConfig:
         for name in ("warmup_steps", "weight_decay", "grad_clip"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)!r}")
-        for name in ("max_steps", "batch_examples"):
+        for name in ("max_steps", "batch_examples", "target_loss"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive or None, got {getattr(self, name)!r}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -124,6 +131,8 @@ class FinetuneConfig:
                 ok = True  # checked with its values
             elif f.name in ("max_steps", "batch_examples"):
                 ok = value is None or _is_int(value)
+            elif f.name == "target_loss":
+                ok = value is None or _is_int(value) or isinstance(value, float)
             elif isinstance(f.default, str):
                 ok = isinstance(value, str)
             elif isinstance(f.default, bool):
@@ -161,6 +170,24 @@ class FinetuneResult:
     seconds: float  # training time, without setup and saving
     curve: list[StepLog] = field(default_factory=list)
     out_dir: Path | None = None
+    epochs: int = 0  # passes over the examples (the last one partial when max_steps cut it)
+    epoch_losses: list[float] = field(default_factory=list)  # mean loss per learned token of each finished epoch
+    stopped_by: str = "epochs"  # target_loss (the criterion was met) | epochs (the cap) | max_steps
+    target_loss: float | None = None
+
+    @property
+    def criterion_met(self) -> bool | None:
+        """Whether the training loss reached `target_loss` (None when the run had no target)."""
+        if self.target_loss is None:
+            return None
+        return bool(self.epoch_losses) and self.epoch_losses[-1] <= self.target_loss
+
+    def summary(self) -> dict:
+        """What a results store keeps of a fine-tuning: the stopping rule and how the run met it."""
+        return {"steps": self.steps, "epochs": self.epochs, "tokens": self.tokens_trained,
+                "seconds": round(self.seconds, 3), "final_loss": self.final_loss,
+                "epoch_losses": self.epoch_losses, "target_loss": self.target_loss,
+                "stopped_by": self.stopped_by, "criterion_met": self.criterion_met}
 
     @property
     def loss_curve(self) -> list[tuple[int, float]]:
@@ -189,7 +216,8 @@ def finetune(
     torch.manual_seed(config.seed)  # LoRA initialization and dropout
     tokenizer = loaded.tokenizer
     tokenized = tokenize_examples(examples, tokenizer)
-    plan = plan_steps([len(e) for e in tokenized], config)
+    epochs = plan_epochs([len(e) for e in tokenized], config)
+    plan = [rows for epoch in epochs for rows in epoch]
     attn_implementation = getattr(loaded.model.config, "_attn_implementation", None)
     dtype = next(loaded.model.parameters()).dtype
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -202,53 +230,77 @@ def finetune(
     )
     # --- train -------------------------------------------------------------------------------------------
     curve: list[StepLog] = []
+    epoch_losses: list[float] = []
+    stopped_by = "max_steps" if config.max_steps is not None and config.max_steps < len(plan) else "epochs"
     model.train()
     start = time.perf_counter()
     bar = _progress_bar(len(plan), enabled=progress and accelerator.is_local_main_process)
-    for step, rows in enumerate(plan, start=1):
-        learning_rate = scheduler.get_last_lr()[0]
-        loss, tokens = _train_step(accelerator, model, tokenized, rows, config, pad_id, (attn_implementation, dtype))
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        curve.append(StepLog(step, loss, learning_rate, tokens, time.perf_counter() - start))
-        bar.set_postfix(loss=f"{loss:.4f}")
-        bar.update()
+    for epoch in epochs:
+        loss_sum, learned_sum = 0.0, 0
+        for rows in epoch:
+            learning_rate = scheduler.get_last_lr()[0]
+            loss, tokens = _train_step(accelerator, model, tokenized, rows, config, pad_id,
+                                       (attn_implementation, dtype))
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            curve.append(StepLog(len(curve) + 1, loss, learning_rate, tokens, time.perf_counter() - start))
+            learned = sum(tokenized[i].loss_tokens for row in rows for i in row)
+            loss_sum, learned_sum = loss_sum + loss * learned, learned_sum + learned
+            bar.set_postfix(loss=f"{loss:.4f}")
+            bar.update()
+        epoch_losses.append(loss_sum / max(learned_sum, 1))
+        if config.target_loss is not None and epoch_losses[-1] <= config.target_loss:
+            stopped_by = "target_loss"
+            break
     bar.close()
     seconds = time.perf_counter() - start
     model.eval()
     # --- save --------------------------------------------------------------------------------------------
     out = Path(out_dir) if out_dir is not None else None
     loaded.model = _finish_model(accelerator, model, loaded, config, out)
-    result = FinetuneResult(len(plan), sum(log.tokens for log in curve), seconds, curve, out)
+    result = FinetuneResult(len(curve), sum(log.tokens for log in curve), seconds, curve, out,
+                            epochs=len(epoch_losses), epoch_losses=epoch_losses, stopped_by=stopped_by,
+                            target_loss=config.target_loss)
     if out is not None and accelerator.is_main_process:
         _write_records(out, result, loaded, config, len(examples))
     return result
 
 
 def plan_steps(lengths: Sequence[int], config: FinetuneConfig) -> list[list[list[int]]]:
-    """Every optimizer step of the run: steps -> rows -> example indices, cut at `max_steps`.
+    """Every optimizer step the run may take (the cap): steps -> rows -> example indices."""
+    return [rows for epoch in plan_epochs(lengths, config) for rows in epoch]
+
+
+def plan_epochs(lengths: Sequence[int], config: FinetuneConfig) -> list[list[list[list[int]]]]:
+    """The steps of each epoch, up to the `epochs` cap and cut at `max_steps`: epochs -> steps -> rows -> examples.
 
     Each epoch shuffles the examples, packs them into rows and shuffles the rows, all with one
     `random.Random(seed)`; a step takes the next `batch_tokens // row_tokens` rows of its epoch. With
     `batch_examples`, each epoch's shuffled examples are cut into steps of that many, each packed on its own.
+    The plan does not depend on `target_loss`: a run that stops early took a prefix of it.
     """
     rng = random.Random(config.seed)
     rows_per_step = config.batch_tokens // config.row_tokens
-    steps: list[list[list[int]]] = []
+    epochs: list[list[list[list[int]]]] = []
+    budget = config.max_steps if config.max_steps is not None else math.inf
     for _ in range(config.epochs):
         order = list(range(len(lengths)))
         rng.shuffle(order)
+        steps: list[list[list[int]]] = []
         if config.batch_examples is not None:
             for at in range(0, len(order), config.batch_examples):
                 chunk = order[at : at + config.batch_examples]
                 steps.append([[chunk[i] for i in row] for row in pack_rows([lengths[i] for i in chunk],
                                                                              config.row_tokens)])
-            continue
-        rows = [[order[i] for i in row] for row in pack_rows([lengths[i] for i in order], config.row_tokens)]
-        rng.shuffle(rows)
-        steps.extend(rows[at : at + rows_per_step] for at in range(0, len(rows), rows_per_step))
-    return steps[: config.max_steps] if config.max_steps is not None else steps
+        else:
+            rows = [[order[i] for i in row] for row in pack_rows([lengths[i] for i in order], config.row_tokens)]
+            rng.shuffle(rows)
+            steps = [rows[at : at + rows_per_step] for at in range(0, len(rows), rows_per_step)]
+        steps = steps[: max(0, budget - sum(len(e) for e in epochs))] if budget < math.inf else steps
+        if steps:
+            epochs.append(steps)
+    return epochs
 
 
 def _trainable_model(model: torch.nn.Module, config: FinetuneConfig) -> torch.nn.Module:
@@ -357,6 +409,7 @@ def _write_records(out: Path, result: FinetuneResult, loaded: LoadedModel, confi
         "model": loaded.name,
         "examples": examples,
         "steps": result.steps,
+        "stopping": result.summary(),
         "versions": {name: version(name) for name in ("icft", "torch", "transformers", "peft", "accelerate")},
     }
     write_text_atomic(out / "finetune_config.json", json.dumps(record, indent=1) + "\n")

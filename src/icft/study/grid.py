@@ -130,7 +130,7 @@ class Study:
             return evaluate_world(self._base_model(cell.model), world, cell.world_ref, cell.mode, store, **kwargs)
         training = spec.config["training"]
         folder = self.out / "finetune" / spec.run_id
-        model = self._finetuned_model(cell, world, training, folder)
+        model = self._finetuned_model(cell, world, training, folder, store, spec.run_id)
         summary = evaluate_world(model, world, cell.world_ref, cell.mode, store, training=training, **kwargs)
         del model
         if not self.config.keep_weights:
@@ -214,7 +214,8 @@ class Study:
         self.console.print(result.describe(), highlight=False)
         return path
 
-    def _finetuned_model(self, cell: Cell, world: World, training: dict, folder: Path):
+    def _finetuned_model(self, cell: Cell, world: World, training: dict, folder: Path, store: ResultsStore,
+                         fit_id: str):
         from icft.learn.finetune import finetune
         from icft.models import load, load_folder
 
@@ -232,7 +233,12 @@ class Study:
         config = finetune_config(self.config.finetune, seed=cell.seed, save_weights=self.config.keep_weights)
         fresh = load(cell.model)  # fine-tuning changes the model in place: never train the shared base copy
         self.console.print(f"fine-tuning {cell.label} on {len(examples)} examples")
-        finetune(fresh, examples, config, out_dir=folder)
+        result = finetune(fresh, examples, config, out_dir=folder)
+        # the fit's record (steps, tokens, seconds, losses, the stopping rule and whether it was met) is keyed by
+        # the cell's run id; the report joins it with the run's control-split accuracy (the learned check)
+        store.add_fit(fit_id, training, {**result.summary(), "examples": len(examples)})
+        self.console.print(f"trained {result.steps} steps ({result.epochs} epochs) to loss {result.final_loss:.3f}: "
+                           f"stopped by {result.stopped_by}", highlight=False)
         write_text_atomic(folder / "cell.json", json.dumps({"cell": cell.label, "training": training}, indent=1))
         return fresh
 

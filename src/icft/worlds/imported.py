@@ -5,7 +5,8 @@ questions.jsonl  one question a line: {"prompt": "...", "options": ["...", "..."
                  "split": "optional (default: test)", "id": "optional"}
 
 Options are scored as continuations of the prompt (never shown in it); an option without leading white
-space gets one, so "Paris" after "The capital is" is scored as " Paris". There are no structured facts, so
+space gets one, so "Paris" after "The capital is" is scored as " Paris". Questions whose split is named a
+control split (`--control-split`) check that a fine-tuned model learned the documents themselves. There are no structured facts, so
 `icft worlds check` verifies structure only.
 """
 
@@ -16,12 +17,16 @@ from pathlib import Path
 
 from icft.errors import IcftError
 from icft.jsonl import read_jsonl
+from icft.worlds.io import check_control_splits
 from icft.worlds.schema import Document, Item, World
 
 GENERATOR_VERSION = "import-1"
 
 
-def import_world(documents: str | Path, questions: str | Path, name: str | None = None) -> World:
+def import_world(documents: str | Path, questions: str | Path, name: str | None = None,
+                 control_splits: tuple[str, ...] = ()) -> World:
+    """A world from the user's files; `control_splits` name the question splits that ask the documents' own
+    statements (the learned check a fine-tuned model must pass; without one, reports say it is missing)."""
     docs = [_document(obj, documents, n) for n, obj in read_jsonl(documents)]
     items = [_question(obj, questions, n) for n, obj in read_jsonl(questions)]
     if not docs:
@@ -31,10 +36,11 @@ def import_world(documents: str | Path, questions: str | Path, name: str | None 
     for kind, ids in (("document", [d.id for d in docs]), ("question", [i.id for i in items])):
         if len(set(ids)) != len(ids):
             raise IcftError(f"two {kind}s share an id: give each a unique 'id' (or leave 'id' out everywhere)")
+    check_control_splits(control_splits, {item.split for item in items}, str(questions))
     digest = hashlib.sha256(Path(documents).read_bytes() + Path(questions).read_bytes()).hexdigest()[:12]
     return World(name=name or Path(documents).stem, seed=0, generator_version=GENERATOR_VERSION,
                  sizes={"documents": len(docs), "questions": len(items), "sha256": digest},
-                 documents=docs, items=items)
+                 documents=docs, items=items, control_splits=tuple(control_splits))
 
 
 def _document(obj: dict, path, line: int) -> Document:

@@ -31,6 +31,7 @@ def save_world(world: World, out_dir: str | Path) -> Path:
             "facts": len(world.facts),
             "items": {split: len(world.items_in(split)) for split in world.splits},
         },
+        "control_splits": list(world.control_splits),
         "rules": world.rules.to_json(),
         "facts": [[f.id, f.subject, f.relation, f.object] for f in world.facts],
     }
@@ -61,6 +62,10 @@ def load_world(world_dir: str | Path) -> World:
     items = [_parse_item(obj, root / TEST_FILE, n) for n, obj in read_jsonl(root / TEST_FILE)]
     if not documents:
         raise IcftError(f"{root / TRAIN_FILE}: no documents; a world needs at least one train document")
+    control_splits = header.get("control_splits", [])
+    if not isinstance(control_splits, list) or not all(isinstance(s, str) for s in control_splits):
+        raise IcftError(f"{header_path}: field 'control_splits' must be a list of split names")
+    check_control_splits(control_splits, {item.split for item in items}, str(header_path))
     return World(
         name=header["name"],
         seed=header["seed"],
@@ -70,7 +75,16 @@ def load_world(world_dir: str | Path) -> World:
         items=items,
         facts=facts,
         rules=Rules.from_json(rules_json),
+        control_splits=tuple(control_splits),
     )
+
+
+def check_control_splits(control_splits, splits: set[str], where: str) -> None:
+    """Every control split names a split that has test items."""
+    for split in control_splits:
+        if split not in splits:
+            raise IcftError(f"{where}: control split {split!r} has no test items "
+                            f"(splits: {', '.join(sorted(splits)) or 'none'}); name one of those")
 
 
 def _document_json(d: Document) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
 
 GENERATOR_VERSION = "1"
+# the trained directions (set A forward; set B was trained both ways): the learned check
+CONTROL_SPLITS = ("forward", "reverse_b")
 NAME = "reversal_curse"
 MAX_PEOPLE = 1000
 OPTIONS = 4
@@ -96,6 +98,7 @@ def build(seed: int, sizes: Sizes) -> World:
     return World(
         name=NAME, seed=seed, generator_version=GENERATOR_VERSION, sizes=dataclasses.asdict(sizes),
         documents=documents, items=items, facts=facts, rules=RULES,
+        control_splits=CONTROL_SPLITS,
     )
 
 

@@ -25,6 +25,7 @@ from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
 
 GENERATOR_VERSION = "1"
+CONTROL_SPLITS = ("rephrased",)  # the trained statements reworded: the learned check
 NAME = "reversals"
 MAX_FACTS = 2000
 
@@ -99,6 +100,7 @@ def build(seed: int, sizes: Sizes) -> World:
     return World(
         name=NAME, seed=seed, generator_version=GENERATOR_VERSION, sizes=dataclasses.asdict(sizes),
         documents=documents, items=items, facts=facts, rules=Rules(converses=CONVERSES),
+        control_splits=CONTROL_SPLITS,
     )
 
 

@@ -70,11 +70,19 @@ class World:
     items: list[Item]
     facts: list[Fact] = field(default_factory=list)
     rules: Rules = field(default_factory=Rules)
+    # the splits that test the trained statements themselves (not a generalization): a fine-tuned model must
+    # pass them (the learned check) before it is compared with anything; empty = the world has no such check
+    control_splits: tuple[str, ...] = ()
 
     @property
     def splits(self) -> list[str]:
         """Split names in first-appearance order."""
         return list(dict.fromkeys(item.split for item in self.items))
+
+    @property
+    def generalization_splits(self) -> list[str]:
+        """The splits that are not controls: each needs an inference beyond the trained statements."""
+        return [split for split in self.splits if split not in self.control_splits]
 
     def items_in(self, split: str) -> list[Item]:
         return [item for item in self.items if item.split == split]

@@ -28,6 +28,7 @@ from icft.worlds.semantic_text import CONVERSES, RELATIONS
 from icft.worlds.vocabulary import NonceVocabulary
 
 GENERATOR_VERSION = "1"
+CONTROL_SPLITS = ("rephrased",)  # trained facts in other words: the learned check
 MAX_BRANCHING = 4
 RULES = Rules(
     converses={**CONVERSES, **{v: k for k, v in CONVERSES.items()}},
@@ -130,7 +131,8 @@ def build(seed: int, sizes: Sizes) -> World:
     known = closure({f.claim for f in facts}, RULES)
     items = build_items(rng, taxonomy, facts, known, sizes)
     return World(name="semantic", seed=seed, generator_version=GENERATOR_VERSION, sizes=asdict(sizes),
-                 documents=documents, items=items, facts=facts, rules=RULES)
+                 documents=documents, items=items, facts=facts, rules=RULES,
+                 control_splits=CONTROL_SPLITS)
 
 
 def _taxonomy(rng: random.Random, sizes: Sizes) -> Taxonomy:

@@ -11,7 +11,8 @@ conclusion is all/some/no without existential import ("all" never implies "some"
 Darii, Cesare, Camestres, Datisi, Disamis, Camenes and Dimaris. Conclusions are balanced across all, no
 and some. Every example uses three fresh terms, so no two examples chain.
 
-Test split `syllogism` (one item per example): the prompt names the two conclusion terms ("This is about
+Test splits, one item per example: `premises` (the control: one of the two trained premises, asked in the
+format below) and `syllogism`. In `syllogism` (one item per example): the prompt names the two conclusion terms ("This is about
 troff and yomp.", in a random order) and the six options are {All, Some, No} x {both directions}, each on
 a new line as in training ("\\nAll troff are yomp."). One best answer up to wording: an "all" conclusion
 has exactly one true option; "no" and "some" are symmetric, so both directions are true and say the same
@@ -28,8 +29,9 @@ from icft.worlds.logic import Rules
 from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 NAME = "syllogisms"
+CONTROL_SPLITS = ("premises",)  # a trained premise, asked in the test's six-statement format: the learned check
 MAX_EXAMPLES = 2000
 QUANTIFIERS = ("all", "some", "no")
 
@@ -71,16 +73,19 @@ def build(seed: int, sizes: Sizes) -> World:
     rng = random.Random(seed)
     vocab = NonceVocabulary(rng)
     forms = _forms_balanced_by_conclusion(rng, sizes.examples)
-    documents, items, facts = [], [], []
+    documents, items, controls, facts = [], [], [], []
     for index, form in enumerate(forms):
         terms = dict(zip("SMP", vocab.draw(3)))
         premises = [_fact(f"syl-fact-{index:04d}-{k}", FORMS[form][k], terms) for k in (0, 1)]
         documents.append(_premises_document(rng, f"syl-doc-{index:04d}", terms, premises))
-        items.append(_conclusion_item(rng, f"syl-test-{index:04d}", terms, FORMS[form][2], premises))
+        conclusion = _fact("", FORMS[form][2], terms)
+        items.append(_six_statement_item(rng, f"syl-test-{index:04d}", "syllogism", conclusion, premises))
+        premise = rng.choice(premises)
+        controls.append(_six_statement_item(rng, f"syl-premise-{index:04d}", "premises", premise, [premise]))
         facts.extend(premises)
     return World(
         name=NAME, seed=seed, generator_version=GENERATOR_VERSION, sizes=dataclasses.asdict(sizes),
-        documents=documents, items=items, facts=facts, rules=RULES,
+        documents=documents, items=items + controls, facts=facts, rules=RULES, control_splits=CONTROL_SPLITS,
     )
 
 
@@ -110,19 +115,20 @@ def _premises_document(rng, doc_id: str, terms: dict[str, str], premises: list[F
     return Document(doc_id, text, tuple(f.id for f in premises), style="premises")
 
 
-def _conclusion_item(rng, item_id: str, terms: dict[str, str], conclusion, premises: list[Fact]) -> Item:
-    """Six options {all, some, no} x {S->P, P->S}, shuffled; the answer leads with the first-named term."""
-    quantifier = conclusion[0]
-    first, second = rng.sample([terms["S"], terms["P"]], 2)
+def _six_statement_item(rng, item_id: str, split: str, statement: Fact, premises: list[Fact]) -> Item:
+    """Six options {all, some, no} x both directions over `statement`'s two terms, shuffled; the true one
+    (a conclusion, or a trained premise in the control split) leads with the first-named term."""
+    quantifier = statement.relation
+    first, second = rng.sample([statement.subject, statement.object], 2)
     claims = [(a, q, b) for q in QUANTIFIERS for a, b in ((first, second), (second, first))]
     rng.shuffle(claims)
-    true_claims = {(terms["S"], quantifier, terms["P"])}
+    true_claims = {statement.claim}
     if quantifier in RULES.converses:
-        true_claims.add((terms["P"], quantifier, terms["S"]))
+        true_claims.add((statement.object, quantifier, statement.subject))
     leading = [i for i, c in enumerate(claims) if c in true_claims and c[0] == first]
     answer = leading[0] if leading else next(i for i, c in enumerate(claims) if c in true_claims)
     return Item(
-        id=item_id, split="syllogism", prompt=f"This is about {first} and {second}.",
+        id=item_id, split=split, prompt=f"This is about {first} and {second}.",
         options=tuple("\n" + _sentence(c) for c in claims), answer=answer,
         also_correct=tuple(i for i, c in enumerate(claims) if c in true_claims and i != answer),
         fact_ids=tuple(f.id for f in premises), claims=tuple(claims),
