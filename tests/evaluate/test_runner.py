@@ -66,7 +66,7 @@ def test_pretrained_run_scores_every_item_once(loaded, tmp_path, monkeypatch):
     assert [s.split for s in summary.splits] == ["reversal", "syllogism"]
     assert [s.n for s in summary.splits] == [4, 2]
     assert [s.chance for s in summary.splits] == [0.5, 0.5]
-    assert summary.n_scored == 6 and summary.config == {}
+    assert summary.n_scored == 6 and summary.config == {"control_splits": []}  # the tiny world names none
     for row, item in zip(rows, world.items):
         assert len(row.logprobs) == len(item.options) and all(lp < 0 for lp in row.logprobs)
         assert row.correct_sum == (row.chosen_sum in item.correct)
@@ -124,7 +124,7 @@ def test_icl_scores_after_the_documents(loaded, tmp_path, monkeypatch):
     assert all(doc.text in plain_context and doc.text in chat_context for doc in world.documents)
     assert chat_context.startswith("<|im_start|>user\n")
     assert scorer.prompts[6] == "<|im_end|>\n<|im_start|>assistant\n" + world.items[0].prompt
-    assert plain.config == {"subsample": 1.0, "template": "plain"}
+    assert plain.config == {"subsample": 1.0, "template": "plain", "control_splits": []}
 
 
 def test_bad_mode_and_options_are_errors(loaded, tmp_path):

@@ -57,6 +57,44 @@ def test_full_finetuning_reduces_the_training_loss(tmp_path):
     assert record["config"]["learning_rate"] == 3e-3 and record["examples"] == len(DOCS)
 
 
+def test_training_stops_at_the_first_epoch_whose_loss_meets_the_target(tmp_path):
+    capped = FinetuneConfig(epochs=30, learning_rate=3e-3, **SMALL)  # one step per epoch (see SMALL)
+    full = finetune(tiny_model(), EXAMPLES, capped, progress=False)
+    epoch_losses = [loss for _, loss in full.loss_curve]
+    assert full.epoch_losses == pytest.approx(epoch_losses) and full.stopped_by == "epochs"
+    assert full.criterion_met is None  # no target: nothing to meet
+    target = epoch_losses[9] + 1e-6  # reached first at epoch 10 (the loss falls steadily here)
+    first = next(n for n, loss in enumerate(epoch_losses, start=1) if loss <= target)
+    stopped = finetune(tiny_model(), EXAMPLES, FinetuneConfig(**{**capped.to_dict(), "target_loss": target}),
+                       tmp_path, progress=False)
+    # the same seed gives the same steps, so the stopped run is a prefix of the full one
+    assert stopped.steps == stopped.epochs == first <= 10
+    assert [loss for _, loss in stopped.loss_curve] == pytest.approx(epoch_losses[:first])
+    assert stopped.stopped_by == "target_loss" and stopped.criterion_met is True
+    record = json.loads((tmp_path / "finetune_config.json").read_text())["stopping"]
+    assert record == json.loads(json.dumps(stopped.summary()))
+    assert record["criterion_met"] and record["steps"] == first and record["final_loss"] <= target
+
+
+def test_an_unreachable_target_stops_at_the_cap_and_says_it_was_not_met():
+    result = finetune(tiny_model(), EXAMPLES, FinetuneConfig(epochs=3, target_loss=1e-4, **SMALL), progress=False)
+    assert result.epochs == 3 and result.stopped_by == "epochs" and result.criterion_met is False
+    assert result.summary()["criterion_met"] is False and result.summary()["target_loss"] == 1e-4
+
+
+def test_epoch_loss_weighs_steps_by_their_learned_tokens():
+    config = FinetuneConfig(epochs=2, learning_rate=1e-3, batch_examples=2, **SMALL)  # three steps an epoch
+    result = finetune(tiny_model(), EXAMPLES, config, progress=False)
+    lengths = [len(tiny_model().tokenizer(d)["input_ids"]) + 1 for d in DOCS]
+    from icft.learn.finetune import plan_epochs
+
+    epochs = plan_epochs(lengths, config)
+    assert [len(e) for e in epochs] == [3, 3] and result.epochs == 2
+    learned = [sum(lengths[i] - 1 for row in step for i in row) for step in epochs[0]]  # tokens after the first
+    losses = [log.loss for log in result.curve[:3]]
+    assert result.epoch_losses[0] == pytest.approx(sum(l * n for l, n in zip(losses, learned)) / sum(learned))
+
+
 def test_lora_trains_only_the_adapter_and_saves_it(tmp_path):
     loaded = tiny_model_for_lora()
     base = {name: p.detach().clone() for name, p in loaded.model.named_parameters()}

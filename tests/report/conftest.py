@@ -9,6 +9,10 @@ from icft.study.store import ItemResult, ResultsStore, RunSpec
 
 CHANCE = {"reversed": 0.5, "rephrased": 0.5, "syllogism": 1 / 6, "reverse_a": 0.25, "reverse_b": 0.25,
           "forward": 0.25}
+CONTROLS = {"reversals": ("rephrased",), "semantic": ("rephrased",), "syllogisms": ("premises",),
+            "reversal_curse": ("forward", "reverse_b")}
+FIT = {"steps": 12, "epochs": 4, "tokens": 1500, "seconds": 3.0, "final_loss": 0.25, "epoch_losses": [2.0, 0.25],
+       "target_loss": 0.3, "stopped_by": "target_loss", "criterion_met": True}
 
 
 def write_study(folder, accuracy: dict, seeds=(0, 1), n_items=20, model="tiny-model", name="hand-made",
@@ -36,8 +40,10 @@ def write_study(folder, accuracy: dict, seeds=(0, 1), n_items=20, model="tiny-mo
 
 def _store_run(store, world, mode, seed, model, splits, accuracy, n_items, chance, finish):
     spec = RunSpec(world=f"{world}-s{seed}", world_id=f"{world}/seed{seed}/v1/abc", model=model, mode=mode,
-                   seed=seed, config={"mode": mode})
+                   seed=seed, config={"mode": mode, "control_splits": list(CONTROLS.get(world, ()))})
     run_id = store.start_run(spec)
+    if mode.startswith("ft"):  # a fine-tuned cell records its fit under its run id, as a study does
+        store.add_fit(run_id, {"mode": mode}, FIT)
     rows = []
     for split in splits:
         n_correct = min(n_items, max(0, round(accuracy[(world, mode, split)] * n_items) + seed))

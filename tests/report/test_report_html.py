@@ -21,11 +21,16 @@ WORLDS = {"reversals": ("reversed", "rephrased"), "reversal_curse": ("reverse_a"
 MODES = {"pretrained": None, "icl": 0.9, "ft": None, "ft-global": 0.85}  # None: at chance
 
 
-def accuracy(ft_boost=0.0):
-    from conftest import CHANCE
+def accuracy(ft_boost=0.0, ft_learned=True):
+    """Every cell's accuracy; fine-tuned modes learned their facts (control splits at 0.95) unless told not."""
+    from conftest import CHANCE, CONTROLS
 
-    return {(w, m, s): min(1.0, (CHANCE[s] if a is None else a) + (ft_boost if m == "ft" else 0.0))
-            for w, splits in WORLDS.items() for m, a in MODES.items() for s in splits}
+    def value(world, mode, split, a):
+        if mode.startswith("ft") and ft_learned and split in CONTROLS[world]:
+            return 0.95
+        return min(1.0, (CHANCE[split] if a is None else a) + (ft_boost if mode == "ft" else 0.0))
+
+    return {(w, m, s): value(w, m, s, a) for w, splits in WORLDS.items() for m, a in MODES.items() for s in splits}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +58,8 @@ def test_html_holds_every_world_table_and_an_embedded_figure_each(report):
     assert page.startswith("<!DOCTYPE html>") and "<title>icft report: small</title>" in page
     for world, splits in WORLDS.items():
         assert f"<h3>{world}</h3>" in page
-        table = page.split(f"<h3>{world}</h3>")[1].split("</table>")[0]
+        learned, table = page.split(f"<h3>{world}</h3>")[1].split("</table>")[:2]
+        assert "Did each mode learn the facts?" in learned
         assert "".join(f"<th>{s}</th>" for s in splits) in table
         for row in ("chance", "n items"):
             assert f'<th scope="row" class="text">{row}</th>' in table
@@ -71,7 +77,7 @@ def test_incomplete_runs_are_noted_and_left_out(report):
     for text in (page, markdown):
         assert "reversal_curse-s1 · tiny-model · icl: incomplete" in text
     curse = markdown.split("### reversal_curse")[1].split("![")[0]
-    icl_row = next(line for line in curse.splitlines() if line.startswith("| ICL |"))
+    icl_row = next(line for line in curse.split("| mode | reverse_a")[1].splitlines() if line.startswith("| ICL |"))
     assert icl_row.endswith("| 1 |")  # one finished seed of two
 
 
@@ -90,6 +96,21 @@ def test_markdown_has_the_tables_findings_and_figure_links(report):
     assert "1. **reproduces**: The pretrained model" in findings
     assert "2. **reproduces**: ICL generalizes" in findings
     assert "3. **not tested**" in findings  # no syllogisms world
+
+
+def test_a_fine_tuned_model_that_did_not_learn_makes_its_comparisons_invalid(tmp_path):
+    from conftest import write_study
+
+    folder = write_study(tmp_path / "s", accuracy(ft_learned=False), seeds=(0,), n_items=40, name="unlearned")
+    markdown = write_report(folder).markdown.read_text()
+    findings = markdown.split("## Findings")[1]
+    # FT sits at chance on its control splits: ICL vs FT and the reversal curse are not findings but invalid
+    assert "2. **invalid**: ICL generalizes" in findings and "8. **invalid**: Reversal curse" in findings
+    assert re.search(r"FT did not learn the facts \(control 0\.\d\d\)", findings)
+    assert "1. **reproduces**: The pretrained model" in findings  # no fine-tuned model involved: still a finding
+    learned = markdown.split("### reversals")[1].split("| mode | reversed")[0]
+    assert "| FT | 0.50 (20/40) | NOT learned | 12 | 4 | 0.250 | loss ≤ 0.3 |" in learned
+    assert "| ICL | " in learned and "| learned |" in learned
 
 
 def test_same_results_same_bytes(report):

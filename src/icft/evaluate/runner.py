@@ -83,6 +83,9 @@ def stored_summary(store: ResultsStore, spec: RunSpec, world: World) -> EvalSumm
 
 def run_spec(model_name: str, world: World, world_ref: str, mode: str, seed: int, config: dict) -> RunSpec:
     """The identity of a run; its `run_id` tells whether the store already has it (before any work)."""
+    # the world's control splits travel with every run, so a report (which reads only the store) knows which
+    # splits are the learned check
+    config = {**config, "control_splits": list(world.control_splits)}
     return RunSpec(world=world_ref, world_id=world_identity(world), model=model_name, mode=mode, seed=seed,
                    config=config)
 

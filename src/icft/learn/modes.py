@@ -18,6 +18,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Mode:
     name: str
+    label: str  # how reports name it
     context: bool = False  # the train documents go in the context at test time
     train_on: tuple[str, ...] = ()  # data sources of fine-tuning: documents, sentences, local, global
 
@@ -31,11 +32,16 @@ class Mode:
 
 
 MODES: dict[str, Mode] = {m.name: m for m in (
-    Mode("pretrained"),
-    Mode("icl", context=True),
-    Mode("ft", train_on=("documents",)),
-    Mode("ft-split", train_on=("sentences",)),
-    Mode("ft-local", train_on=("documents", "local")),
-    Mode("ft-global", train_on=("documents", "global")),
-    Mode("ft-local-global", train_on=("documents", "local", "global")),
+    Mode("pretrained", "pretrained"),
+    Mode("icl", "ICL", context=True),
+    Mode("ft", "FT", train_on=("documents",)),
+    Mode("ft-split", "FT-split", train_on=("sentences",)),
+    Mode("ft-local", "FT-local", train_on=("documents", "local")),
+    Mode("ft-global", "FT-global", train_on=("documents", "global")),
+    Mode("ft-local-global", "FT-local+global", train_on=("documents", "local", "global")),
 )}
+
+
+def mode_label(mode: str) -> str:
+    """The report name of a mode ("FT-local"); an unknown mode keeps its own name."""
+    return MODES[mode].label if mode in MODES else mode

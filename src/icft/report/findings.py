@@ -6,6 +6,8 @@ Every finding is a pure function of a `Scores` (accuracy estimates per (world, m
   does not reproduce      they show the opposite direction
   not shown at this size  neither: the 95% CIs overlap, or are too wide to say "near chance"
   not tested              the worlds, modes or splits the finding needs are not in the study
+  invalid                 a fine-tuned model it compares did not learn the facts it was given (it failed its
+                          world's learned check, `icft.report.learned`): no comparison is made with it
 
 Rules (conservative on purpose, so the report never claims more than the numbers show):
   A > B        A's 95% CI lies entirely above B's (A.low > B.high); the opposite ordering is "does not
@@ -18,7 +20,8 @@ Rules (conservative on purpose, so the report never claims more than the numbers
                when A's point estimate is at least B's and A's CI lower bound is no more than
                NON_INFERIORITY_MARGIN below B's point estimate; otherwise "not shown at this size".
 Findings over several worlds or splits combine their cases: `all_cases` (every tested case must reproduce,
-any opposite case is "does not reproduce") or `any_case` (some case reproduces and none is opposite).
+any opposite case is "does not reproduce", an invalid case makes "every case" unknowable: invalid) or
+`any_case` (some valid case reproduces and none is opposite; invalid when no case is valid).
 """
 
 from __future__ import annotations
@@ -27,13 +30,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from icft.evaluate.metrics import Estimate
-from icft.report.results import Scores, format_estimate, mode_label
+from icft.learn.modes import mode_label
+from icft.report.results import Scores, format_estimate
 
 REPRODUCES = "reproduces"
 DOES_NOT_REPRODUCE = "does not reproduce"
 NOT_SHOWN = "not shown at this size"
 NOT_TESTED = "not tested"
-VERDICTS = (REPRODUCES, DOES_NOT_REPRODUCE, NOT_SHOWN, NOT_TESTED)
+INVALID = "invalid"
+VERDICTS = (REPRODUCES, DOES_NOT_REPRODUCE, NOT_SHOWN, NOT_TESTED, INVALID)
 
 NEAR_CHANCE_MARGIN = 0.15  # accuracy points: how far from chance a CI may reach and still be "near chance"
 NON_INFERIORITY_MARGIN = 0.10  # accuracy points: how far below B the CI of A may reach in "A >= B"
@@ -96,6 +101,8 @@ def all_cases(verdicts: Iterable[str]) -> str:
         return NOT_TESTED
     if DOES_NOT_REPRODUCE in tested:
         return DOES_NOT_REPRODUCE
+    if INVALID in tested:
+        return INVALID
     return REPRODUCES if all(v == REPRODUCES for v in tested) else NOT_SHOWN
 
 
@@ -104,6 +111,9 @@ def any_case(verdicts: Iterable[str]) -> str:
     tested = [v for v in verdicts if v != NOT_TESTED]
     if not tested:
         return NOT_TESTED
+    tested = [v for v in tested if v != INVALID] or [INVALID]
+    if tested == [INVALID]:
+        return INVALID
     up, down = REPRODUCES in tested, DOES_NOT_REPRODUCE in tested
     if up and not down:
         return REPRODUCES
@@ -147,6 +157,8 @@ def icl_beats_ft(scores: Scores, number: int, world: str, split: str) -> Finding
     icl, ft = scores.get(world, "icl", split), scores.get(world, "ft", split)
     if icl is None or ft is None:
         return _not_tested(number, claim, f"the study has no {_missing(icl=icl, ft=ft)} results on {world}/{split}")
+    if invalid := scores.invalid(world, "ft"):
+        return _invalid(number, claim, f"{invalid} on {world}; ICL {format_estimate(icl)} vs FT {format_estimate(ft)}")
     verdict = greater(icl, ft)
     return Finding(number, claim, verdict,
                    f"ICL {format_estimate(icl)} vs FT {format_estimate(ft)} on {world}/{split}: {verdict}.")
@@ -160,6 +172,8 @@ def structure_helps_ft_reversals(scores: Scores) -> Finding:
         where = " or ".join(name for name, e in (("semantic/reversed", semantic), ("reversals/reversed", isolated))
                             if e is None)
         return _not_tested(4, claim, f"the study has no FT results on {where}")
+    if invalid := scores.invalid("semantic", "ft") or scores.invalid("reversals", "ft"):
+        return _invalid(4, claim, invalid)
     semantic_gain = _minus(semantic, scores.chance[("semantic", "reversed")])
     isolated_gain = _minus(isolated, scores.chance[("reversals", "reversed")])
     verdict = greater(semantic_gain, isolated_gain)
@@ -205,6 +219,8 @@ def reversal_curse(scores: Scores) -> Finding:
     if ft is None or icl is None:
         return _not_tested(8, claim, f"the study has no {_missing(icl=icl, ft=ft)} results on "
                                      "reversal_curse/reverse_a")
+    if invalid := scores.invalid("reversal_curse", "ft"):  # near chance means nothing if the facts were not learned
+        return _invalid(8, claim, f"{invalid}; FT {format_estimate(ft)} on reversal_curse/reverse_a")
     chance = scores.chance[("reversal_curse", "reverse_a")]
     ceiling = chance + NEAR_CHANCE_MARGIN
     if ft.low > ceiling or ft.low > icl.high or icl.high <= ceiling:
@@ -251,10 +267,11 @@ def _per_world_comparisons(scores: Scores, modes: tuple[str, ...], baseline: str
                 estimate = scores.get(world, mode, split)
                 if base is None or estimate is None:
                     continue
-                verdict = rule(estimate, base)
+                invalid = scores.invalid(world, mode, baseline)
+                verdict = INVALID if invalid else rule(estimate, base)
                 cases.append(verdict)
                 details.append(f"{mode_label(mode)} {format_estimate(estimate)} vs {mode_label(baseline)} "
-                               f"{format_estimate(base)} on {world}/{split}: {verdict}.")
+                               f"{format_estimate(base)} on {world}/{split}: {invalid or verdict}.")
         if cases:
             per_world.append((world, combine(cases)))
     return per_world, tuple(details)
@@ -262,6 +279,10 @@ def _per_world_comparisons(scores: Scores, modes: tuple[str, ...], baseline: str
 
 def _not_tested(number: int, claim: str, reason: str) -> Finding:
     return Finding(number, claim, NOT_TESTED, f"Not tested: {reason}.")
+
+
+def _invalid(number: int, claim: str, reason: str) -> Finding:
+    return Finding(number, claim, INVALID, f"{reason[0].upper()}{reason[1:]}: no comparison is made.")
 
 
 def _missing(**estimates: Estimate | None) -> str:

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from icft.report.findings import (
-    DOES_NOT_REPRODUCE, NEAR_CHANCE_MARGIN, NON_INFERIORITY_MARGIN, NOT_SHOWN, NOT_TESTED, REPRODUCES, Finding,
+    DOES_NOT_REPRODUCE, INVALID, NEAR_CHANCE_MARGIN, NON_INFERIORITY_MARGIN, NOT_SHOWN, NOT_TESTED, REPRODUCES,
+    Finding,
 )
 from icft.report.results import StudyResults
-from icft.report.tables import Table, compare_table, to_html, to_markdown, world_table
+from icft.report.learned import LEARNED_THRESHOLD
+from icft.report.tables import Table, compare_table, learned_table, to_html, to_markdown, world_table
 
 if TYPE_CHECKING:  # only for an annotation: transfer_page imports this module
     from icft.report.transfer import TransferResults
@@ -109,7 +111,10 @@ def _reading_guide() -> Part:
         "upper bound); the opposite ordering is \"does not reproduce\"; overlapping CIs are \"not shown at this "
         f"size\". \"Near chance\" needs the CI to contain chance and stay within {NEAR_CHANCE_MARGIN:.2f} of it. "
         f"\"A ≥ B\" needs A's point estimate at least B's and A's CI to reach at most {NON_INFERIORITY_MARGIN:.2f} "
-        "below B's point estimate. \"Not tested\" means the study lacks the worlds or modes a finding needs."
+        "below B's point estimate. \"Not tested\" means the study lacks the worlds or modes a finding needs. "
+        f"A fine-tuned model must first pass its world's learned check (accuracy of at least {LEARNED_THRESHOLD:.1f} on "
+        "the control splits, which ask the trained statements themselves): a comparison with one that did not is "
+        "\"invalid\", not a finding."
     )
     return Part(f'<p class="guide">{html.escape(text)}</p>\n', f"{text}\n")
 
@@ -128,14 +133,22 @@ def _notes(study: StudyResults | TransferResults) -> Part:
 
 
 def _world_results(study: StudyResults, figure: FigureImage) -> Part:
-    table = world_table(study.scores[figure.model], figure.world)
+    """A world's section: first the learned check (did each mode learn the facts?), then the results."""
+    scores = study.scores[figure.model]
+    table = world_table(scores, figure.world)
+    learned = learned_table(scores, figure.world)
+    question = "Did each mode learn the facts?"
+    if not scores.control_splits(figure.world):
+        question += " This world names no control split, so the learned check is missing."
     encoded = base64.b64encode(figure.png).decode("ascii")
     alt = f"Accuracy per split and mode on {figure.world}, with 95% CIs and chance"
     return Part(
-        f"<section class=\"world\">\n<h3>{html.escape(figure.world)}</h3>\n{to_html(table)}"
+        f"<section class=\"world\">\n<h3>{html.escape(figure.world)}</h3>\n"
+        f"<p><b>{html.escape(question)}</b></p>\n{to_html(learned, text_columns=3)}{to_html(table)}"
         f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(alt)}" '
         f'data-file="{html.escape(figure.file_name)}">\n</section>\n',
-        f"### {figure.world}\n\n{to_markdown(table)}\n![{alt}]({figure.file_name})\n",
+        f"### {figure.world}\n\n**{question}**\n\n{to_markdown(learned)}\n{to_markdown(table)}\n"
+        f"![{alt}]({figure.file_name})\n",
     )
 
 
@@ -225,7 +238,8 @@ def _badge(verdict: str) -> str:
     return f'<span class="verdict {_VERDICT_CLASSES[verdict]}">{html.escape(verdict)}</span>'
 
 
-_VERDICT_CLASSES = {REPRODUCES: "v-yes", DOES_NOT_REPRODUCE: "v-no", NOT_SHOWN: "v-unclear", NOT_TESTED: "v-untested"}
+_VERDICT_CLASSES = {REPRODUCES: "v-yes", DOES_NOT_REPRODUCE: "v-no", NOT_SHOWN: "v-unclear", NOT_TESTED: "v-untested",
+                    INVALID: "v-no"}
 
 
 _CSS = """

@@ -17,20 +17,13 @@ import numpy as np
 
 from icft.errors import IcftError
 from icft.evaluate.metrics import Estimate, pooled_estimate
-from icft.learn.modes import MODES
+from icft.learn.modes import MODES, mode_label
+from icft.report.learned import LearnedCheck, SeedCheck
 from icft.study.config import StudyConfig, parse_study_config
 from icft.study.grid import CONFIG_FILE, RESULTS_DB
 from icft.study.store import FINISHED, ResultsStore, RunRecord
 
 BOOTSTRAP_SEED = 0  # the same stored results always give the same intervals
-MODE_LABELS = {"pretrained": "pretrained", "icl": "ICL", "ft": "FT", "ft-split": "FT-split", "ft-local": "FT-local",
-               "ft-global": "FT-global", "ft-local-global": "FT-local+global"}
-
-
-def mode_label(mode: str) -> str:
-    return MODE_LABELS.get(mode, mode)
-
-
 def format_estimate(estimate: Estimate) -> str:
     """"0.62 [0.48, 0.75]": the mean and its 95% CI."""
     return f"{estimate.mean:.2f} [{estimate.low:.2f}, {estimate.high:.2f}]"
@@ -47,9 +40,22 @@ class Scores:
     accuracy: dict[tuple[str, str, str], Estimate]
     chance: dict[tuple[str, str], float]
     seeds: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)  # (world, mode) -> finished seeds
+    learned: dict[tuple[str, str], LearnedCheck] = field(default_factory=dict)  # (world, mode) -> learned check
 
     def get(self, world: str, mode: str, split: str) -> Estimate | None:
         return self.accuracy.get((world, mode, split))
+
+    def invalid(self, world: str, *modes: str) -> str | None:
+        """Why a comparison of `modes` on `world` is invalid (a fine-tuned one did not learn), or None."""
+        for mode in modes:
+            check = self.learned.get((world, mode))
+            if check is not None and check.invalidates:
+                return check.failure()
+        return None
+
+    def control_splits(self, world: str) -> tuple[str, ...]:
+        checks = [c for (w, _), c in self.learned.items() if w == world]
+        return checks[0].control_splits if checks else ()
 
     def worlds(self) -> list[str]:
         return list(dict.fromkeys(world for world, _, _ in self.accuracy))
@@ -100,10 +106,13 @@ def load_study(folder: str | Path) -> StudyResults:
         runs = store.runs()
         chosen, ignored = _finished_runs_in_grid(runs, config)
         rows = {run.run_id: store.item_rows(run.run_id) for run in chosen}
+        fits = {run.run_id: store.fit_stats(run.run_id) for run in chosen if MODES.get(run.mode) and
+                MODES[run.mode].finetunes}
         incomplete = tuple(f"{_describe(run)}: incomplete ({len(store.done_item_ids(run.run_id))} items stored, "
                            f"started {run.started_at})"
                            for run in runs if run.status != FINISHED and _in_grid(run, config))
-    scores = {model: _model_scores([r for r in chosen if r.model == model], rows, config) for model in config.models}
+    scores = {model: _model_scores([r for r in chosen if r.model == model], rows, fits, config)
+              for model in config.models}
     return StudyResults(
         folder=folder,
         config=config,
@@ -161,11 +170,13 @@ def latest_finished(runs: list[RunRecord], in_grid: Callable[[RunRecord], bool],
     return list(latest.values()), ignored
 
 
-def _model_scores(runs: list[RunRecord], rows: dict, config: StudyConfig) -> Scores:
+def _model_scores(runs: list[RunRecord], rows: dict, fits: dict, config: StudyConfig) -> Scores:
     """Pool each (world, mode, split) over its finished seeds; worlds and modes in the config's order."""
     values: dict[tuple[str, str, str], dict[int, list[float]]] = defaultdict(dict)
     chances: dict[tuple[str, str], list[float]] = defaultdict(list)
     seeds: dict[tuple[str, str], list[int]] = defaultdict(list)
+    checks: dict[tuple[str, str], list[SeedCheck]] = defaultdict(list)
+    controls: dict[str, tuple[str, ...]] = {}
     order = {w.label: n for n, w in enumerate(config.worlds)}
     mode_order = {m: n for n, m in enumerate(MODES)}
     for run in sorted(runs, key=lambda r: (order[world_label(r)], mode_order.get(r.mode, len(MODES)), r.seed)):
@@ -174,10 +185,16 @@ def _model_scores(runs: list[RunRecord], rows: dict, config: StudyConfig) -> Sco
         for row in rows[run.run_id]:  # the store keeps the world's item order: the bootstrap relies on it
             values[(world, run.mode, row.split)].setdefault(run.seed, []).append(float(row.correct_sum))
             chances[(world, row.split)].append(row.chance)
+        controls[world] = tuple(run.config.get("control_splits", ()))
+        control_rows = [row for row in rows[run.run_id] if row.split in controls[world]]
+        checks[(world, run.mode)].append(SeedCheck(run.seed, sum(row.correct_sum for row in control_rows),
+                                                   len(control_rows), fits.get(run.run_id)))
     accuracy = {key: pooled_estimate([per_seed[s] for s in sorted(per_seed)], seed=BOOTSTRAP_SEED)
                 for key, per_seed in values.items()}
+    learned = {(world, mode): LearnedCheck(world, mode, controls[world], tuple(seed_checks))
+               for (world, mode), seed_checks in checks.items()}
     return Scores(accuracy=accuracy, chance={key: float(np.mean(c)) for key, c in chances.items()},
-                  seeds={key: tuple(s) for key, s in seeds.items()})
+                  seeds={key: tuple(s) for key, s in seeds.items()}, learned=learned)
 
 
 def _cells_not_run(runs: list[RunRecord], config: StudyConfig) -> list[str]:

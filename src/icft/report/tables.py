@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from icft.evaluate.metrics import Estimate
 from icft.learn.modes import MODES
+from icft.learn.modes import mode_label
 from icft.report.findings import DOES_NOT_REPRODUCE, REPRODUCES, greater
-from icft.report.results import Scores, format_estimate, mode_label
+from icft.report.learned import LEARNED_THRESHOLD
+from icft.report.results import Scores, format_estimate
 
 MISSING = "—"
 
@@ -31,6 +33,36 @@ def world_table(scores: Scores, world: str) -> Table:
     rows.append(("chance", *[f"{scores.chance[(world, split)]:.2f}" for split in splits], ""))
     rows.append(("n items", *[_item_counts(scores, world, split) for split in splits], ""))
     return Table(header=("mode", *splits, "seeds"), rows=tuple(rows))
+
+
+def learned_table(scores: Scores, world: str) -> Table:
+    """"Did each mode learn the facts?": control accuracy against the threshold, and what training did.
+
+    Fine-tuned rows add steps, epochs, final training loss and whether the stopping criterion was met (summed
+    or listed over seeds); the last column is the mean accuracy over the generalization splits, for reference.
+    """
+    controls = scores.control_splits(world)
+    general = [split for split in scores.splits(world) if split not in controls]
+    rows = []
+    for mode in scores.modes(world):
+        check = scores.learned.get((world, mode))
+        if check is None:
+            continue
+        fits = [s.fit for s in check.seeds if s.fit]
+        control = "—" if check.control_accuracy is None else (
+            f"{check.control_accuracy:.2f} ({sum(s.control_correct for s in check.seeds)}/"
+            f"{sum(s.control_n for s in check.seeds)})")
+        means = [scores.get(world, mode, split).mean for split in general if scores.get(world, mode, split)]
+        rows.append((
+            mode_label(mode), control, check.status(),
+            _join(fits, "steps"), _join(fits, "epochs"),
+            " / ".join(f"{f['final_loss']:.3f}" for f in fits) if fits else "",
+            " / ".join(_criterion(f) for f in fits) if fits else "",
+            f"{sum(means) / len(means):.2f}" if means else MISSING,
+        ))
+    header = ("mode", f"control ({', '.join(controls) or 'none'})", f"learned (≥ {LEARNED_THRESHOLD:.1f})",
+              "steps", "epochs", "final loss", "stopped by", "generalization (mean)")
+    return Table(header=header, rows=tuple(rows))
 
 
 def compare_table(a: Scores, b: Scores, world: str, name_a: str, name_b: str) -> Table:
@@ -69,6 +101,19 @@ def to_html(table: Table, css_class: str = "results", text_columns: int = 1) -> 
         for row in table.rows
     )
     return f'<table class="{css_class}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n'
+
+
+def _join(fits: list[dict], key: str) -> str:
+    return " / ".join(str(f.get(key, "?")) for f in fits)
+
+
+def _criterion(fit: dict) -> str:
+    """How a fit stopped: "loss ≤ 0.30" when it met its target, else why it stopped without it."""
+    if fit.get("target_loss") is None:
+        return f"{fit.get('stopped_by', 'epochs')} (no target)"
+    if fit.get("criterion_met"):
+        return f"loss ≤ {fit['target_loss']:g}"
+    return f"{fit.get('stopped_by', 'epochs')} cap, loss > {fit['target_loss']:g}"
 
 
 def _cell(estimate: Estimate | None) -> str:

@@ -7,8 +7,10 @@ Tables (schema version in `PRAGMA user_version`):
                 correct_sum, correct_mean, chance; primary key (run_id, item_id)
   task_results  run_id, example_id, prediction, score, exact: one scored example of a task (transfer studies;
                 score is accuracy 0/1 for classification, ROUGE-L F1 for generation); key (run_id, example_id)
-  fits          fit_id, config (JSON), stats (JSON): one fine-tuning of a transfer study, with what it did to the
-                model (steps, final loss, mean absolute weight change); runs name it in their config
+  fits          fit_id, config (JSON), stats (JSON): one fine-tuning, with what it did to the model (steps,
+                tokens, seconds, losses, the stopping rule and whether it was met; in transfer studies also the
+                mean absolute weight change). A transfer run names its fit in its config; a fine-tuned cell of
+                an icl_vs_ft study has its run id as fit id
 
 A run's id is a hash of what determines its results (the world's content, model, mode, seed and resolved
 config), so starting the same run again finds the stored one: unfinished runs resume from the items they
@@ -148,6 +150,7 @@ def world_identity(world: World) -> str:
         "sizes": world.sizes,
         "documents": [[d.id, d.text] for d in world.documents],
         "items": [[i.id, i.split, i.prompt, list(i.options), sorted(i.correct)] for i in world.items],
+        "control_splits": list(world.control_splits),
     }
     digest = content_digest(content, 12)
     return f"{world.name}/seed{world.seed}/v{world.generator_version}/{digest}"
