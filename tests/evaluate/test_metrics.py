@@ -2,7 +2,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from icft.evaluate.metrics import chance_level, estimate, is_correct, pooled_estimate, summarize_splits
+from icft.evaluate.metrics import chance_level, is_correct, summarize_splits
+from icft.evaluate.stats import wilson
 from icft.worlds.schema import Item
 
 
@@ -22,60 +23,6 @@ def test_chance_is_the_mean_of_correct_over_options():
     assert chance_level(items) == pytest.approx((0.5 + 0.25 + 0.5) / 3)
 
 
-def test_interval_contains_the_mean_and_matches_the_normal_approximation():
-    values = [1.0, 0.0] * 50  # mean 0.5, standard error 0.05
-    e = estimate(values, seed=0)
-    assert e.mean == 0.5 and e.n == 100
-    assert e.low < 0.5 < e.high
-    assert e.low == pytest.approx(0.5 - 1.96 * 0.05, abs=0.02)
-    assert e.high == pytest.approx(0.5 + 1.96 * 0.05, abs=0.02)
-
-
-def test_interval_narrows_with_more_items():
-    small = estimate([1.0, 0.0, 0.0] * 10, seed=0)
-    large = estimate([1.0, 0.0, 0.0] * 300, seed=0)
-    assert small.mean == pytest.approx(large.mean)
-    assert (large.high - large.low) < (small.high - small.low) / 2
-
-
-def test_interval_is_deterministic_for_a_seed():
-    values = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0] * 5
-    assert estimate(values, seed=3) == estimate(values, seed=3)
-    assert estimate(values, seed=3) != estimate(values, seed=4)
-
-
-def test_one_item_and_all_correct_give_zero_width_intervals():
-    one = estimate([1.0])
-    assert (one.mean, one.low, one.high, one.n) == (1.0, 1.0, 1.0, 1)
-    perfect = estimate([1.0] * 20)
-    assert (perfect.low, perfect.high) == (1.0, 1.0)
-
-
-def test_empty_values_are_refused():
-    with pytest.raises(ValueError):
-        estimate([])
-
-
-def test_pooled_with_one_seed_is_the_item_bootstrap():
-    values = [1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0]
-    assert pooled_estimate([values], seed=5) == estimate(values, seed=5)
-
-
-def test_pooled_mean_weighs_seeds_equally():
-    e = pooled_estimate([[1.0, 1.0, 1.0, 1.0], [0.0]], seed=0)
-    assert e.mean == 0.5 and e.n == 5
-
-
-def test_pooled_interval_includes_the_variation_between_seeds():
-    all_right, all_wrong = [1.0] * 50, [0.0] * 50
-    items_only = estimate(all_right + all_wrong, seed=0)
-    pooled = pooled_estimate([all_right, all_wrong], seed=0)
-    # two seeds that disagree completely: a resample may draw the same seed twice (mean 0 or 1)
-    assert (pooled.low, pooled.high) == (0.0, 1.0)
-    assert items_only.high - items_only.low < 0.4
-    assert pooled_estimate([all_right, all_wrong], seed=0) == pooled
-
-
 def test_split_summaries_keep_first_appearance_order():
     rows = [
         SimpleNamespace(split="reversal", correct_sum=True, correct_mean=False, chance=0.5),
@@ -83,9 +30,11 @@ def test_split_summaries_keep_first_appearance_order():
         SimpleNamespace(split="reversal", correct_sum=False, correct_mean=False, chance=0.5),
         SimpleNamespace(split="reversal", correct_sum=True, correct_mean=True, chance=0.5),
     ]
-    reversal, rephrase = summarize_splits(rows, seed=0, n_resamples=200)
+    reversal, rephrase = summarize_splits(rows)
     assert (reversal.split, reversal.n, rephrase.split, rephrase.n) == ("reversal", 3, "rephrase", 1)
     assert reversal.accuracy_sum.mean == pytest.approx(2 / 3)
     assert reversal.accuracy_mean.mean == pytest.approx(1 / 3)
     assert (reversal.chance, rephrase.chance) == (0.5, 0.25)
-    assert rephrase.accuracy_sum == rephrase.accuracy_mean  # one item, both right: [1, 1]
+    assert rephrase.accuracy_sum == rephrase.accuracy_mean  # one item, both right
+    assert (reversal.accuracy_sum.low, reversal.accuracy_sum.high) == pytest.approx(wilson(2, 3))  # one run: Wilson
+    assert rephrase.accuracy_sum.low < 0.5  # one right item is no proof: never a zero-width [1, 1]

@@ -1,93 +1,168 @@
-"""Findings verdicts on hand-made numbers: every finding in each of its verdicts."""
+"""Findings verdicts on hand-made per-item results: the rules, pairing on item ids, Holm, and every finding."""
 
+import numpy as np
 import pytest
 
-from icft.evaluate.metrics import Estimate
+from icft.report.cases import Case, SeedItems, compare
 from icft.report.findings import (
-    DOES_NOT_REPRODUCE, NOT_SHOWN, NOT_TESTED, REPRODUCES, VERDICTS, all_cases, all_findings, any_case, at_least,
-    augmentation_helps, global_augmentation_matches_icl, greater, icl_beats_ft, near_chance, pretrained_near_chance,
-    reversal_curse, splitting_helps, structure_helps_ft_reversals,
+    DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN, NOT_TESTED, OPTION_BIAS, REPRODUCES, VERDICTS, all_cases,
+    all_findings, any_case, at_least, augmentation_helps, decide, global_augmentation_matches_icl, greater,
+    icl_beats_ft, near_chance, no_gain, pretrained_near_chance, reversal_curse, splitting_helps,
+    structure_helps_ft_reversals,
 )
-from icft.report.results import Scores
+from icft.report.learned import LearnedCheck, SeedCheck
+from icft.report.plan import AT_LEAST, GREATER, NEAR_CHANCE, NO_GAIN
+from icft.report.results import scores_from_items
 
 
-def est(mean, half=0.05, n=100):
-    """An estimate with a symmetric CI of half-width `half`."""
-    return Estimate(mean=mean, low=mean - half, high=mean + half, n=n)
+def items(correct, seed=0, ids=None, chosen=None):
+    """One seed's items: `correct` a 0/1 list (item i is "i<n>"), optionally in another id order."""
+    ids = ids or [f"i{n:03d}" for n in range(len(correct))]
+    return SeedItems(ids=tuple(ids), scores=np.array(correct, dtype=float),
+                     chosen=None if chosen is None else np.array(chosen))
 
 
-def scores(cells: dict, chance: dict | None = None) -> Scores:
-    """`cells` maps (world, mode, split) to an Estimate; chance defaults to 0.5 for every (world, split)."""
+def right(n_right, n, offset=0):
+    """n items, `n_right` of them right, starting at item `offset` (wrapping)."""
+    return [float((i - offset) % n < n_right) for i in range(n)]
+
+
+def scores(cells, chance=None, learned=None):
+    """`cells` maps (world, mode, split) to a 0/1 list (one seed) or to {seed: SeedItems}."""
+    built = {key: value if isinstance(value, dict) else {0: items(value)} for key, value in cells.items()}
     chance = dict(chance or {})
-    for world, _, split in cells:
+    for world, _, split in built:
         chance.setdefault((world, split), 0.5)
-    return Scores(accuracy=dict(cells), chance=chance)
+    return scores_from_items(built, chance, learned=learned)
+
+
+def case(claim=GREATER, diff=0.2, low=0.05, high=0.35, p=0.01, **extra):
+    return Case(1, claim, "w", "s", "a", "b", diff=diff, ci_low=low, ci_high=high, p=p, p_holm=p, mde=0.3,
+                margin=MARGIN, **extra)
 
 
 # ---- the rules ----------------------------------------------------------------------------------------------
 
 
-def test_greater_needs_non_overlapping_intervals():
-    assert greater(est(0.8), est(0.6)) == REPRODUCES
-    assert greater(est(0.6), est(0.8)) == DOES_NOT_REPRODUCE
-    assert greater(est(0.7), est(0.62)) == NOT_SHOWN  # [0.65, 0.75] and [0.57, 0.67] overlap
-    touching = Estimate(0.8, 0.7, 0.9, 50)
-    assert greater(touching, Estimate(0.6, 0.5, 0.7, 50)) == NOT_SHOWN  # equal bounds are an overlap
+def test_greater_needs_significance_and_the_interval_on_one_side():
+    assert greater(case()) == REPRODUCES
+    assert greater(case(diff=-0.2, low=-0.35, high=-0.05)) == DOES_NOT_REPRODUCE
+    assert greater(case(low=-0.01, p=0.06)) == NOT_SHOWN
+    assert greater(case(p=0.01, low=-0.01)) == NOT_SHOWN  # both must agree
+    assert greater(case(p=0.2, low=0.01)) == NOT_SHOWN
 
 
-def test_near_chance_needs_a_narrow_interval_around_chance():
-    assert near_chance(est(0.52, 0.08), 0.5) == REPRODUCES
-    assert near_chance(est(0.7, 0.1), 0.5) == DOES_NOT_REPRODUCE  # above chance: the world is not novel
-    assert near_chance(est(0.3, 0.1), 0.5) == DOES_NOT_REPRODUCE  # below chance is not "near chance" either
-    assert near_chance(est(0.5, 0.3), 0.5) == NOT_SHOWN  # contains chance but too few items to say more
+def test_near_chance_is_an_equivalence_test_and_below_chance_is_option_bias():
+    from icft.evaluate.stats import Estimate
+
+    def versus(mean, low90, high90, p, low95, high95):
+        return case(NEAR_CHANCE, diff=mean - 0.5, low=low90 - 0.5, high=high90 - 0.5, p=p,
+                    estimates=(Estimate(mean, low95, high95, 60),), chance=0.5)
+
+    assert near_chance(versus(0.52, 0.42, 0.62, 0.01, 0.40, 0.64)) == REPRODUCES
+    assert near_chance(versus(0.80, 0.72, 0.88, 1.0, 0.70, 0.89)) == DOES_NOT_REPRODUCE
+    assert near_chance(versus(0.10, 0.05, 0.18, 1.0, 0.04, 0.20)) == OPTION_BIAS
+    assert near_chance(versus(0.50, 0.30, 0.70, 0.3, 0.27, 0.73)) == NOT_SHOWN  # too few items to say
 
 
-def test_at_least_is_non_inferiority_with_a_margin():
-    assert at_least(est(0.9), est(0.7)) == REPRODUCES  # significantly above
-    assert at_least(est(0.72, 0.08), est(0.70, 0.08)) == REPRODUCES  # point estimate higher, CI within margin
-    assert at_least(est(0.5), est(0.8)) == DOES_NOT_REPRODUCE
-    assert at_least(est(0.68, 0.05), est(0.70, 0.05)) == NOT_SHOWN  # point estimate below
-    assert at_least(est(0.72, 0.3), est(0.70, 0.05)) == NOT_SHOWN  # CI reaches far below: underpowered
+def test_non_inferiority_and_absence_use_the_margin():
+    assert at_least(case(AT_LEAST, diff=-0.05, low=-0.12, high=0.02)) == REPRODUCES
+    assert at_least(case(AT_LEAST, diff=-0.3, low=-0.45, high=-0.15)) == DOES_NOT_REPRODUCE
+    assert at_least(case(AT_LEAST, diff=0.0, low=-0.3, high=0.3, p=1.0)) == NOT_SHOWN
+    assert no_gain(case(NO_GAIN, diff=0.0, low=-0.1, high=0.1, p=1.0)) == REPRODUCES
+    assert no_gain(case(NO_GAIN, diff=0.05, low=-0.1, high=0.2, p=0.5)) == NOT_SHOWN  # a gain up to 0.2 fits
+    assert no_gain(case(NO_GAIN)) == DOES_NOT_REPRODUCE  # a significant gain
+
+
+def test_decide_says_what_cannot_be_detected():
+    decided = decide(case(low=-0.1, p=0.2))
+    assert decided.verdict == NOT_SHOWN and decided.note == "effects below 0.30 cannot be detected here"
+    assert decide(case()).note == ""
 
 
 def test_combining_cases():
     assert all_cases([REPRODUCES, REPRODUCES, NOT_TESTED]) == REPRODUCES
+    assert all_cases([REPRODUCES, OPTION_BIAS]) == REPRODUCES  # no knowledge is not a failure
     assert all_cases([REPRODUCES, NOT_SHOWN]) == NOT_SHOWN
     assert all_cases([REPRODUCES, DOES_NOT_REPRODUCE]) == DOES_NOT_REPRODUCE
+    assert all_cases([REPRODUCES, INVALID]) == INVALID
     assert all_cases([NOT_TESTED]) == all_cases([]) == NOT_TESTED
     assert any_case([REPRODUCES, NOT_SHOWN]) == REPRODUCES
+    assert any_case([REPRODUCES, INVALID]) == REPRODUCES  # invalid cases are ignored
+    assert any_case([INVALID, INVALID]) == INVALID
     assert any_case([DOES_NOT_REPRODUCE, NOT_SHOWN]) == DOES_NOT_REPRODUCE
-    assert any_case([REPRODUCES, DOES_NOT_REPRODUCE]) == NOT_SHOWN  # mixed: no claim either way
-    assert any_case([NOT_SHOWN, NOT_SHOWN]) == NOT_SHOWN
+    assert any_case([REPRODUCES, DOES_NOT_REPRODUCE]) == NOT_SHOWN
     assert any_case([]) == NOT_TESTED
+
+
+# ---- pairing ------------------------------------------------------------------------------------------------
+
+
+def test_modes_are_joined_on_item_ids_not_row_order():
+    icl = right(18, 24)
+    ft = right(6, 24)
+    ordered = compare(2, GREATER, "reversals", "reversed", "icl", "ft", {0: items(icl)}, {0: items(ft)})
+    ids = [f"i{n:03d}" for n in range(24)]
+    shuffled = np.random.default_rng(0).permutation(24)
+    reordered = compare(2, GREATER, "reversals", "reversed", "icl", "ft", {0: items(icl)},
+                        {0: items([ft[n] for n in shuffled], ids=[ids[n] for n in shuffled])})
+    assert (reordered.discordant_b, reordered.discordant_c, reordered.diff, reordered.p) == (
+        ordered.discordant_b, ordered.discordant_c, ordered.diff, ordered.p) == (12, 0, 0.5, pytest.approx(0.5**12))
+    by_rows = compare(2, GREATER, "reversals", "reversed", "icl", "ft", {0: items(icl)},
+                      {0: items([ft[n] for n in shuffled])})  # the same ids on other rows: other pairs
+    assert by_rows.discordant_b != 12
+
+
+def test_only_items_and_seeds_both_modes_hold_are_compared():
+    first = {0: items(right(10, 20)), 1: items(right(10, 20), seed=1)}
+    second = {0: items(right(5, 10), ids=[f"i{n:03d}" for n in range(10)])}  # seed 0, half the items
+    result = compare(2, GREATER, "w", "s", "icl", "ft", first, second)
+    assert (result.seeds, result.n) == (1, 10)
+
+
+def test_clustered_items_widen_the_paired_interval():
+    icl, ft = right(14, 24), right(8, 24)
+    alone = compare(2, GREATER, "w", "s", "a", "b", {0: items(icl)}, {0: items(ft)})
+    clusters = np.repeat(np.arange(4), 6)  # four facts, six items each
+    together = compare(2, GREATER, "w", "s", "a", "b",
+                       {0: SeedItems(ids=items(icl).ids, scores=np.array(icl), clusters=clusters)}, {0: items(ft)})
+    assert together.diff == alone.diff and together.p >= alone.p
+    assert together.ci_high - together.ci_low >= alone.ci_high - alone.ci_low
 
 
 # ---- the findings -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pretrained, verdict", [
-    ({("reversals", "reversed"): est(0.51), ("syllogisms", "syllogism"): est(0.18)}, REPRODUCES),
-    ({("reversals", "reversed"): est(0.51), ("syllogisms", "syllogism"): est(0.60)}, DOES_NOT_REPRODUCE),
-    ({("reversals", "reversed"): est(0.51), ("syllogisms", "syllogism"): est(0.20, 0.2)}, NOT_SHOWN),
-])
-def test_pretrained_near_chance(pretrained, verdict):
-    cells = {(w, "pretrained", s): e for (w, s), e in pretrained.items()}
-    finding = pretrained_near_chance(scores(cells, {("syllogisms", "syllogism"): 1 / 6}))
-    assert finding.verdict == verdict
-    assert len(finding.details) == 2 and all(d.startswith("pretrained ") for d in finding.details)
-    assert finding.sentence.endswith(f"overall: {verdict}.")
+def test_pretrained_near_chance():
+    near = {("reversals", "pretrained", "reversed"): right(30, 60), ("syllogisms", "pretrained", "syllogism"): right(10, 60)}
+    chance = {("syllogisms", "syllogism"): 1 / 6}
+    assert pretrained_near_chance(scores(near, chance)).verdict == REPRODUCES
+    above = {**near, ("syllogisms", "pretrained", "syllogism"): right(40, 60)}
+    assert pretrained_near_chance(scores(above, chance)).verdict == DOES_NOT_REPRODUCE
+    few = {("reversals", "pretrained", "reversed"): right(5, 10)}
+    finding = pretrained_near_chance(scores(few))
+    assert finding.verdict == NOT_SHOWN and "more items are needed" in finding.details[0]
+    assert finding.sentence.endswith("overall: not shown at this size.")
+
+
+def test_below_chance_is_option_bias_not_a_failure():
+    cells = {("reversals", "pretrained", "reversed"): {0: items(right(4, 40), chosen=[1] * 40)}}
+    finding = pretrained_near_chance(scores(cells))
+    assert finding.verdict == REPRODUCES and finding.cases[0].verdict == OPTION_BIAS
+    assert "picks option 2 in 100% of items" in finding.details[0]
+    assert "the picks lean to one option" in finding.sentence
 
 
 def test_pretrained_not_tested_without_pretrained_runs():
-    finding = pretrained_near_chance(scores({("reversals", "icl", "reversed"): est(0.9)}))
+    finding = pretrained_near_chance(scores({("reversals", "icl", "reversed"): right(20, 24)}))
     assert finding.verdict == NOT_TESTED and "no pretrained runs" in finding.sentence
 
 
 @pytest.mark.parametrize("icl, ft, verdict", [
-    (est(0.83, 0.1), est(0.52, 0.1), REPRODUCES),
-    (est(0.52, 0.1), est(0.83, 0.1), DOES_NOT_REPRODUCE),
-    (est(0.60, 0.1), est(0.52, 0.1), NOT_SHOWN),
-    (None, est(0.52), NOT_TESTED),
+    (right(20, 24), right(8, 24), REPRODUCES),
+    (right(8, 24), right(20, 24), DOES_NOT_REPRODUCE),
+    (right(14, 24), right(11, 24), NOT_SHOWN),
+    (None, right(8, 24), NOT_TESTED),
 ])
 def test_icl_beats_ft_on_reversals(icl, ft, verdict):
     cells = {("reversals", "ft", "reversed"): ft}
@@ -95,102 +170,121 @@ def test_icl_beats_ft_on_reversals(icl, ft, verdict):
         cells[("reversals", "icl", "reversed")] = icl
     finding = icl_beats_ft(scores(cells), 2, "reversals", "reversed")
     assert finding.verdict == verdict and finding.number == 2
-    if icl is not None:
-        assert finding.sentence == (f"ICL {icl.mean:.2f} [{icl.low:.2f}, {icl.high:.2f}] vs FT {ft.mean:.2f} "
-                                    f"[{ft.low:.2f}, {ft.high:.2f}] on reversals/reversed: {verdict}.")
-    else:
+    if icl is None:
         assert "no ICL results on reversals/reversed" in finding.sentence
+        return
+    only = finding.cases[0]
+    assert finding.sentence.startswith(f"ICL {np.mean(icl):.2f} [") and f"on reversals/reversed (24 items, 1 seed: " \
+                                                                        f"items only, discordant {only.discordant_b}/" \
+                                                                        f"{only.discordant_c})" in finding.sentence
+    assert finding.sentence.endswith(f": {verdict}." if verdict != NOT_SHOWN else "cannot be detected here).")
+
+
+def test_0_of_6_against_3_of_6_does_not_reproduce():
+    """The issue's case: percentile intervals were zero-width at 0/6 and called this 'reproduces'."""
+    finding = icl_beats_ft(scores({("reversals", "icl", "reversed"): right(3, 6),
+                                   ("reversals", "ft", "reversed"): right(0, 6)}), 2, "reversals", "reversed")
+    assert finding.verdict == NOT_SHOWN and finding.cases[0].p == pytest.approx(0.125)
 
 
 def test_icl_beats_ft_on_syllogisms_reads_the_syllogism_split():
-    cells = {("syllogisms", "icl", "syllogism"): est(0.7), ("syllogisms", "ft", "syllogism"): est(0.3)}
+    cells = {("syllogisms", "icl", "syllogism"): right(20, 24), ("syllogisms", "ft", "syllogism"): right(5, 24)}
     assert all_findings(scores(cells))[2].verdict == REPRODUCES
     assert all_findings(scores(cells))[1].verdict == NOT_TESTED  # no reversals world
 
 
 @pytest.mark.parametrize("semantic, isolated, verdict", [
-    (est(0.45), est(0.52), REPRODUCES),  # +0.20 above a 0.25 chance vs +0.02 above 0.5
-    (est(0.27), est(0.70), DOES_NOT_REPRODUCE),
-    (est(0.35, 0.1), est(0.58, 0.1), NOT_SHOWN),  # +0.10 vs +0.08: overlap
+    (right(110, 200), right(100, 200), REPRODUCES),  # gain (0.55 - 0.25) / 0.75 = 0.4 vs 0 at chance 0.5
+    (right(50, 200), right(180, 200), DOES_NOT_REPRODUCE),
+    (right(62, 200), right(110, 200), NOT_SHOWN),  # gains 0.08 and 0.10
 ])
-def test_structure_helps_ft_reversals_subtracts_chance(semantic, isolated, verdict):
+def test_structure_helps_ft_reversals_compares_normalized_gains(semantic, isolated, verdict):
     cells = {("semantic", "ft", "reversed"): semantic, ("reversals", "ft", "reversed"): isolated}
     finding = structure_helps_ft_reversals(scores(cells, {("semantic", "reversed"): 0.25}))
     assert finding.verdict == verdict
-    assert "semantic/reversed" in finding.sentence and "reversals/reversed" in finding.sentence
+    assert "semantic/reversed vs reversals/reversed" in finding.sentence and "normalized-gain" in finding.sentence
 
 
 def test_structure_helps_ft_reversals_not_tested_without_semantic():
-    finding = structure_helps_ft_reversals(scores({("reversals", "ft", "reversed"): est(0.5)}))
+    finding = structure_helps_ft_reversals(scores({("reversals", "ft", "reversed"): right(12, 24)}))
     assert finding.verdict == NOT_TESTED and "semantic/reversed" in finding.sentence
 
 
+def test_augmentation_family_is_holm_adjusted():
+    ft = right(10, 40)
+    lucky = right(15, 40)  # five more right, none fewer: mid-p 0.031 alone, 3 x 0.031 with two more modes
+    alone = augmentation_helps(scores({("reversals", "ft", "reversed"): ft, ("reversals", "ft-local", "reversed"): lucky}))
+    assert alone.verdict == REPRODUCES and alone.cases[0].p_holm == alone.cases[0].p
+    family = augmentation_helps(scores({("reversals", "ft", "reversed"): ft, ("reversals", "ft-local", "reversed"): lucky,
+                                        ("reversals", "ft-global", "reversed"): ft,
+                                        ("reversals", "ft-local-global", "reversed"): ft}))
+    local = family.cases[0]
+    assert local.p_holm == pytest.approx(3 * local.p) and local.verdict == NOT_SHOWN
+    assert family.verdict == NOT_SHOWN and "Holm p" in family.details[0]
+
+
 @pytest.mark.parametrize("augmented, verdict", [
-    ({"ft-local": est(0.8), "ft-global": est(0.6)}, REPRODUCES),  # one mode clearly above, none below
-    ({"ft-local": est(0.3)}, DOES_NOT_REPRODUCE),
-    ({"ft-local": est(0.8), "ft-global": est(0.3)}, NOT_SHOWN),  # mixed
-    ({"ft-global": est(0.62)}, NOT_SHOWN),
+    ({"ft-local": right(30, 40), "ft-global": right(15, 40)}, REPRODUCES),
+    ({"ft-local": right(2, 40)}, DOES_NOT_REPRODUCE),
+    ({"ft-local": right(30, 40), "ft-global": right(2, 40)}, NOT_SHOWN),  # mixed
     ({}, NOT_TESTED),
 ])
 def test_augmentation_helps(augmented, verdict):
-    cells = {("reversals", "ft", "reversed"): est(0.6), ("reversals", "ft", "rephrased"): est(0.2)}
+    cells = {("reversals", "ft", "reversed"): right(15, 40), ("reversals", "ft", "rephrased"): right(5, 40)}
     cells |= {("reversals", mode, "reversed"): e for mode, e in augmented.items()}
-    cells[("reversals", "ft-local-global", "rephrased")] = est(0.99)  # not a generalization split: ignored
+    cells[("reversals", "ft-local-global", "rephrased")] = right(40, 40)  # not a generalization split: ignored
     finding = augmentation_helps(scores(cells))
-    assert finding.verdict == verdict
-    assert len(finding.details) == len(augmented)
+    assert finding.verdict == verdict and len(finding.details) == len(augmented)
 
 
-def test_augmentation_helps_overall_needs_every_world():
-    cells = {("reversals", "ft", "reversed"): est(0.5), ("reversals", "ft-local", "reversed"): est(0.8),
-             ("syllogisms", "ft", "syllogism"): est(0.5), ("syllogisms", "ft-local", "syllogism"): est(0.52)}
-    finding = augmentation_helps(scores(cells))
-    assert finding.verdict == NOT_SHOWN
-    assert "reversals: reproduces; syllogisms: not shown at this size" in finding.sentence
-
-
-@pytest.mark.parametrize("global_, icl, verdict", [
-    (est(0.85), est(0.84), REPRODUCES),
-    (est(0.60), est(0.84), DOES_NOT_REPRODUCE),
-    (est(0.82), est(0.84), NOT_SHOWN),
-    (None, est(0.84), NOT_TESTED),
+@pytest.mark.parametrize("global_, verdict", [
+    (right(78, 80), REPRODUCES),  # two items fewer: the lower bound stays above -0.15
+    (right(40, 80), DOES_NOT_REPRODUCE),
+    (right(5, 6), NOT_SHOWN),  # one item fewer, but six items cannot bound the difference
 ])
-def test_global_augmentation_matches_icl(global_, icl, verdict):
-    cells = {("reversal_curse", "icl", "reverse_a"): icl}
-    if global_ is not None:
-        cells[("reversal_curse", "ft-global", "reverse_a")] = global_
-    assert global_augmentation_matches_icl(scores(cells)).verdict == verdict
-
-
-@pytest.mark.parametrize("split_ft, verdict", [(est(0.8), REPRODUCES), (est(0.3), DOES_NOT_REPRODUCE),
-                                               (est(0.55), NOT_SHOWN)])
-def test_splitting_helps(split_ft, verdict):
-    cells = {("reversals", "ft", "reversed"): est(0.5), ("reversals", "ft-split", "reversed"): split_ft}
-    assert splitting_helps(scores(cells)).verdict == verdict
+def test_global_augmentation_matches_icl(global_, verdict):
+    icl = right(len(global_), len(global_))
+    cells = {("reversal_curse", "icl", "reverse_a"): icl, ("reversal_curse", "ft-global", "reverse_a"): global_}
+    finding = global_augmentation_matches_icl(scores(cells))
+    assert finding.verdict == verdict and f"margin {MARGIN:.2f}" in finding.details[0]
 
 
 def test_splitting_is_not_tested_on_the_semantic_world():
-    cells = {("semantic", "ft", "reversed"): est(0.3), ("semantic", "ft-split", "reversed"): est(0.9)}
+    cells = {("semantic", "ft", "reversed"): right(5, 24), ("semantic", "ft-split", "reversed"): right(20, 24)}
     assert splitting_helps(scores(cells)).verdict == NOT_TESTED
+    simple = {("reversals", "ft", "reversed"): right(5, 24), ("reversals", "ft-split", "reversed"): right(20, 24)}
+    assert splitting_helps(scores(simple)).verdict == REPRODUCES
 
 
 @pytest.mark.parametrize("ft, icl, verdict", [
-    (est(0.24), est(0.95), REPRODUCES),
-    (est(0.70), est(0.95), DOES_NOT_REPRODUCE),  # FT well above chance: no curse
-    (est(0.26), est(0.28), DOES_NOT_REPRODUCE),  # ICL near chance too
-    (est(0.30, 0.12), est(0.55, 0.12), NOT_SHOWN),  # FT's CI reaches past chance + margin
-    (None, est(0.95), NOT_TESTED),
+    (right(15, 60), right(57, 60), REPRODUCES),
+    (right(45, 60), right(57, 60), DOES_NOT_REPRODUCE),  # FT well above chance: no curse
+    (right(16, 60), right(17, 60), NOT_SHOWN),  # ICL near chance too: ICL > FT is not shown
 ])
 def test_reversal_curse(ft, icl, verdict):
-    cells = {("reversal_curse", "icl", "reverse_a"): icl}
-    if ft is not None:
-        cells[("reversal_curse", "ft", "reverse_a")] = ft
+    cells = {("reversal_curse", "icl", "reverse_a"): icl, ("reversal_curse", "ft", "reverse_a"): ft}
     finding = reversal_curse(scores(cells, {("reversal_curse", "reverse_a"): 0.25}))
-    assert finding.verdict == verdict
+    assert finding.verdict == verdict and len(finding.cases) == 2
+
+
+def test_reversal_curse_needs_both_modes():
+    finding = reversal_curse(scores({("reversal_curse", "icl", "reverse_a"): right(10, 12)}))
+    assert finding.verdict == NOT_TESTED and "no FT results" in finding.sentence
+
+
+def test_an_unlearned_fine_tuned_cell_is_invalid_and_never_tested():
+    cells = {("reversals", "icl", "reversed"): right(20, 24), ("reversals", "ft", "reversed"): right(4, 24),
+             ("reversals", "ft-local", "reversed"): right(22, 24)}
+    learned = {("reversals", "ft"): LearnedCheck("reversals", "ft", ("rephrased",), (SeedCheck(0, 10, 24),)),
+               ("reversals", "ft-local"): LearnedCheck("reversals", "ft-local", ("rephrased",), (SeedCheck(0, 23, 24),))}
+    findings = all_findings(scores(cells, learned=learned))
+    assert findings[1].verdict == INVALID and findings[1].cases[0].p is None
+    assert "FT did not learn the facts (control 0.42)" in findings[1].sentence
+    assert findings[4].verdict == INVALID  # every case of the family compares with FT
 
 
 def test_all_findings_on_an_empty_study_are_not_tested():
-    findings = all_findings(scores({("imported", "icl", "x"): est(0.5)}))
+    findings = all_findings(scores({("imported", "icl", "x"): right(3, 6)}))
     assert [f.number for f in findings] == list(range(1, 9))
     assert {f.verdict for f in findings} == {NOT_TESTED}
     assert all(f.verdict in VERDICTS and f.sentence.startswith("Not tested: ") for f in findings)

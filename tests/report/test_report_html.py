@@ -98,6 +98,21 @@ def test_markdown_has_the_tables_findings_and_figure_links(report):
     assert "3. **not tested**" in findings  # no syllogisms world
 
 
+def test_the_report_opens_with_the_answer(report):
+    _, paths = report
+    markdown, page = paths.markdown.read_text(), paths.html.read_text()
+    answer = markdown.split("## The answer\n\n")[1].split("\n\n")[0].splitlines()
+    assert markdown.index("## The answer") < markdown.index("## Results")
+    assert 1 <= len(answer) <= 5 and all(line.startswith("- ") for line in answer)
+    assert answer[0].startswith("- Best mode per kind of split") and "reversed: ICL 0.9" in answer[0]
+    assert answer[1].startswith("- Learned check: passed by FT, FT-global")
+    assert "2 (ICL > FT on reversals/reversed: +0." in answer[2]
+    assert answer[4].startswith("- Not shown at this size: none; not tested: 3, 4, 7")
+    assert '<ul class="answer">' in page
+    # the unfinished ICL seed leaves ICL with one seed on reversal_curse: the report says so
+    assert "ICL: one seed, so the intervals cover the items only" in markdown.split("### reversal_curse")[1]
+
+
 def test_a_fine_tuned_model_that_did_not_learn_makes_its_comparisons_invalid(tmp_path):
     from conftest import write_study
 
@@ -128,7 +143,7 @@ def test_compare_puts_two_studies_side_by_side(tmp_path, report):
     paths = write_report(folder, compare=other)
     page, markdown = paths.html.read_text(), paths.markdown.read_text()
     assert "## Comparison: small vs big" in markdown and "<h2>Comparison: small vs big</h2>" in page
-    assert "| mode | split | small | big | big − small | 95% CIs |" in markdown
+    assert "| mode | split | small | big | big − small [95% CI] | verdict |" in markdown
     assert "| FT | reversed | " in markdown and "big higher" in markdown
     side_by_side = markdown.split("### Findings side by side")[1]
     # FT catches up with ICL in the other study: ICL > FT is not shown there, and FT escapes the reversal curse

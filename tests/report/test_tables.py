@@ -89,13 +89,18 @@ def test_compare_table_gives_both_and_the_difference(tmp_path, study):
     other = load_study(write_study(tmp_path / "other", better, seeds=(0, 1, 2), n_items=23))
     a, b = study.scores["tiny-model"], other.scores["tiny-model"]
     table = compare_table(a, b, "reversals", "A", "B")
-    assert table.header == ("mode", "split", "A", "B", "B − A", "95% CIs")
+    assert table.header == ("mode", "split", "A", "B", "B − A [95% CI]", "verdict")
     rows = {(r[0], r[1]): r for r in table.rows}
     assert len(rows) == 6
     ft = rows[("FT", "reversed")]
-    assert ft[4] == f"{b.get('reversals', 'ft', 'reversed').mean - a.get('reversals', 'ft', 'reversed').mean:+.2f}"
+    first, second = a.get("reversals", "ft", "reversed"), b.get("reversals", "ft", "reversed")
+    assert ft[4].startswith(f"{second.mean - first.mean:+.2f} [")
+    low = float(ft[4].split("[")[1].split(",")[0])
+    # MOVER: the difference minus the root of the two half-widths that face each other
+    assert low == pytest.approx(second.mean - first.mean - ((second.mean - second.low) ** 2
+                                                            + (first.high - first.mean) ** 2) ** 0.5, abs=0.006)
     assert ft[5] == "B higher"
-    assert rows[("ICL", "reversed")][4] == "+0.00" and rows[("ICL", "reversed")][5] == "overlap"
+    assert rows[("ICL", "reversed")][4].startswith("+0.00 [") and rows[("ICL", "reversed")][5] == "no difference shown"
 
 
 def test_grid_cells_without_runs_are_listed(tmp_path):

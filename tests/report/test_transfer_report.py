@@ -1,13 +1,14 @@
 """The transfer report on hand-made transfer studies: cells, tags, label rates, findings, and the written page."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
 
 from icft.errors import IcftError
 from icft.report import write_report
-from icft.report.findings import DOES_NOT_REPRODUCE, NOT_TESTED, REPRODUCES
+from icft.report.findings import DOES_NOT_REPRODUCE, NOT_SHOWN, NOT_TESTED, REPRODUCES
 from icft.report.tables import MISSING
 from icft.report.transfer import UNMODIFIED, label_rate, load_transfer
 from icft.report.transfer_findings import transfer_findings
@@ -207,9 +208,14 @@ def test_findings_on_the_constructed_numbers(numbers):
     collapse = findings[1].sentence
     assert "answer with one of their training labels in 75% of generation prompts" in collapse
     assert "output-space specialization" in collapse and "(mean over 3 cells)" in collapse
-    assert "FTICL is above FT in 1 of 5 cross-domain and cross-task cells" in findings[4].sentence
-    assert findings[4].details[0].startswith("n=8 · judge/reversals → judge/semantic: FTICL 0.90")
-    assert findings[4].details[0].endswith(": FTICL above FT, against the claim.")
+    assert "FTICL gains significantly over FT in 1 of 5 cross-domain and cross-task cells" in findings[4].sentence
+    assert findings[4].details[0].startswith("FTICL 0.90 [")
+    assert " vs FT 0.30 [" in findings[4].details[0]
+    assert "on n=8 · judge/reversals → judge/semantic (80 items, 2 seeds, discordant " in findings[4].details[0]
+    assert findings[4].details[0].endswith(": does not reproduce.")
+    gain = findings[4].cases[0]
+    assert (gain.a, gain.b, gain.size, gain.diff) == ("fticl", "ft", SIZE, pytest.approx(0.6))
+    assert gain.discordant_b == 48 and gain.discordant_c == 0 and gain.p < 0.05
     assert "in 4 of 4 (training task, size) cases" in findings[5].sentence
 
 
@@ -221,8 +227,31 @@ def test_no_gain_for_classification_and_more_weight_change(tmp_path):
     folder = write_transfer_study(tmp_path / "s", target=flat, missing=(), unfinished=(),
                                   weight=lambda variant, seed: 1e-3 if variant == "ft" else 3e-3)
     findings = transfer_findings([load_transfer(folder).scores[(MODEL, SIZE)]])
-    assert verdicts(findings)[5] == REPRODUCES and "FTICL is above FT in 0 of 6" in findings[4].sentence
+    assert verdicts(findings)[5] == REPRODUCES and "bounded below +0.15 (95% upper bound) in 6" in findings[4].sentence
     assert verdicts(findings)[6] == DOES_NOT_REPRODUCE
+
+
+def test_no_significant_gain_is_not_absence(tmp_path, monkeypatch):
+    """FTICL +0.10 above FT in one classification cell, on items that only partly overlap: no cell shows a
+    gain, but none can bound it either: (5) is not shown, not "reproduces"."""
+    def small_gain(variant, train, test):
+        if (train, test) == ("judge/reversals", "judge/semantic"):
+            return 0.5 if variant == "ft" else 0.6
+        return target(variant, train, test)
+
+    original = scores
+
+    def shifted(kind, mean, seed):  # each mean puts its right answers on other items: noisy pairs
+        if kind != "classification":
+            return original(kind, mean, seed)
+        return [float((i * 7 + seed + round(mean * 100)) % N < round(mean * N)) for i in range(N)]
+
+    monkeypatch.setattr(sys.modules[__name__], "scores", shifted)
+    folder = write_transfer_study(tmp_path / "s", target=small_gain, missing=(), unfinished=())
+    finding = transfer_findings([load_transfer(folder).scores[(MODEL, SIZE)]])[4]
+    assert finding.verdict == NOT_SHOWN
+    case = next(c for c in finding.cases if c.split == "judge/semantic" and c.world == "judge/reversals")
+    assert case.ci_high >= 0.15 and case.ci_low <= 0 and "cannot be detected here" in case.note
 
 
 def test_findings_without_fticl_are_not_tested(tmp_path):

@@ -50,7 +50,7 @@ def evaluate_world(loaded: LoadedModel, world: World, world_ref: str, mode: str,
                    progress: bool = True, training: dict | None = None) -> EvalSummary:
     """Score every item of `world` in `mode` (resuming a stored run), then summarize per split.
 
-    `seed` picks and orders the ICL documents and seeds the bootstrap. `subsample` and `template` are the
+    `seed` picks and orders the ICL documents. `subsample` and `template` are the
     ICL options (see `build_icl_context`); the pretrained mode takes neither.
     """
     config = eval_config(mode, subsample, template, training)
@@ -78,7 +78,7 @@ def stored_summary(store: ResultsStore, spec: RunSpec, world: World) -> EvalSumm
     """Per-split results of a run, read from the store (nothing is scored)."""
     rows = _rows_in_world_order(store.item_rows(spec.run_id), world)
     return EvalSummary(run_id=spec.run_id, world=spec.world, model=spec.model, mode=spec.mode, seed=spec.seed,
-                       config=spec.config, splits=summarize_splits(rows, seed=spec.seed), n_scored=0)
+                       config=spec.config, splits=summarize_splits(rows), n_scored=0)
 
 
 def run_spec(model_name: str, world: World, world_ref: str, mode: str, seed: int, config: dict) -> RunSpec:

@@ -3,6 +3,7 @@
 `write_report(study_dir)` writes into `study_dir/report/`:
   index.html          one self-contained page (figures embedded as base64 PNG)
   summary.md          the same tables and findings in Markdown, linking the PNGs
+  findings.json       every finding and every case with its numbers (`icft.report.answer.case_record`)
   accuracy-*.png      icl_vs_ft: one bar chart per (model, world), beside the page
   transfer-*.png      transfer: one heatmap per (model, train size, variant), beside the page
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
+from icft.report.answer import FINDINGS_FILE, findings_json
 from icft.report.figures import accuracy_figure, file_part, write_bytes_atomic
 from icft.report.findings import Finding, all_findings
 from icft.report.html import Comparison, FigureImage, render_page
@@ -32,6 +34,7 @@ class ReportPaths:
     html: Path
     markdown: Path
     figures: tuple[Path, ...]
+    findings: Path
 
 
 def write_report(study_dir: str | Path, compare: str | Path | None = None) -> ReportPaths:
@@ -47,8 +50,10 @@ def write_report(study_dir: str | Path, compare: str | Path | None = None) -> Re
         other = load_study(compare)
         comparison = Comparison(study=other, findings=_findings(other))
     figures = _figures(study)
-    page, markdown = render_page(study, figures, _findings(study), comparison)
-    return _write_files(Path(study_dir) / REPORT_DIR, page, markdown, figures)
+    findings = _findings(study)
+    page, markdown = render_page(study, figures, findings, comparison)
+    return _write_files(Path(study_dir) / REPORT_DIR, page, markdown, figures,
+                        findings_json(study.name, study.config.kind, findings))
 
 
 def _write_transfer_report(study_dir: str | Path) -> ReportPaths:
@@ -57,18 +62,22 @@ def _write_transfer_report(study_dir: str | Path) -> ReportPaths:
                 for model in dict.fromkeys(model for model, _ in results.scores)}
     figures = heatmaps(results)
     page, markdown = render_transfer_page(results, figures, findings)
-    return _write_files(Path(study_dir) / REPORT_DIR, page, markdown, figures)
+    return _write_files(Path(study_dir) / REPORT_DIR, page, markdown, figures,
+                        findings_json(results.name, results.config.kind, findings))
 
 
-def _write_files(out: Path, page: str, markdown: str, figures: list[FigureImage] | list[Heatmap]) -> ReportPaths:
-    """The figures (PNGs named by their `file_name`), then the page and the summary."""
+def _write_files(out: Path, page: str, markdown: str, figures: list[FigureImage] | list[Heatmap],
+                 findings: str) -> ReportPaths:
+    """The figures (PNGs named by their `file_name`), then findings.json, the page and the summary."""
     figure_paths = []
     for figure in figures:
         write_bytes_atomic(out / figure.file_name, figure.png)
         figure_paths.append(out / figure.file_name)
+    write_text_atomic(out / FINDINGS_FILE, findings)
     write_text_atomic(out / HTML_FILE, page)
     write_text_atomic(out / MARKDOWN_FILE, markdown)
-    return ReportPaths(html=out / HTML_FILE, markdown=out / MARKDOWN_FILE, figures=tuple(figure_paths))
+    return ReportPaths(html=out / HTML_FILE, markdown=out / MARKDOWN_FILE, figures=tuple(figure_paths),
+                       findings=out / FINDINGS_FILE)
 
 
 def _findings(study: StudyResults) -> dict[str, list[Finding]]:

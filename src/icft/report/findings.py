@@ -1,27 +1,34 @@
-"""The findings of Lampinen et al. (2025), each tested on one model's numbers in a study.
+"""The findings of Lampinen et al. (2025), each tested on one model's per-item results in a study.
 
-Every finding is a pure function of a `Scores` (accuracy estimates per (world, mode, split) and chance per
-(world, split)) and returns one of four verdicts:
-  reproduces              the study's numbers show the paper's direction, by the rules below
-  does not reproduce      they show the opposite direction
-  not shown at this size  neither: the 95% CIs overlap, or are too wide to say "near chance"
+Every finding tests the cases `icft.report.plan` lists for it and returns one of five verdicts:
+  reproduces              the study's numbers show the paper's claim, by the rules below
+  does not reproduce      they show the opposite
+  not shown at this size  neither; the finding says which effects its items and seeds cannot detect
   not tested              the worlds, modes or splits the finding needs are not in the study
   invalid                 a fine-tuned model it compares did not learn the facts it was given (it failed its
                           world's learned check, `icft.report.learned`): no comparison is made with it
+A near-chance case below chance gets a sixth, OPTION_BIAS: the model shows no knowledge, its picks lean to one
+option; it does not count against a claim of no knowledge.
 
-Rules (conservative on purpose, so the report never claims more than the numbers show):
-  A > B        A's 95% CI lies entirely above B's (A.low > B.high); the opposite ordering is "does not
-               reproduce". Two 95% intervals that do not overlap imply a difference well beyond the 5% level,
-               so this errs toward "not shown". CIs are the study's bootstrap over items and seeds.
-  near chance  the CI contains chance and lies within NEAR_CHANCE_MARGIN of it; a CI entirely above (or
-               below) chance is "does not reproduce"; a CI containing chance but reaching further than the
-               margin is "not shown at this size" (too few items to call it near chance).
-  A >= B       (finding 6) "does not reproduce" when B > A by the rule above; "reproduces" when A > B, or
-               when A's point estimate is at least B's and A's CI lower bound is no more than
-               NON_INFERIORITY_MARGIN below B's point estimate; otherwise "not shown at this size".
-Findings over several worlds or splits combine their cases: `all_cases` (every tested case must reproduce,
-any opposite case is "does not reproduce", an invalid case makes "every case" unknowable: invalid) or
-`any_case` (some valid case reproduces and none is opposite; invalid when no case is valid).
+Rules (ALPHA = 0.05; the numbers come from `icft.report.cases` and `icft.evaluate.stats`). The invalid check
+comes first: an invalid case is never tested.
+  A > B        the two modes on the same items, joined on item id within each (world, seed, split): the paired
+               difference, its 95% interval and a two-sided p (mid-p McNemar; with several seeds or fact
+               clusters also a paired cluster bootstrap). Reproduces when the difference is positive, p (Holm-
+               adjusted in a "some case" family) is below ALPHA and the 95% interval lies above 0, i.e. a
+               one-sided test at ALPHA / 2. The mirror image (upper bound below 0) does not reproduce.
+  A ≈ chance   equivalence (TOST) with margin MARGIN: reproduces when the 90% interval of accuracy - chance
+               lies inside ±MARGIN and the TOST p is below ALPHA; a 95% interval above chance does not
+               reproduce; one below chance is OPTION_BIAS.
+  A ≥ B        non-inferiority: reproduces when the paired 95% lower bound is above -MARGIN; does not
+               reproduce when the upper bound is below 0 (B is better, beyond the margin's reach).
+  no gain      absence: reproduces when the paired 95% upper bound is below +MARGIN in every cell; does not
+               reproduce when some cell shows a gain (decided as A > B, Holm over the cells).
+  gain(A) > gain(B)  across worlds with different chance levels: normalized gains (acc - chance) / (1 - chance),
+               their difference tested directly; decided as A > B.
+Findings over several cases combine them: `all_cases` (every case must reproduce: an intersection-union
+test, no adjustment; any opposite case: does not reproduce; an invalid case makes "every case" unknowable)
+or `any_case` (some valid case reproduces, Holm-adjusted within the family, and none is opposite).
 """
 
 from __future__ import annotations
@@ -29,9 +36,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from icft.evaluate.metrics import Estimate
+from icft.evaluate.stats import ALPHA, holm
 from icft.learn.modes import mode_label
-from icft.report.results import Scores, format_estimate
+from icft.report.cases import Case, across_worlds, compare, describe, versus_chance
+from icft.report.plan import (
+    AT_LEAST, GAIN_ACROSS, GREATER, NEAR_CHANCE, NO_GAIN, Planned, plan,
+)
+from icft.report.results import Scores
 
 REPRODUCES = "reproduces"
 DOES_NOT_REPRODUCE = "does not reproduce"
@@ -39,64 +50,89 @@ NOT_SHOWN = "not shown at this size"
 NOT_TESTED = "not tested"
 INVALID = "invalid"
 VERDICTS = (REPRODUCES, DOES_NOT_REPRODUCE, NOT_SHOWN, NOT_TESTED, INVALID)
+OPTION_BIAS = "no knowledge; option bias"  # a case's verdict only: counts as near chance in a finding
 
-NEAR_CHANCE_MARGIN = 0.15  # accuracy points: how far from chance a CI may reach and still be "near chance"
-NON_INFERIORITY_MARGIN = 0.10  # accuracy points: how far below B the CI of A may reach in "A >= B"
-
-# The splits that test generalization (not memorization of trained statements, nor a control), per world.
-GENERALIZATION_SPLITS = {
-    "reversals": ("reversed",),
-    "syllogisms": ("syllogism",),
-    "semantic": ("reversed", "syllogism", "category_holdout"),
-    "reversal_curse": ("reverse_a",),
-}
-AUGMENTED_MODES = ("ft-local", "ft-global", "ft-local-global")
+MARGIN = 0.15  # accuracy points: the equivalence margin (near chance), non-inferiority and absence margin
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One finding tested: its verdict, one sentence with the numbers, and a line per case it combines."""
+    """One finding tested: its verdict, one sentence with the numbers, a line per case and the cases."""
 
     number: int
     claim: str
     verdict: str
     sentence: str
     details: tuple[str, ...] = ()
+    cases: tuple[Case, ...] = ()
 
 
-# ---- verdicts on estimates ----------------------------------------------------------------------------------
+# ---- verdicts of one case -----------------------------------------------------------------------------------
 
 
-def greater(a: Estimate, b: Estimate) -> str:
-    """A > B: non-overlapping 95% CIs decide, either way."""
-    if a.low > b.high:
+def decide(case: Case) -> Case:
+    """The case with its verdict (and, for "not shown", what cannot be detected); p_holm defaults to p."""
+    if case.verdict == INVALID:
+        return case
+    if case.diff is None:
+        return replace(case, verdict=NOT_SHOWN)
+    p_holm = case.p if case.p_holm is None else case.p_holm
+    verdict = {GREATER: greater, GAIN_ACROSS: greater, NEAR_CHANCE: near_chance, AT_LEAST: at_least,
+               NO_GAIN: no_gain}[case.claim](replace(case, p_holm=p_holm))
+    note = _undetectable(case) if verdict == NOT_SHOWN else case.note if verdict == OPTION_BIAS else ""
+    return replace(case, p_holm=p_holm, verdict=verdict, note=note)
+
+
+def greater(case: Case) -> str:
+    """A > B: significant (Holm p < ALPHA) with the 95% interval on one side of 0."""
+    if case.p_holm < ALPHA and case.diff > 0 and case.ci_low > 0:
         return REPRODUCES
-    if b.low > a.high:
+    if case.p_holm < ALPHA and case.diff < 0 and case.ci_high < 0:
         return DOES_NOT_REPRODUCE
     return NOT_SHOWN
 
 
-def near_chance(a: Estimate, chance: float) -> str:
-    if a.low > chance or a.high < chance:
+def near_chance(case: Case) -> str:
+    """TOST: the 90% interval of accuracy - chance inside ±margin (and p < ALPHA)."""
+    if case.p < ALPHA and -case.margin < case.ci_low and case.ci_high < case.margin:
+        return REPRODUCES
+    low95, high95 = case.estimates[0].low - case.chance, case.estimates[0].high - case.chance
+    if low95 > 0:
         return DOES_NOT_REPRODUCE
-    if a.low >= chance - NEAR_CHANCE_MARGIN and a.high <= chance + NEAR_CHANCE_MARGIN:
-        return REPRODUCES
+    if high95 < 0:
+        return OPTION_BIAS
     return NOT_SHOWN
 
 
-def at_least(a: Estimate, b: Estimate) -> str:
-    """A >= B: see the module docstring (non-inferiority with a stated margin)."""
-    strict = greater(a, b)
-    if strict != NOT_SHOWN:
-        return strict
-    if a.mean >= b.mean and a.low >= b.mean - NON_INFERIORITY_MARGIN:
+def at_least(case: Case) -> str:
+    """A ≥ B within the margin: the paired 95% lower bound above -margin."""
+    if case.ci_low > -case.margin:
         return REPRODUCES
+    if case.ci_high < 0:
+        return DOES_NOT_REPRODUCE
     return NOT_SHOWN
+
+
+def no_gain(case: Case) -> str:
+    """No gain of A over B: the paired 95% upper bound below +margin; a significant gain is the opposite."""
+    if greater(case) == REPRODUCES:
+        return DOES_NOT_REPRODUCE
+    return REPRODUCES if case.ci_high < case.margin else NOT_SHOWN
+
+
+def with_holm(cases: list[Case]) -> list[Case]:
+    """Holm-adjust the p-values of the tested cases of one "some case" family, then decide each."""
+    tested = [n for n, c in enumerate(cases) if c.verdict != INVALID and c.p is not None]
+    adjusted = dict(zip(tested, holm([cases[n].p for n in tested])))
+    return [decide(replace(c, p_holm=adjusted[n]) if n in adjusted else c) for n, c in enumerate(cases)]
+
+
+# ---- combining cases ----------------------------------------------------------------------------------------
 
 
 def all_cases(verdicts: Iterable[str]) -> str:
     """Every tested case reproduces; any opposite case makes it "does not reproduce"."""
-    tested = [v for v in verdicts if v != NOT_TESTED]
+    tested = [REPRODUCES if v == OPTION_BIAS else v for v in verdicts if v != NOT_TESTED]
     if not tested:
         return NOT_TESTED
     if DOES_NOT_REPRODUCE in tested:
@@ -107,7 +143,7 @@ def all_cases(verdicts: Iterable[str]) -> str:
 
 
 def any_case(verdicts: Iterable[str]) -> str:
-    """Some case reproduces and none is opposite (mixed or all-overlapping cases are "not shown")."""
+    """Some case reproduces and none is opposite (mixed or all-undecided cases are "not shown")."""
     tested = [v for v in verdicts if v != NOT_TESTED]
     if not tested:
         return NOT_TESTED
@@ -127,111 +163,64 @@ def any_case(verdicts: Iterable[str]) -> str:
 
 def pretrained_near_chance(scores: Scores) -> Finding:
     claim = "The pretrained model is near chance on every world (the worlds are novel)."
-    per_world, details, below = [], [], False
-    for world in scores.worlds():
-        cases = []
-        for split in scores.splits(world):
-            estimate = scores.get(world, "pretrained", split)
-            if estimate is None:
-                continue
-            chance = scores.chance[(world, split)]
-            verdict = near_chance(estimate, chance)
-            cases.append(verdict)
-            side = "above" if estimate.low > chance else "below" if estimate.high < chance else "around"
-            below = below or side == "below"
-            details.append(f"pretrained {format_estimate(estimate)} vs chance {chance:.2f} on {world}/{split} "
-                           f"({side} chance): {verdict}.")
-        if cases:
-            per_world.append((world, all_cases(cases)))
-    if not per_world:
+    cases = [decide(measure(scores, p)) for p in _planned(scores, 1)]
+    if not cases:
         return _not_tested(1, claim, "the study has no pretrained runs")
+    per_world = _combine_per_world(cases, all_cases)
     verdict = all_cases(v for _, v in per_world)
-    sentence = f"Pretrained ≈ chance: {_per_world(per_world)}; overall: {verdict}."
-    if below:
-        sentence += " (Below chance means the options are biased, not that the world is known.)"
-    return Finding(1, claim, verdict, sentence, tuple(details))
+    sentence = f"Pretrained ≈ chance (margin ±{MARGIN:.2f}): {_per_world(per_world)}; overall: {verdict}."
+    if any(c.verdict == OPTION_BIAS for c in cases):
+        sentence += " (Below chance means the picks lean to one option, not that the world is known.)"
+    return _finding(1, claim, verdict, sentence, cases)
 
 
 def icl_beats_ft(scores: Scores, number: int, world: str, split: str) -> Finding:
     claim = f"ICL generalizes better than FT on {world} (split {split})."
-    icl, ft = scores.get(world, "icl", split), scores.get(world, "ft", split)
-    if icl is None or ft is None:
-        return _not_tested(number, claim, f"the study has no {_missing(icl=icl, ft=ft)} results on {world}/{split}")
-    if invalid := scores.invalid(world, "ft"):
-        return _invalid(number, claim, f"{invalid} on {world}; ICL {format_estimate(icl)} vs FT {format_estimate(ft)}")
-    verdict = greater(icl, ft)
-    return Finding(number, claim, verdict,
-                   f"ICL {format_estimate(icl)} vs FT {format_estimate(ft)} on {world}/{split}: {verdict}.")
+    cases = [decide(measure(scores, p)) for p in _planned(scores, number)]
+    if not cases:
+        missing = _missing(scores, world, split, "icl", "ft")
+        return _not_tested(number, claim, f"the study has no {missing} results on {world}/{split}")
+    return _single(number, claim, cases[0])
 
 
 def structure_helps_ft_reversals(scores: Scores) -> Finding:
     claim = ("FT generalizes reversals inside the semantic hierarchy better than isolated reversals "
-             "(accuracy above chance: semantic/reversed > reversals/reversed).")
-    semantic, isolated = scores.get("semantic", "ft", "reversed"), scores.get("reversals", "ft", "reversed")
-    if semantic is None or isolated is None:
-        where = " or ".join(name for name, e in (("semantic/reversed", semantic), ("reversals/reversed", isolated))
-                            if e is None)
+             "(normalized gain above chance: semantic/reversed > reversals/reversed).")
+    cases = [decide(measure(scores, p)) for p in _planned(scores, 4)]
+    if not cases:
+        where = " or ".join(f"{w}/reversed" for w in ("semantic", "reversals") if scores.get(w, "ft", "reversed")
+                            is None)
         return _not_tested(4, claim, f"the study has no FT results on {where}")
-    if invalid := scores.invalid("semantic", "ft") or scores.invalid("reversals", "ft"):
-        return _invalid(4, claim, invalid)
-    semantic_gain = _minus(semantic, scores.chance[("semantic", "reversed")])
-    isolated_gain = _minus(isolated, scores.chance[("reversals", "reversed")])
-    verdict = greater(semantic_gain, isolated_gain)
-    return Finding(4, claim, verdict,
-                   f"FT above chance on semantic/reversed {_signed(semantic_gain)} vs on reversals/reversed "
-                   f"{_signed(isolated_gain)}: {verdict}.")
+    return _single(4, claim, cases[0])
 
 
 def augmentation_helps(scores: Scores) -> Finding:
     claim = "Augmented FT (local, global or both) generalizes better than plain FT."
-    per_world, details = _per_world_comparisons(scores, AUGMENTED_MODES, "ft", greater, any_case)
-    if not per_world:
-        return _not_tested(5, claim, "the study has no FT and augmented-FT results on a generalization split")
-    verdict = all_cases(v for _, v in per_world)
-    return Finding(5, claim, verdict, f"Augmented FT > FT: {_per_world(per_world)}; overall: {verdict}.", details)
+    return _per_world_finding(scores, 5, claim, any_case, "Augmented FT > FT",
+                              "the study has no FT and augmented-FT results on a generalization split")
 
 
 def global_augmentation_matches_icl(scores: Scores) -> Finding:
     claim = "FT with global augmentation is at least as good as ICL."
-    per_world, details = _per_world_comparisons(scores, ("ft-global",), "icl", at_least, all_cases)
-    if not per_world:
-        return _not_tested(6, claim, "the study has no FT-global and ICL results on a generalization split")
-    verdict = all_cases(v for _, v in per_world)
-    return Finding(6, claim, verdict,
-                   f"FT-global ≥ ICL (point estimate at least ICL's, CI reaching at most "
-                   f"{NON_INFERIORITY_MARGIN:.2f} below it): {_per_world(per_world)}; overall: {verdict}.", details)
+    return _per_world_finding(scores, 6, claim, all_cases, f"FT-global ≥ ICL (within {MARGIN:.2f})",
+                              "the study has no FT-global and ICL results on a generalization split")
 
 
 def splitting_helps(scores: Scores) -> Finding:
     claim = "Sentence splitting helps FT on the simple worlds (FT-split > FT)."
-    simple = {w: s for w, s in GENERALIZATION_SPLITS.items() if w != "semantic"}  # the paper: splitting hurt there
-    per_world, details = _per_world_comparisons(scores, ("ft-split",), "ft", greater, any_case, simple)
-    if not per_world:
-        return _not_tested(7, claim, "the study has no FT-split and FT results on reversals, syllogisms or "
-                                     "reversal_curse")
-    verdict = all_cases(v for _, v in per_world)
-    return Finding(7, claim, verdict, f"FT-split > FT: {_per_world(per_world)}; overall: {verdict}.", details)
+    return _per_world_finding(scores, 7, claim, any_case, "FT-split > FT",
+                              "the study has no FT-split and FT results on reversals, syllogisms or reversal_curse")
 
 
 def reversal_curse(scores: Scores) -> Finding:
     claim = "Reversal curse: plain FT is near chance on reversed set-A facts while ICL is high."
-    ft, icl = scores.get("reversal_curse", "ft", "reverse_a"), scores.get("reversal_curse", "icl", "reverse_a")
-    if ft is None or icl is None:
-        return _not_tested(8, claim, f"the study has no {_missing(icl=icl, ft=ft)} results on "
-                                     "reversal_curse/reverse_a")
-    if invalid := scores.invalid("reversal_curse", "ft"):  # near chance means nothing if the facts were not learned
-        return _invalid(8, claim, f"{invalid}; FT {format_estimate(ft)} on reversal_curse/reverse_a")
-    chance = scores.chance[("reversal_curse", "reverse_a")]
-    ceiling = chance + NEAR_CHANCE_MARGIN
-    if ft.low > ceiling or ft.low > icl.high or icl.high <= ceiling:
-        verdict = DOES_NOT_REPRODUCE  # FT clearly above chance, FT above ICL, or ICL itself near chance
-    elif ft.high <= ceiling and icl.low > ft.high:
-        verdict = REPRODUCES
-    else:
-        verdict = NOT_SHOWN
-    return Finding(8, claim, verdict,
-                   f"FT {format_estimate(ft)} vs ICL {format_estimate(icl)} on reversal_curse/reverse_a "
-                   f"(chance {chance:.2f}; near chance means at most {ceiling:.2f}): {verdict}.")
+    cases = [decide(measure(scores, p)) for p in _planned(scores, 8)]
+    if not cases:
+        missing = _missing(scores, "reversal_curse", "reverse_a", "icl", "ft")
+        return _not_tested(8, claim, f"the study has no {missing} results on reversal_curse/reverse_a")
+    verdict = all_cases(c.verdict for c in cases)
+    parts = "; ".join(f"{'FT ≈ chance' if c.claim == NEAR_CHANCE else 'ICL > FT'}: {c.verdict}" for c in cases)
+    return _finding(8, claim, verdict, f"On reversal_curse/reverse_a: {parts}; overall: {verdict}.", cases)
 
 
 def all_findings(scores: Scores) -> list[Finding]:
@@ -251,55 +240,82 @@ def all_findings(scores: Scores) -> list[Finding]:
 # ---- pieces -------------------------------------------------------------------------------------------------
 
 
-def _per_world_comparisons(scores: Scores, modes: tuple[str, ...], baseline: str, rule: Callable, combine: Callable,
-                           splits_by_world: dict[str, tuple[str, ...]] = GENERALIZATION_SPLITS,
-                           ) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
-    """Compare each of `modes` with `baseline` by `rule` on every generalization split of every world present.
+def measure(scores: Scores, planned: Planned) -> Case:
+    """The numbers of a planned case; a case with an unlearned fine-tuned cell is invalid and not tested."""
+    p = planned
+    modes = [m for m in (p.a, p.b) if m is not None]
+    reason = scores.invalid(p.world, *modes) or (scores.invalid(p.world_b, p.b) if p.world_b else None)
+    if reason:
+        return Case(**vars(p), verdict=INVALID, note=reason)
+    if p.claim == NEAR_CHANCE:
+        return versus_chance(p.finding, p.claim, p.world, p.split, p.a, scores.cell(p.world, p.a, p.split),
+                             scores.chance[(p.world, p.split)], MARGIN)
+    if p.claim == GAIN_ACROSS:
+        return across_worlds(p.finding, p.claim,
+                             (p.world, p.split, p.a, scores.cell(p.world, p.a, p.split), scores.chance[(p.world, p.split)]),
+                             (p.world_b, p.split_b, p.b, scores.cell(p.world_b, p.b, p.split_b),
+                              scores.chance[(p.world_b, p.split_b)]))
+    margin = MARGIN if p.claim in (AT_LEAST, NO_GAIN) else None
+    return compare(p.finding, p.claim, p.world, p.split, p.a, p.b, scores.cell(p.world, p.a, p.split),
+                   scores.cell(p.world, p.b, p.split), margin)
 
-    Returns [(world, `combine` of its cases)] in `splits_by_world` order, and a sentence per case.
-    """
-    per_world, details = [], []
-    for world, splits in splits_by_world.items():
-        cases = []
-        for split in splits:
-            base = scores.get(world, baseline, split)
-            for mode in modes:
-                estimate = scores.get(world, mode, split)
-                if base is None or estimate is None:
-                    continue
-                invalid = scores.invalid(world, mode, baseline)
-                verdict = INVALID if invalid else rule(estimate, base)
-                cases.append(verdict)
-                details.append(f"{mode_label(mode)} {format_estimate(estimate)} vs {mode_label(baseline)} "
-                               f"{format_estimate(base)} on {world}/{split}: {invalid or verdict}.")
-        if cases:
-            per_world.append((world, combine(cases)))
-    return per_world, tuple(details)
+
+def case_line(case: Case, label: Callable[[str], str] = mode_label) -> str:
+    """One line per case: its numbers, then its verdict (and why, when invalid or not shown)."""
+    if case.verdict == INVALID:
+        return f"{label(case.a)} vs {label(case.b or 'chance')} on {case.where}: {case.note}."
+    text = f"{describe(case, label)}: {case.verdict}"
+    return f"{text} ({case.note})." if case.note else f"{text}."
+
+
+def _planned(scores: Scores, number: int) -> list[Planned]:
+    return [p for p in plan(scores.accuracy) if p.finding == number]
+
+
+def _per_world_finding(scores: Scores, number: int, claim: str, combine, label: str, untested: str) -> Finding:
+    """Cases per world (Holm within a world's family when `combine` is any_case), then every world."""
+    planned = _planned(scores, number)
+    if not planned:
+        return _not_tested(number, claim, untested)
+    cases = []
+    for world in dict.fromkeys(p.world for p in planned):
+        measured = [measure(scores, p) for p in planned if p.world == world]
+        cases += with_holm(measured) if combine is any_case else [decide(c) for c in measured]
+    per_world = _combine_per_world(cases, combine)
+    verdict = all_cases(v for _, v in per_world)
+    return _finding(number, claim, verdict, f"{label}: {_per_world(per_world)}; overall: {verdict}.", cases)
+
+
+def _single(number: int, claim: str, case: Case) -> Finding:
+    if case.verdict == INVALID:
+        return _finding(number, claim, INVALID, f"{case.note[0].upper()}{case.note[1:]} on {case.where}: no "
+                                                f"comparison is made.", [case])
+    return Finding(number, claim, case.verdict, case_line(case), (), (case,))  # the sentence is the case
+
+
+def _finding(number: int, claim: str, verdict: str, sentence: str, cases: list[Case]) -> Finding:
+    return Finding(number, claim, verdict, sentence, tuple(case_line(c) for c in cases), tuple(cases))
+
+
+def _combine_per_world(cases: list[Case], combine) -> list[tuple[str, str]]:
+    worlds = dict.fromkeys(c.world for c in cases)
+    return [(w, combine(c.verdict for c in cases if c.world == w)) for w in worlds]
+
+
+def _undetectable(case: Case) -> str:
+    if case.claim == NEAR_CHANCE:
+        return f"the 90% interval reaches beyond chance ± {case.margin:.2f}: more items are needed to call it near chance"
+    return f"effects below {case.mde:.2f} cannot be detected here"
 
 
 def _not_tested(number: int, claim: str, reason: str) -> Finding:
     return Finding(number, claim, NOT_TESTED, f"Not tested: {reason}.")
 
 
-def _invalid(number: int, claim: str, reason: str) -> Finding:
-    return Finding(number, claim, INVALID, f"{reason[0].upper()}{reason[1:]}: no comparison is made.")
-
-
-def _missing(**estimates: Estimate | None) -> str:
-    names = [mode_label(name) for name, estimate in estimates.items() if estimate is None]
-    return " or ".join(names)
+def _missing(scores: Scores, world: str, split: str, *modes: str) -> str:
+    return " or ".join(mode_label(m) for m in modes if scores.get(world, m, split) is None)
 
 
 def _per_world(per_world: list[tuple[str, str]]) -> str:
     return "; ".join(f"{world}: {verdict}" for world, verdict in per_world)
 
-
-def _minus(estimate: Estimate, value: float) -> Estimate:
-    return replace(estimate, mean=estimate.mean - value, low=estimate.low - value, high=estimate.high - value)
-
-
-def _signed(estimate: Estimate) -> str:
-    def sign(x: float) -> str:
-        return f"{x:+.2f}".replace("-0.00", "+0.00")
-
-    return f"{sign(estimate.mean)} [{sign(estimate.low)}, {sign(estimate.high)}]"

@@ -1,7 +1,8 @@
 """The report page, written twice from the same parts: a self-contained HTML file and a Markdown summary.
 
-Sections, in order: what the study is, how to read the numbers, notes (incomplete or missing runs), results
-per model and world (table + figure), findings, and the comparison with a second study when one is given.
+Sections, in order: what the study is, the answer (five lines per model), how to read the numbers, notes
+(incomplete or missing runs), results per model and world (tables + figure), findings, and the comparison
+with a second study when one is given.
 Transfer studies reuse these parts (CSS, headings, findings) for a page of their own (`report.transfer_page`).
 """
 
@@ -12,13 +13,14 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from icft.report.findings import (
-    DOES_NOT_REPRODUCE, INVALID, NEAR_CHANCE_MARGIN, NON_INFERIORITY_MARGIN, NOT_SHOWN, NOT_TESTED, REPRODUCES,
-    Finding,
-)
+from icft.evaluate.stats import ALPHA, POWER
+from icft.report.answer import answer_lines
+from icft.report.findings import DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN, NOT_TESTED, REPRODUCES, Finding
 from icft.report.results import StudyResults
 from icft.report.learned import LEARNED_THRESHOLD
-from icft.report.tables import Table, compare_table, learned_table, to_html, to_markdown, world_table
+from icft.report.tables import (
+    Table, compare_table, learned_table, probability_table, to_html, to_markdown, world_table,
+)
 
 if TYPE_CHECKING:  # only for an annotation: transfer_page imports this module
     from icft.report.transfer import TransferResults
@@ -64,7 +66,12 @@ def render_page(study: StudyResults, figures: list[FigureImage], findings: dict[
 
 def _page_parts(study: StudyResults, figures: list[FigureImage], findings: dict[str, list[Finding]],
                comparison: Comparison | None) -> list[Part]:
-    parts = [_overview(study), _reading_guide(), _notes(study)]
+    parts = [_overview(study)]
+    if study.models:
+        parts.append(_heading(2, "The answer"))
+        parts += [_answer(answer_lines(study.scores[m], findings[m]), m if len(study.models) > 1 else None)
+                  for m in study.models]
+    parts += [_reading_guide(), _notes(study)]
     if not study.models:
         parts += [_heading(2, "Results"), _paragraph("No finished runs yet: tables and findings need at least one.")]
     for model in study.models:  # every model listed has finished runs, so figures
@@ -102,19 +109,36 @@ def _title_and_facts(title: str, facts: list[tuple[str, str]]) -> Part:
     return Part(f"<h1>{html.escape(title)}</h1>\n<ul class=\"facts\">{items_html}</ul>\n", f"# {title}\n\n{items_md}")
 
 
+def _answer(lines: list[str], model: str | None) -> Part:
+    """A few lines that answer the study's question; `model` heads them when the study has several."""
+    head_html = f"<p><b>{html.escape(model)}</b></p>\n" if model else ""
+    head_md = f"**{model}**\n\n" if model else ""
+    return Part(head_html + '<ul class="answer">' + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+                + "</ul>\n", head_md + "".join(f"- {line}\n" for line in lines))
+
+
 def _reading_guide() -> Part:
     text = (
-        "Built only from the study's stored results (results.db); no model is loaded. Accuracy is the share of "
-        "items whose option with the highest summed log-likelihood is correct, with a 95% bootstrap confidence "
-        "interval over items and seeds: mean [low, high]. Only finished runs count. "
-        "A finding \"A > B\" reproduces only when the two 95% CIs do not overlap (A's lower bound above B's "
-        "upper bound); the opposite ordering is \"does not reproduce\"; overlapping CIs are \"not shown at this "
-        f"size\". \"Near chance\" needs the CI to contain chance and stay within {NEAR_CHANCE_MARGIN:.2f} of it. "
-        f"\"A ≥ B\" needs A's point estimate at least B's and A's CI to reach at most {NON_INFERIORITY_MARGIN:.2f} "
-        "below B's point estimate. \"Not tested\" means the study lacks the worlds or modes a finding needs. "
+        "Built only from the study's stored results (results.db, and the worlds the study saved); no model is "
+        "loaded. Accuracy is the share of items whose option with the highest summed log-likelihood is correct: "
+        "mean [95% CI]. With one seed the interval is Wilson's and covers the items only; with several seeds it "
+        "also covers the variation between seeds (worlds), by a bootstrap over seeds and then items, and items "
+        "that share a fact are resampled together. p(correct), the probability of the correct option(s) "
+        "(softmax over the options' log-likelihoods), is shown beside accuracy; verdicts use accuracy. "
+        "Two modes are compared on the same items (joined on item id within each world, seed and split): the "
+        "paired difference with its 95% CI and a two-sided p (mid-p McNemar; with several seeds or fact clusters "
+        f"also a paired cluster bootstrap). \"A > B\" reproduces when p < {ALPHA} (Holm-adjusted where a finding "
+        "needs only some case) and the CI lies above 0; the mirror image does not reproduce; otherwise it is "
+        "\"not shown at this size\", with the minimum detectable effect (MDE, "
+        f"{POWER:.0%} power) of the comparison. \"Near chance\" is an equivalence test: the 90% interval of "
+        f"accuracy − chance must lie within ±{MARGIN:.2f}; a result below chance is \"no knowledge; option bias\", "
+        f"with the bias measured. \"A ≥ B\" needs the paired lower bound above −{MARGIN:.2f}; \"no gain\" needs "
+        f"the paired upper bound below +{MARGIN:.2f} in every cell. Across worlds with different chance levels "
+        "the normalized gains (accuracy − chance) / (1 − chance) are compared. \"Not tested\" means the study "
+        "lacks the worlds or modes a finding needs. "
         f"A fine-tuned model must first pass its world's learned check (accuracy of at least {LEARNED_THRESHOLD:.1f} on "
         "the control splits, which ask the trained statements themselves): a comparison with one that did not is "
-        "\"invalid\", not a finding."
+        "\"invalid\", not a finding. Every finding and case is also in findings.json beside this page."
     )
     return Part(f'<p class="guide">{html.escape(text)}</p>\n', f"{text}\n")
 
@@ -137,6 +161,15 @@ def _world_results(study: StudyResults, figure: FigureImage) -> Part:
     scores = study.scores[figure.model]
     table = world_table(scores, figure.world)
     learned = learned_table(scores, figure.world)
+    probability = probability_table(scores, figure.world)
+    extra_html = to_html(probability) if probability else ""
+    extra_md = f"\n{to_markdown(probability)}" if probability else ""
+    one_seed = [row[0] for row in table.rows if row[-1] == "1"]
+    if one_seed:
+        note = (f"{', '.join(one_seed)}: one seed, so the intervals cover the items only (not the variation "
+                "between worlds).")
+        extra_html += f'<p class="legend">{html.escape(note)}</p>\n'
+        extra_md += f"\n{note}\n"
     question = "Did each mode learn the facts?"
     if not scores.control_splits(figure.world):
         question += " This world names no control split, so the learned check is missing."
@@ -144,10 +177,10 @@ def _world_results(study: StudyResults, figure: FigureImage) -> Part:
     alt = f"Accuracy per split and mode on {figure.world}, with 95% CIs and chance"
     return Part(
         f"<section class=\"world\">\n<h3>{html.escape(figure.world)}</h3>\n"
-        f"<p><b>{html.escape(question)}</b></p>\n{to_html(learned, text_columns=3)}{to_html(table)}"
+        f"<p><b>{html.escape(question)}</b></p>\n{to_html(learned, text_columns=3)}{to_html(table)}{extra_html}"
         f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(alt)}" '
         f'data-file="{html.escape(figure.file_name)}">\n</section>\n',
-        f"### {figure.world}\n\n**{question}**\n\n{to_markdown(learned)}\n{to_markdown(table)}\n"
+        f"### {figure.world}\n\n**{question}**\n\n{to_markdown(learned)}\n{to_markdown(table)}{extra_md}\n"
         f"![{alt}]({figure.file_name})\n",
     )
 
@@ -171,7 +204,8 @@ def _comparison(study: StudyResults, findings: dict[str, list[Finding]], compari
     name_a, name_b = _study_names(study, other)
     parts = [_heading(2, f"Comparison: {name_a} vs {name_b}"),
              _paragraph(f"{name_a} is this study ({study.folder}); {name_b} is {other.folder}. "
-                        f"The last columns give the difference of the means and whether the 95% CIs overlap.")]
+                        f"The last columns give the difference of the means with its 95% CI (the studies are "
+                        "independent: Newcombe's MOVER) and which study is higher where that CI excludes 0.")]
     for model_a, model_b in _model_pairs(study, other):
         pair = f" ({model_a} vs {model_b})" if (len(study.models), len(other.models)) != (1, 1) else ""
         a, b = study.scores[model_a], other.scores[model_b]
@@ -250,6 +284,8 @@ h1 { font-size: 1.7em; margin-bottom: 0.3em; }
 h2 { border-bottom: 2px solid #ddd; padding-bottom: 4px; margin-top: 1.8em; }
 h3 { margin-bottom: 0.4em; }
 .facts { padding-left: 1.2em; line-height: 1.5; }
+.answer { background: #f4f9f1; border-left: 4px solid #2e7d32; padding: 8px 14px 8px 30px; line-height: 1.5; }
+.legend { font-size: 0.9em; color: #444; margin-top: 0; }
 .guide { background: #f2f6fb; border-left: 4px solid #1f6fb4; padding: 10px 14px; line-height: 1.5; }
 table { border-collapse: collapse; margin: 8px 0 14px; font-variant-numeric: tabular-nums; font-size: 0.95em; }
 th, td { border: 1px solid #d0d0d0; padding: 5px 10px; text-align: right; }

@@ -1,8 +1,12 @@
-"""Read a study folder into numbers: accuracy per (world, mode, split) with a 95% CI pooled over items and seeds.
+"""Read a study folder into numbers: per (world, mode, split) its items per seed, accuracy with a 95% CI.
 
-Only the folder's `study.json` and `results.db` are read; nothing is scored again. Accuracy is the summed
-log-likelihood choice (`correct_sum`). Only finished runs count: a run still marked running (interrupted,
-or in progress in another process) is listed as incomplete, and a grid cell with no run at all as not run.
+The folder's `study.json` and `results.db` are read, and the worlds the study saved (`worlds/<world>-s<seed>/`,
+or an imported world's folder) for what the store does not hold: each item's facts (items sharing a fact are
+a cluster), its correct options (for the probability of the correct option) and its options' wordings (for
+the option bias); a world whose content no longer matches the run's is not used. Nothing is scored again.
+Accuracy is the summed log-likelihood choice (`correct_sum`). Only finished runs count: a run still marked
+running (interrupted, or in progress in another process) is listed as incomplete, and a grid cell with no
+run at all as not run.
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from icft.errors import IcftError
-from icft.evaluate.metrics import Estimate, pooled_estimate
+from icft.evaluate.stats import Estimate
 from icft.learn.modes import MODES, mode_label
+from icft.report.cases import BOOTSTRAP_SEED, Cell, SeedItems, cell_accuracy, cell_probability, clusters_by_fact
 from icft.report.learned import LearnedCheck, SeedCheck
 from icft.study.config import StudyConfig, parse_study_config
 from icft.study.grid import CONFIG_FILE, RESULTS_DB
-from icft.study.store import FINISHED, ResultsStore, RunRecord
+from icft.study.store import FINISHED, ItemResult, ResultsStore, RunRecord, world_identity
+from icft.worlds.io import load_world
+from icft.worlds.schema import Item
 
-BOOTSTRAP_SEED = 0  # the same stored results always give the same intervals
+
 def format_estimate(estimate: Estimate) -> str:
     """"0.62 [0.48, 0.75]": the mean and its 95% CI."""
     return f"{estimate.mean:.2f} [{estimate.low:.2f}, {estimate.high:.2f}]"
@@ -41,9 +48,15 @@ class Scores:
     chance: dict[tuple[str, str], float]
     seeds: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)  # (world, mode) -> finished seeds
     learned: dict[tuple[str, str], LearnedCheck] = field(default_factory=dict)  # (world, mode) -> learned check
+    items: dict[tuple[str, str, str], Cell] = field(default_factory=dict)  # (world, mode, split) -> seed -> items
+    probability: dict[tuple[str, str, str], Estimate] = field(default_factory=dict)  # mean p(correct option)
 
     def get(self, world: str, mode: str, split: str) -> Estimate | None:
         return self.accuracy.get((world, mode, split))
+
+    def cell(self, world: str, mode: str, split: str) -> Cell | None:
+        """The cell's items per seed (None when the study has no such cell)."""
+        return self.items.get((world, mode, split))
 
     def invalid(self, world: str, *modes: str) -> str | None:
         """Why a comparison of `modes` on `world` is invalid (a fine-tuned one did not learn), or None."""
@@ -106,12 +119,13 @@ def load_study(folder: str | Path) -> StudyResults:
         runs = store.runs()
         chosen, ignored = _finished_runs_in_grid(runs, config)
         rows = {run.run_id: store.item_rows(run.run_id) for run in chosen}
+        worlds = _saved_worlds(folder, config, chosen)
         fits = {run.run_id: store.fit_stats(run.run_id) for run in chosen if MODES.get(run.mode) and
                 MODES[run.mode].finetunes}
         incomplete = tuple(f"{_describe(run)}: incomplete ({len(store.done_item_ids(run.run_id))} items stored, "
                            f"started {run.started_at})"
                            for run in runs if run.status != FINISHED and _in_grid(run, config))
-    scores = {model: _model_scores([r for r in chosen if r.model == model], rows, fits, config)
+    scores = {model: _model_scores([r for r in chosen if r.model == model], rows, fits, worlds, config)
               for model in config.models}
     return StudyResults(
         folder=folder,
@@ -170,9 +184,9 @@ def latest_finished(runs: list[RunRecord], in_grid: Callable[[RunRecord], bool],
     return list(latest.values()), ignored
 
 
-def _model_scores(runs: list[RunRecord], rows: dict, fits: dict, config: StudyConfig) -> Scores:
-    """Pool each (world, mode, split) over its finished seeds; worlds and modes in the config's order."""
-    values: dict[tuple[str, str, str], dict[int, list[float]]] = defaultdict(dict)
+def _model_scores(runs: list[RunRecord], rows: dict, fits: dict, worlds: dict, config: StudyConfig) -> Scores:
+    """Each (world, mode, split) with its items per finished seed; worlds and modes in the config's order."""
+    items: dict[tuple[str, str, str], Cell] = defaultdict(dict)
     chances: dict[tuple[str, str], list[float]] = defaultdict(list)
     seeds: dict[tuple[str, str], list[int]] = defaultdict(list)
     checks: dict[tuple[str, str], list[SeedCheck]] = defaultdict(list)
@@ -182,19 +196,87 @@ def _model_scores(runs: list[RunRecord], rows: dict, fits: dict, config: StudyCo
     for run in sorted(runs, key=lambda r: (order[world_label(r)], mode_order.get(r.mode, len(MODES)), r.seed)):
         world = world_label(run)
         seeds[(world, run.mode)].append(run.seed)
-        for row in rows[run.run_id]:  # the store keeps the world's item order: the bootstrap relies on it
-            values[(world, run.mode, row.split)].setdefault(run.seed, []).append(float(row.correct_sum))
-            chances[(world, row.split)].append(row.chance)
+        for split, split_rows in _by_split(rows[run.run_id]).items():
+            items[(world, run.mode, split)][run.seed] = seed_items(split_rows, worlds.get(run.world_id))
+            chances[(world, split)] += [row.chance for row in split_rows]
         controls[world] = tuple(run.config.get("control_splits", ()))
         control_rows = [row for row in rows[run.run_id] if row.split in controls[world]]
         checks[(world, run.mode)].append(SeedCheck(run.seed, sum(row.correct_sum for row in control_rows),
                                                    len(control_rows), fits.get(run.run_id)))
-    accuracy = {key: pooled_estimate([per_seed[s] for s in sorted(per_seed)], seed=BOOTSTRAP_SEED)
-                for key, per_seed in values.items()}
     learned = {(world, mode): LearnedCheck(world, mode, controls[world], tuple(seed_checks))
                for (world, mode), seed_checks in checks.items()}
-    return Scores(accuracy=accuracy, chance={key: float(np.mean(c)) for key, c in chances.items()},
-                  seeds={key: tuple(s) for key, s in seeds.items()}, learned=learned)
+    return scores_from_items(dict(items), {key: float(np.mean(c)) for key, c in chances.items()},
+                             {key: tuple(s) for key, s in seeds.items()}, learned)
+
+
+def scores_from_items(items: dict[tuple[str, str, str], Cell], chance: dict[tuple[str, str], float],
+                      seeds: dict[tuple[str, str], tuple[int, ...]] | None = None,
+                      learned: dict[tuple[str, str], LearnedCheck] | None = None) -> Scores:
+    """`Scores` from per-seed items: accuracy and p(correct) estimated per cell; seeds default to the items'."""
+    accuracy = {key: cell_accuracy(cell) for key, cell in items.items()}
+    probability = {key: e for key, cell in items.items() if (e := cell_probability(cell)) is not None}
+    if seeds is None:
+        seeds = {}
+        for (world, mode, _), cell in items.items():
+            seeds[(world, mode)] = tuple(sorted(set(seeds.get((world, mode), ())) | set(cell)))
+    return Scores(accuracy=accuracy, chance=chance, seeds=seeds, learned=learned or {}, items=items,
+                  probability=probability)
+
+
+def seed_items(rows: list[ItemResult], world_items: dict[str, Item] | None) -> SeedItems:
+    """One run's rows of one split as arrays; clusters, p(correct) and wordings need the world's items."""
+    chosen = np.array([row.chosen_sum for row in rows])
+    scores = np.array([float(row.correct_sum) for row in rows])
+    ids = tuple(row.item_id for row in rows)
+    known = world_items is not None and all(i in world_items for i in ids)
+    if not known:
+        return SeedItems(ids=ids, scores=scores, chosen=chosen)
+    items = [world_items[i] for i in ids]
+    return SeedItems(ids=ids, scores=scores, clusters=clusters_by_fact([item.fact_ids for item in items]),
+                     p_correct=np.array([_p_correct(row.logprobs, item.correct) for row, item in zip(rows, items)]),
+                     chosen=chosen, wordings=_wordings(items))
+
+
+def _p_correct(logprobs: tuple[float, ...], correct: frozenset[int]) -> float:
+    """Softmax over the options' summed log-likelihoods, summed over the correct options."""
+    scores = np.asarray(logprobs, dtype=np.float64)
+    weights = np.exp(scores - scores.max())
+    return float(weights[sorted(correct)].sum() / weights.sum())
+
+
+def _wordings(items: list[Item]) -> tuple[tuple[str, ...], ...] | None:
+    """Each option's wording: the relation its claim states (None for worlds without claims)."""
+    if any(item.claims is None or any(c is None for c in item.claims) for item in items):
+        return None
+    return tuple(tuple(claim[1] for claim in item.claims) for item in items)
+
+
+def _by_split(rows: list[ItemResult]) -> dict[str, list[ItemResult]]:
+    """Rows per split in first-appearance order (the store keeps each run's item order)."""
+    out: dict[str, list[ItemResult]] = {}
+    for row in rows:
+        out.setdefault(row.split, []).append(row)
+    return out
+
+
+def _saved_worlds(folder: Path, config: StudyConfig, runs: list[RunRecord]) -> dict[str, dict[str, Item]]:
+    """world_id -> its items by id, for each world the study saved (or imported) whose content is the run's."""
+    paths = {w.label: w.path for w in config.worlds}
+    found: dict[str, dict[str, Item]] = {}
+    for run in runs:
+        if run.world_id in found:
+            continue
+        for candidate in (folder / "worlds" / run.world, paths.get(world_label(run))):
+            if candidate is None or not (Path(candidate) / "test.jsonl").is_file():
+                continue
+            try:
+                world = load_world(candidate)
+            except IcftError:
+                continue  # unreadable: the report goes on without clusters, p(correct) and wordings
+            if world_identity(world) == run.world_id:
+                found[run.world_id] = {item.id: item for item in world.items}
+                break
+    return found
 
 
 def _cells_not_run(runs: list[RunRecord], config: StudyConfig) -> list[str]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from icft.evaluate.metrics import Estimate
+from icft.evaluate.stats import Estimate, mover
 from icft.learn.modes import MODES
 from icft.learn.modes import mode_label
-from icft.report.findings import DOES_NOT_REPRODUCE, REPRODUCES, greater
 from icft.report.learned import LEARNED_THRESHOLD
 from icft.report.results import Scores, format_estimate
 
@@ -33,6 +32,15 @@ def world_table(scores: Scores, world: str) -> Table:
     rows.append(("chance", *[f"{scores.chance[(world, split)]:.2f}" for split in splits], ""))
     rows.append(("n items", *[_item_counts(scores, world, split) for split in splits], ""))
     return Table(header=("mode", *splits, "seeds"), rows=tuple(rows))
+
+
+def probability_table(scores: Scores, world: str) -> Table | None:
+    """Mean probability of the correct option(s) per mode and split (softmax over the options' summed
+    log-likelihoods): a continuous companion of accuracy; None when the world's items were not available."""
+    splits = scores.splits(world)
+    rows = [(mode_label(mode), *[_cell(scores.probability.get((world, mode, split))) for split in splits])
+            for mode in scores.modes(world) if any((world, mode, split) in scores.probability for split in splits)]
+    return Table(header=("p(correct)", *splits), rows=tuple(rows)) if rows else None
 
 
 def learned_table(scores: Scores, world: str) -> Table:
@@ -66,7 +74,8 @@ def learned_table(scores: Scores, world: str) -> Table:
 
 
 def compare_table(a: Scores, b: Scores, world: str, name_a: str, name_b: str) -> Table:
-    """One row per (mode, split) either study holds: both accuracies, the difference B - A, and the CI verdict."""
+    """One row per (mode, split) either study holds: both accuracies, the difference B - A with its 95% CI
+    (MOVER: the studies are independent), and which is higher where that CI excludes 0."""
     order = list(MODES)
     modes = sorted(_union(a.modes(world), b.modes(world)), key=lambda m: order.index(m) if m in order else len(order))
     splits = _union(a.splits(world), b.splits(world))
@@ -78,7 +87,8 @@ def compare_table(a: Scores, b: Scores, world: str, name_a: str, name_b: str) ->
                 continue
             rows.append((mode_label(mode), split, _cell(first), _cell(second), *_difference(first, second,
                                                                                             name_a, name_b)))
-    return Table(header=("mode", "split", name_a, name_b, f"{name_b} − {name_a}", "95% CIs"), rows=tuple(rows))
+    return Table(header=("mode", "split", name_a, name_b, f"{name_b} − {name_a} [95% CI]", "verdict"),
+                 rows=tuple(rows))
 
 
 def to_markdown(table: Table) -> str:
@@ -129,9 +139,9 @@ def _item_counts(scores: Scores, world: str, split: str) -> str:
 def _difference(first: Estimate | None, second: Estimate | None, name_a: str, name_b: str) -> tuple[str, str]:
     if first is None or second is None:
         return MISSING, ""
-    verdict = greater(second, first)
-    said = {REPRODUCES: f"{name_b} higher", DOES_NOT_REPRODUCE: f"{name_a} higher"}.get(verdict, "overlap")
-    return f"{second.mean - first.mean:+.2f}", said
+    diff, low, high = mover((second.mean, second.low, second.high), (first.mean, first.low, first.high))
+    said = f"{name_b} higher" if low > 0 else f"{name_a} higher" if high < 0 else "no difference shown"
+    return f"{diff:+.2f} [{low:+.2f}, {high:+.2f}]", said
 
 
 def _union(first: list[str], second: list[str]) -> list[str]:

@@ -1,7 +1,8 @@
 """Read a transfer study folder into numbers: one matrix of cells per (model, train size, variant).
 
-A cell is (variant, training task, test task): the mean score on the test task's examples with a 95% bootstrap
-CI pooled over examples and seeds (accuracy for classification, ROUGE-L F1 for generation). The `unmodified`
+A cell is (variant, training task, test task): the mean score on the test task's examples with a 95% CI
+(accuracy for classification: Wilson, with a bootstrap over seeds and examples for several seeds; ROUGE-L F1
+for generation: the bootstrap), and its examples per seed, so two variants compare on the same examples. The `unmodified`
 row holds the base model's runs, the same for every train size and variant. Beside the scores: how the test
 task relates to the training task (in-domain, cross-domain, cross-task), how often a model trained on a
 classification task answers with one of that task's labels, and how far each fine-tuning moved the weights.
@@ -19,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from icft.errors import IcftError
-from icft.evaluate.metrics import Estimate, pooled_estimate
-from icft.report.results import BOOTSTRAP_SEED, _read_config, latest_finished
+from icft.evaluate.stats import Estimate
+from icft.report.cases import Cell as Examples, SeedItems, cell_accuracy
+from icft.report.results import _read_config, latest_finished
 from icft.study.config import StudyConfig
 from icft.study.grid import RESULTS_DB
 from icft.study.store import FINISHED, ResultsStore, RunRecord
@@ -55,6 +57,7 @@ class Cell:
     relation: str | None  # None for the unmodified row
     label_rate: float | None  # share of answers that are a label of the training task (classification training)
     seeds: tuple[int, ...]
+    examples: Examples | None = None  # seed -> the scored examples (ids and scores)
 
 
 @dataclass(frozen=True)
@@ -210,12 +213,14 @@ def _scores(model: str, size: int, chosen: list[RunRecord], rows: dict, fits: di
     cells = {}
     for (variant, train, test), per_seed in per_cell.items():
         seeds = sorted(per_seed)
-        estimate = pooled_estimate([[r.score for r in per_seed[s]] for s in seeds], seed=BOOTSTRAP_SEED)
+        examples = {s: SeedItems(ids=tuple(r.example_id for r in per_seed[s]),
+                                 scores=np.array([r.score for r in per_seed[s]])) for s in seeds}
+        estimate = cell_accuracy(examples)
         info = tasks.get(train)
         rate = None
         if info is not None and info.kind == "classification" and info.labels:
             rate = label_rate([r.prediction for s in seeds for r in per_seed[s]], info.labels)
-        cells[(variant, train, test)] = Cell(estimate, relations[(variant, train, test)], rate, tuple(seeds))
+        cells[(variant, train, test)] = Cell(estimate, relations[(variant, train, test)], rate, tuple(seeds), examples)
     return TransferScores(model=model, size=size, tasks=tasks, train_tasks=train_tasks,
                           variants=tuple(config.transfer.variants), cells=cells,
                           weights=_weights(model, size, fits, in_grid))

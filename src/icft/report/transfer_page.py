@@ -18,8 +18,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from icft.report.figures import file_part, png_bytes
-from icft.report.findings import NOT_SHOWN, Finding, greater
-from icft.report.html import _CSS, Part, _findings, _heading, _notes, _paragraph, _title_and_facts
+from icft.evaluate.stats import ALPHA
+from icft.report.answer import findings_summary
+from icft.report.cases import compare
+from icft.report.findings import MARGIN, Finding
+from icft.report.plan import GREATER
+from icft.report.html import _CSS, Part, _answer, _findings, _heading, _notes, _paragraph, _title_and_facts
 from icft.report.results import format_estimate
 from icft.report.tables import MISSING, Table, to_html, to_markdown
 from icft.report.transfer import (
@@ -28,14 +32,13 @@ from icft.report.transfer import (
 
 LEGEND = ("ID = in-domain (the training task itself), CD = cross-domain (same task, other domain), "
           f"CT = cross-task (another task); {MISSING} = no finished run. Each cell: mean [95% CI].")
-DELTA_LEGEND = ("FTICL − FT: difference of the two means; * marks cells whose two 95% CIs do not overlap; "
-                f"{MISSING} = either is missing.")
+DELTA_LEGEND = ("FTICL − FT: difference of the two means; * marks cells whose paired difference (the same "
+                f"examples, per seed) has a 95% interval that excludes 0; {MISSING} = either is missing.")
 WEIGHT_LEGEND = "Mean absolute change of all weights (fine-tuned − unmodified), mean over seeds."
 _EXTRA_CSS = """
 .scroll { overflow-x: auto; }
 table.matrix { font-size: 0.85em; }
 table.matrix td, table.matrix th { white-space: nowrap; padding: 4px 7px; }
-.legend { font-size: 0.9em; color: #444; margin-top: 0; }
 """
 
 
@@ -74,7 +77,7 @@ def label_rate_table(s: TransferScores, variant: str) -> Table | None:
 
 
 def delta_table(s: TransferScores) -> Table:
-    """FTICL − FT per cell: the difference of the means, * where the 95% CIs do not overlap."""
+    """FTICL − FT per cell: the difference of the means, * where the paired 95% interval excludes 0."""
     rows = []
     for train in s.train_tasks:
         cells = []
@@ -83,7 +86,8 @@ def delta_table(s: TransferScores) -> Table:
             if ft is None or fticl is None:
                 cells.append(MISSING)
                 continue
-            apart = "*" if greater(fticl.estimate, ft.estimate) != NOT_SHOWN else ""
+            paired = compare(0, GREATER, train, test, "fticl", "ft", fticl.examples, ft.examples)
+            apart = "*" if paired.diff is not None and (paired.ci_low > 0 or paired.ci_high < 0) else ""
             cells.append(f"{fticl.estimate.mean - ft.estimate.mean:+.2f}{apart} {_tag(ft)}".rstrip())
         rows.append((train, *cells))
     return Table(header=("trained on", *s.tasks), rows=tuple(rows))
@@ -166,10 +170,15 @@ def _heatmap(s: TransferScores, variant: str, title: str) -> bytes:
 def render_transfer_page(results: TransferResults, figures: list[Heatmap],
                          findings: dict[str, list[Finding]]) -> tuple[str, str]:
     """(HTML page, Markdown summary)."""
-    parts = [_overview(results), _guide(), _notes(results)]
+    several = len(results.config.models) > 1
+    parts = [_overview(results)]
+    if findings:
+        parts.append(_heading(2, "The answer"))
+        parts += [_answer([best_variants(results, model), *findings_summary(found, variant_label)], model if several else None)
+                  for model, found in findings.items()]
+    parts += [_guide(), _notes(results)]
     if not results.scores:
         parts += [_heading(2, "Results"), _paragraph("No finished runs yet: tables and findings need at least one.")]
-    several = len(results.config.models) > 1
     for (model, size), s in results.scores.items():
         parts.append(_heading(2, f"Results: {model}, {size} training examples" if several
                               else f"Results: {size} training examples ({model})"))
@@ -189,6 +198,20 @@ def render_transfer_page(results: TransferResults, figures: list[Heatmap],
             f"<title>icft report: {html.escape(results.name)}</title>\n<style>{_CSS}{_EXTRA_CSS}</style>\n</head>\n"
             f"<body>\n<main>\n{body}</main>\n</body>\n</html>\n")
     return page, "\n".join(p.markdown for p in parts)
+
+
+def best_variants(results: TransferResults, model: str) -> str:
+    """Per relation (in-domain, cross-domain, cross-task): the variant with the highest mean score."""
+    means: dict[str, dict[str, list[float]]] = {}
+    for (m, _), s in results.scores.items():
+        for (variant, _, _), cell in s.cells.items():
+            if m == model and cell.relation is not None:
+                means.setdefault(cell.relation, {}).setdefault(variant, []).append(cell.estimate.mean)
+    parts = []
+    for relation, by_variant in means.items():
+        best, values = max(by_variant.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
+        parts.append(f"{relation}: {variant_label(best)} {sum(values) / len(values):.2f}")
+    return "Best variant per relation (mean score over its cells): " + ("; ".join(parts) or "none") + "."
 
 
 def _variant_parts(s: TransferScores, variant: str, figure: Heatmap | None) -> list[Part]:
@@ -229,11 +252,16 @@ def _guide() -> Part:
     text = (
         "Built only from the study's stored results (results.db); no model is loaded. A transfer study fine-tunes "
         "the model on one task (FT; FTICL puts in-context demonstrations in every training prompt) and scores it "
-        "on every test task. A cell is the mean score with a 95% bootstrap CI over examples and seeds: accuracy "
-        "for classification tasks, ROUGE-L F1 for generation tasks. The unmodified row is the model before "
-        "fine-tuning. Only finished runs count. A finding \"A > B\" reproduces only when the two 95% CIs do not "
-        "overlap; the opposite ordering is \"does not reproduce\"; overlapping CIs are \"not shown at this size\"; "
-        "\"not tested\" means the study lacks the cells a finding needs."
+        "on every test task. A cell is the mean score with a 95% CI: accuracy for classification tasks (Wilson for "
+        "one seed; with several seeds also a bootstrap over seeds and examples), ROUGE-L F1 for generation tasks "
+        "(the bootstrap). The unmodified row is the model before fine-tuning. Only finished runs count. Findings "
+        "compare two rows on the same test examples (joined on example id within each seed): the paired "
+        f"difference, its 95% CI and a two-sided p (mid-p McNemar for accuracy, a paired t-test for ROUGE-L; with "
+        f"several seeds also a paired bootstrap). \"A > B\" reproduces when p < {ALPHA} (Holm-adjusted where some "
+        "cell suffices) and the CI lies above 0; \"FTICL keeps FT\" needs the paired lower bound above "
+        f"−{MARGIN:.2f}; \"no gain\" needs the paired upper bound below +{MARGIN:.2f} in every cell; otherwise "
+        "\"not shown at this size\", with the minimum detectable effect; \"not tested\" means the study lacks the "
+        "cells a finding needs. Every finding and case is also in findings.json beside this page."
     )
     return Part(f'<p class="guide">{html.escape(text)}</p>\n', f"{text}\n")
 

@@ -1,0 +1,128 @@
+"""What a report says first, and what it writes for machines: the answer in five lines, and findings.json.
+
+The answer, per model: which mode generalizes best on each kind of split, what the learned check says, and
+which findings reproduce (with the effect and its 95% CI), which do not, and which cannot be told apart at
+this size. findings.json holds every finding and every case with its numbers (see `case_record`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable
+
+from icft.evaluate.stats import ALPHA, ASSUMED_DISCORDANCE, POWER
+from icft.learn.modes import mode_label
+from icft.report.cases import Case, claim_text
+from icft.report.findings import (
+    DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN, NOT_TESTED, OPTION_BIAS, REPRODUCES, Finding,
+)
+from icft.report.results import Scores
+
+FINDINGS_FILE = "findings.json"
+
+
+def answer_lines(scores: Scores, findings: list[Finding]) -> list[str]:
+    """At most five lines: the best mode per kind of split, the learned check, then the findings."""
+    return [best_modes(scores), learned_summary(scores), *findings_summary(findings)]
+
+
+def best_modes(scores: Scores) -> str:
+    """Per generalization split name (over the worlds that have it): the mode with the highest mean accuracy."""
+    means: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for (world, mode, split), estimate in scores.accuracy.items():
+        if split not in scores.control_splits(world):
+            means[split][mode].append(estimate.mean)
+    parts = []
+    for split, by_mode in means.items():
+        ranked = sorted(by_mode.items(), key=lambda kv: -sum(kv[1]) / len(kv[1]))
+        best, values = ranked[0]
+        runner_up = f" (next {mode_label(ranked[1][0])} {_mean(ranked[1][1]):.2f})" if len(ranked) > 1 else ""
+        parts.append(f"{split}: {mode_label(best)} {_mean(values):.2f}{runner_up}")
+    return "Best mode per kind of split (mean accuracy over its worlds): " + ("; ".join(parts) or "none") + "."
+
+
+def learned_summary(scores: Scores) -> str:
+    """Which fine-tuned modes learned their facts (control splits), and where one did not."""
+    checks = [c for c in scores.learned.values() if c.finetuned]
+    if not checks:
+        return "Learned check: no fine-tuned mode in this study."
+    failed = [f"{mode_label(c.mode)} on {c.world} (control {c.lowest_control:.2f})" for c in checks if c.passed is False]
+    unchecked = sorted({c.world for c in checks if c.passed is None})
+    passed = list(dict.fromkeys(mode_label(c.mode) for c in checks if c.passed))
+    text = "Learned check: " + (f"passed by {', '.join(passed)} where checked" if passed else "no mode passed")
+    if failed:
+        text += f"; NOT learned: {', '.join(failed)} (their comparisons are invalid)"
+    if unchecked:
+        text += f"; no control split in {', '.join(unchecked)}"
+    return text + "."
+
+
+def findings_summary(findings: list[Finding], label: Callable[[str], str] = mode_label) -> list[str]:
+    """Three lines: what reproduces (with its effect), what does not, and what cannot be told or is missing;
+    `label` names the modes (or variants)."""
+    def listed(verdict: str) -> list[Finding]:
+        return [f for f in findings if f.verdict == verdict]
+
+    yes = "; ".join(f"{f.number} ({_effect(f, label)})" for f in listed(REPRODUCES)) or "none"
+    no = [f"{f.number} ({_effect(f, label)})" for f in listed(DOES_NOT_REPRODUCE)]
+    no += [f"{f.number} invalid" for f in listed(INVALID)]
+    unclear = listed(NOT_SHOWN)
+    mdes = [c.mde for f in unclear for c in f.cases if c.verdict == NOT_SHOWN and c.mde is not None]
+    told = (f"Not shown at this size: {', '.join(str(f.number) for f in unclear)}"
+            + (f" (effects below {min(mdes):.2f}–{max(mdes):.2f} cannot be detected here)" if mdes else "")
+            if unclear else "Not shown at this size: none")
+    missing = listed(NOT_TESTED)
+    if missing:
+        told += f"; not tested: {', '.join(str(f.number) for f in missing)}"
+    return [f"Findings that reproduce: {yes}.", f"Do not reproduce: {'; '.join(no) or 'none'}.", told + "."]
+
+
+def findings_json(name: str, kind: str, findings: dict[str, list[Finding]]) -> str:
+    """findings.json: the rules' settings, then every finding of every model with all its cases."""
+    record = {
+        "study": name, "kind": kind, "alpha": ALPHA, "power": POWER, "margin": MARGIN,
+        "assumed_discordance_before_a_run": ASSUMED_DISCORDANCE,
+        "findings": [{"model": model, "number": f.number, "claim": f.claim, "verdict": f.verdict,
+                      "sentence": f.sentence, "cases": [case_record(c, model) for c in f.cases]}
+                     for model, found in findings.items() for f in found],
+    }
+    return json.dumps(record, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def case_record(case: Case, model: str) -> dict:
+    """One case as JSON: `diff` is A - B (mean over seeds of the mean paired item difference), or A - chance,
+    or the difference of normalized gains; b and c are the discordant counts (A right and B wrong, and the
+    reverse); ci_low and ci_high its 95% interval (90% against chance, as TOST uses)."""
+    prob = case.prob
+    return {
+        "finding": case.finding, "claim": case.claim, "model": model, "world": case.world, "split": case.split,
+        "mode_a": case.a, "mode_b": case.b, "world_b": case.world_b, "split_b": case.split_b,
+        "train_size": case.size, "seeds": case.seeds, "n": case.n, "b": case.discordant_b, "c": case.discordant_c,
+        "diff": _number(case.diff), "ci_low": _number(case.ci_low), "ci_high": _number(case.ci_high),
+        "p": _number(case.p), "p_holm": _number(case.p_holm), "mde": _number(case.mde), "margin": case.margin,
+        "verdict": case.verdict, "note": case.note,
+        "p_correct_diff": _number(prob.diff) if prob else None,
+        "p_correct_ci_low": _number(prob.low) if prob else None,
+        "p_correct_ci_high": _number(prob.high) if prob else None,
+    }
+
+
+def _effect(finding: Finding, label: Callable[[str], str]) -> str:
+    """The effect of a decided finding: its first case with that verdict (and how many more cases)."""
+    same = [c for c in finding.cases
+            if c.verdict == finding.verdict or (finding.verdict == REPRODUCES and c.verdict == OPTION_BIAS)]
+    if finding.verdict == INVALID or not same or same[0].diff is None:
+        return finding.verdict
+    case = same[0]
+    more = f", +{len(same) - 1} more" if len(same) > 1 else ""
+    return f"{claim_text(case, label)} on {case.where}: {case.diff:+.2f} [{case.ci_low:+.2f}, {case.ci_high:+.2f}]{more}"
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _number(x: float | None) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)

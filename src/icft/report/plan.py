@@ -1,0 +1,88 @@
+"""The comparisons behind the findings of Lampinen et al., planned from the cells a study holds.
+
+The report tests exactly these (`icft.report.findings`); `icft study CONFIG --dry-run` prints them with the
+minimum detectable effect each will have, from items x seeds and an assumed discordance, before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from icft.evaluate.stats import ASSUMED_DISCORDANCE, POWER_Z, planned_mde
+
+GREATER = "A > B"
+NEAR_CHANCE = "A ≈ chance"
+AT_LEAST = "A ≥ B"
+NO_GAIN = "no gain of A over B"
+GAIN_ACROSS = "gain(A) > gain(B)"  # normalized gains (acc - chance) / (1 - chance) on two worlds
+
+# The splits that test generalization (not memorization of trained statements, nor a control), per world.
+GENERALIZATION_SPLITS = {
+    "reversals": ("reversed",),
+    "syllogisms": ("syllogism",),
+    "semantic": ("reversed", "syllogism", "category_holdout"),
+    "reversal_curse": ("reverse_a",),
+}
+SIMPLE_WORLDS = ("reversals", "syllogisms", "reversal_curse")  # the paper: sentence splitting hurt on semantic
+AUGMENTED_MODES = ("ft-local", "ft-global", "ft-local-global")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One case a finding tests: mode A (against B, or against chance when B is None) on world/split."""
+
+    finding: int
+    claim: str
+    world: str
+    split: str
+    a: str
+    b: str | None = None
+    world_b: str | None = None  # GAIN_ACROSS: B's world and split
+    split_b: str | None = None
+
+
+def plan(cells: Iterable[tuple[str, str, str]]) -> list[Planned]:
+    """Every case of findings 1-8 that the (world, mode, split) cells allow, in finding order (finding 1 in
+    the order the cells come)."""
+    cells = list(cells)
+    present = set(cells)
+
+    def has(world: str, split: str, *modes: str) -> bool:
+        return all((world, mode, split) in present for mode in modes)
+
+    order = list(dict.fromkeys((w, s) for w, _, s in cells))
+    out = [Planned(1, NEAR_CHANCE, w, s, "pretrained") for w, s in order if has(w, s, "pretrained")]
+    out += [Planned(n, GREATER, w, s, "icl", "ft") for n, w, s in ((2, "reversals", "reversed"),
+                                                                 (3, "syllogisms", "syllogism")) if has(w, s, "icl", "ft")]
+    if has("semantic", "reversed", "ft") and has("reversals", "reversed", "ft"):
+        out.append(Planned(4, GAIN_ACROSS, "semantic", "reversed", "ft", "ft", "reversals", "reversed"))
+    out += _against(5, GREATER, AUGMENTED_MODES, "ft", GENERALIZATION_SPLITS, has)
+    out += _against(6, AT_LEAST, ("ft-global",), "icl", GENERALIZATION_SPLITS, has)
+    out += _against(7, GREATER, ("ft-split",), "ft", {w: GENERALIZATION_SPLITS[w] for w in SIMPLE_WORLDS}, has)
+    if has("reversal_curse", "reverse_a", "ft", "icl"):  # FT near chance where ICL is high: both or neither
+        out += [Planned(8, NEAR_CHANCE, "reversal_curse", "reverse_a", "ft"),
+                Planned(8, GREATER, "reversal_curse", "reverse_a", "icl", "ft")]
+    return out
+
+
+def planned_effect(case: Planned, items: int, seeds: int, chance: float, discordance: float = ASSUMED_DISCORDANCE,
+                   items_b: int | None = None, chance_b: float | None = None) -> float:
+    """The effect a planned case will detect with 80% power: a paired difference (assumed discordance), a
+    distance from chance, or a difference of normalized gains (binomial variance at 0.5 in both cells)."""
+    if case.claim == NEAR_CHANCE:
+        return POWER_Z * float(np.sqrt(chance * (1 - chance) / (items * seeds)))
+    if case.claim == GAIN_ACROSS:
+        variance = 0.25 / (items * seeds) / (1 - chance) ** 2 + 0.25 / ((items_b or items) * seeds) / (
+            1 - (chance_b if chance_b is not None else chance)) ** 2
+        return POWER_Z * float(np.sqrt(variance))
+    return planned_mde(items, seeds, discordance)
+
+
+def _against(number: int, claim: str, modes: tuple[str, ...], baseline: str, splits: dict[str, tuple[str, ...]],
+             has: Callable[..., bool]) -> list[Planned]:
+    return [Planned(number, claim, world, split, mode, baseline) for world, names in splits.items()
+            for split in names for mode in modes if has(world, split, mode, baseline)]
+

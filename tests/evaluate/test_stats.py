@@ -1,0 +1,166 @@
+"""The statistics of icft's verdicts on known values: Wilson, McNemar (exact and mid-p), intervals, Holm, MDE."""
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+from icft.evaluate.stats import (
+    Estimate, cell_estimate, cluster_bootstrap, design_effect, equivalence, gain_difference, holm, mcnemar_exact,
+    mcnemar_midp, midp_interval, min_detectable_effect, mover, paired, paired_binary_interval, planned_mde, wilson,
+)
+
+
+def wilson_by_formula(k, n, z=1.959964):
+    """STATS.md: (p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)."""
+    p = k / n
+    centre, half = p + z**2 / (2 * n), z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return (centre - half) / (1 + z**2 / n), (centre + half) / (1 + z**2 / n)
+
+
+@pytest.mark.parametrize("k, n", [(0, 6), (6, 6), (3, 6), (17, 40)])
+def test_wilson_matches_the_formula_and_is_never_zero_width(k, n):
+    low, high = wilson(k, n)
+    assert (low, high) == pytest.approx(wilson_by_formula(k, n), abs=1e-6)
+    assert high - low > 0.1
+
+
+def test_one_seed_cells_are_wilson_intervals_even_at_0_and_n():
+    none, every = cell_estimate([[0.0] * 6]), cell_estimate([[1.0] * 6])
+    assert (none.mean, none.low) == (0.0, 0.0) and none.high == pytest.approx(0.390, abs=1e-3)
+    assert (every.high, every.low) == (1.0, pytest.approx(0.610, abs=1e-3))
+    assert none.seeds == 1 and none.n == 6
+
+
+def test_several_seeds_widen_with_the_variation_between_seeds():
+    agree = cell_estimate([[1.0, 0.0] * 20, [1.0, 0.0] * 20])
+    disagree = cell_estimate([[1.0] * 40, [0.0] * 40])
+    assert agree.mean == disagree.mean == 0.5 and agree.seeds == 2
+    assert (disagree.low, disagree.high) == (0.0, 1.0)  # a resample may draw the same seed twice
+    assert agree.high - agree.low < 0.4
+    perfect = cell_estimate([[1.0] * 10, [1.0] * 10])
+    assert perfect.high - perfect.low > 0  # the Wilson hull keeps it open
+
+
+def test_a_continuous_score_uses_the_cluster_bootstrap():
+    e = cell_estimate([[0.2, 0.4, 0.6, 0.8] * 10])
+    assert e.mean == pytest.approx(0.5) and e.low < 0.5 < e.high
+    assert e.low == pytest.approx(0.5 - 1.96 * np.std([0.2, 0.4, 0.6, 0.8]) / np.sqrt(40), abs=0.03)
+
+
+def test_design_effect_of_identical_clusters_is_their_size():
+    values = np.repeat([1.0, 0.0, 1.0, 0.0, 1.0], 4)  # five clusters of four equal items
+    assert design_effect(values, np.repeat(np.arange(5), 4)) == pytest.approx(4.0)
+    assert design_effect(values, None) == design_effect(values, np.arange(20)) == 1.0
+    clustered = cell_estimate([values], [np.repeat(np.arange(5), 4)])
+    alone = cell_estimate([values])
+    assert clustered.high - clustered.low > 1.5 * (alone.high - alone.low)  # n_eff = 5, not 20
+
+
+def test_cluster_bootstrap_draws_whole_clusters():
+    values, clusters = np.array([1.0, 1.0, 0.0, 0.0]), np.array([0, 0, 1, 1])
+    means = cluster_bootstrap([values], [clusters], n_resamples=500, seed=1)
+    assert set(np.round(means, 6)) <= {0.0, 0.5, 1.0}  # never 0.25 or 0.75: pairs travel together
+    assert cluster_bootstrap([values], [clusters], seed=3).tolist() == cluster_bootstrap([values], [clusters],
+                                                                                        seed=3).tolist()
+
+
+def test_mcnemar_exact_and_mid_p():
+    assert mcnemar_exact(0, 3) == pytest.approx(0.25)
+    assert mcnemar_midp(0, 3) == pytest.approx(0.125)
+    assert mcnemar_midp(2, 8) == pytest.approx(2 * binom.cdf(2, 10, 0.5) - binom.pmf(2, 10, 0.5))
+    assert mcnemar_midp(0, 0) == 1.0 and mcnemar_midp(1, 1) == 1.0 and mcnemar_midp(4, 4) == 1.0
+    assert mcnemar_midp(np.array([0, 2]), np.array([3, 8])).tolist() == pytest.approx([0.125, 0.0654296875])
+
+
+def test_the_paired_interval_excludes_zero_exactly_when_mid_p_rejects():
+    both, b, c, neither = np.meshgrid(np.arange(4), np.arange(13), np.arange(13), np.arange(1, 5), indexing="ij")
+    low, high = paired_binary_interval(both, b, c, neither)
+    assert np.all(high > low)  # never zero-width
+    excludes = (low > 0) | (high < 0)
+    assert np.array_equal(excludes, mcnemar_midp(b, c) < 0.05)
+
+
+def test_midp_interval_bounds():
+    low, high = midp_interval(0, 5)
+    assert low == 0 and 0.3 < high < 0.5
+    low, high = midp_interval(5, 5)
+    assert high == 1 and 0.5 < low < 0.7
+    assert midp_interval(0, 0) == (0.0, 1.0)
+
+
+def test_0_of_6_against_3_of_6_is_not_significant():
+    """The issue's case: FT 0/6 vs ICL 3/6 on the same six items."""
+    icl, ft = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0]), np.zeros(6)
+    result = paired([icl], [ft])
+    assert (result.b, result.c, result.n, result.seeds) == (3, 0, 6, 1)
+    assert result.diff == 0.5 and result.p == pytest.approx(0.125)
+    assert result.low < 0 < result.high
+    assert result.method == "mid-p McNemar"
+
+
+def test_paired_joins_seeds_and_adds_the_bootstrap():
+    icl, ft = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0]), np.zeros(6)
+    result = paired([icl, icl], [ft, ft])
+    assert (result.b, result.c, result.n, result.seeds) == (6, 0, 12, 2)
+    assert result.p >= mcnemar_midp(6, 0) and "cluster bootstrap" in result.method
+    with pytest.raises(ValueError, match="same items"):
+        paired([icl], [ft[:5]])
+
+
+def test_paired_scores_use_a_t_test():
+    a = np.array([0.5, 0.6, 0.7, 0.8] * 10)
+    result = paired([a], [a - 0.1])
+    assert result.diff == pytest.approx(0.1) and result.p == 0.0  # every item 0.1 higher: certain
+    assert paired([a], [a]).p == 1.0
+    noisy = paired([a], [a[::-1]])
+    assert noisy.diff == pytest.approx(0.0) and noisy.p > 0.5 and noisy.method == "paired t-test"
+
+
+def test_holm_equals_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.2]) == [0.2] and holm([]) == []
+    rng = np.random.default_rng(0)
+    for m in (2, 5, 13):  # few calls: statsmodels collects garbage on each
+        p = rng.random(m) ** 3
+        p[m // 2] = p[0]  # a tie
+        assert holm(p) == pytest.approx(multipletests(p, method="holm")[1].tolist())
+
+
+def test_minimum_detectable_effect_follows_stats_md():
+    assert min_detectable_effect(0.4, 24) == pytest.approx(0.36, abs=0.005)
+    assert min_detectable_effect(0.4, 100) == pytest.approx(0.18, abs=0.005)
+    assert min_detectable_effect(0.0, 40) == 5 / 40  # five discordant items are the fewest that can show
+    assert planned_mde(12, 2) == min_detectable_effect(0.4, 24)
+    result = paired([np.array([1.0, 0.0] * 20)], [np.array([0.0, 1.0] * 10 + [1.0, 0.0] * 10)])
+    assert result.mde == pytest.approx(2.80 * np.sqrt((result.b + result.c) / 40 / 40), abs=0.01)
+
+
+def test_equivalence_with_a_margin():
+    near = equivalence([np.array([1.0, 0.0] * 30)], center=0.5, margin=0.15)
+    assert near.p < 0.05 and -0.15 < near.low90 - 0.5 and near.high90 - 0.5 < 0.15
+    few = equivalence([np.array([1.0, 0.0] * 5)], center=0.5, margin=0.15)
+    assert few.p > 0.05  # ten items cannot show "near chance"
+    far = equivalence([np.array([1.0] * 30 + [0.0] * 10)], center=0.5, margin=0.15)
+    assert far.p > 0.5
+    low_chance = equivalence([np.zeros(40)], center=0.1, margin=0.15)  # the margin reaches below 0
+    assert low_chance.p < 0.05
+
+
+def test_gain_difference_normalizes_chance():
+    four_way = np.array([1.0] * 25 + [0.0] * 75)  # 0.25 at chance 0.25: gain 0
+    two_way = np.array([1.0] * 50 + [0.0] * 50)  # 0.5 at chance 0.5: gain 0
+    same = gain_difference([four_way], 0.25, [two_way], 0.5)
+    assert same.diff == pytest.approx(0.0) and same.low < 0 < same.high and same.b is None
+    better = gain_difference([np.array([1.0] * 70 + [0.0] * 30)], 0.25, [two_way], 0.5)
+    assert better.diff == pytest.approx(0.6) and better.low > 0 and better.p < 0.05
+
+
+def test_mover_of_independent_estimates():
+    diff, low, high = mover((0.7, 0.6, 0.8), (0.5, 0.4, 0.6))
+    assert (diff, low, high) == pytest.approx((0.2, 0.2 - np.hypot(0.1, 0.1), 0.2 + np.hypot(0.1, 0.1)))
+
+
+def test_estimate_is_the_shared_type():
+    assert Estimate(0.5, 0.4, 0.6, 10).seeds == 1
