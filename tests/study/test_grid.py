@@ -112,4 +112,20 @@ def test_dry_run_lists_the_grid_and_writes_nothing(tiny_folder, tmp_path, capsys
     run_study(config(tiny_folder), tmp_path / "dry", dry_run=True)
     printed = capsys.readouterr().out
     assert "6 cells" in printed and "ft-split" in printed
+    assert "planned comparisons" in printed and "MDE" in printed
     assert not (tmp_path / "dry").exists()
+
+
+def test_dry_run_plans_the_findings_comparisons_with_their_power(tiny_folder, tmp_path):
+    table = Study(config(tiny_folder), tmp_path / "dry").planned_table()
+    rows = list(zip(*[column._cells for column in table.columns]))
+    claims = {(row[0], row[1], row[2], row[3], row[4]) for row in rows}
+    # reversals holds pretrained, ICL, FT and FT-split; syllogisms only pretrained and FT
+    assert ("2", "A > B", "reversals/reversed", "ICL", "FT") in claims
+    assert ("7", "A > B", "reversals/reversed", "FT-split", "FT") in claims
+    assert ("1", "A ≈ chance", "syllogisms/syllogism", "pretrained", "chance") in claims
+    assert not any(row[0] == "3" for row in rows)  # no ICL on syllogisms
+    from icft.evaluate.stats import planned_mde
+
+    items = int(next(row for row in rows if row[0] == "2")[5].split(" × ")[0])
+    assert next(row for row in rows if row[0] == "2")[6] == f"{planned_mde(items, 1):.2f}"

@@ -117,6 +117,36 @@ class Study:
                          "(scale by model size and hardware)")
         return table
 
+    def planned_table(self) -> Table:
+        """The comparisons the report's findings will make, each with the effect it can detect (80% power)."""
+        from icft.evaluate.metrics import chance_level
+        from icft.evaluate.stats import ALPHA, ASSUMED_DISCORDANCE
+        from icft.learn.modes import mode_label
+        from icft.report.plan import plan, planned_effect  # the report reads study folders: imported here
+
+        cells, items, chance = [], {}, {}
+        for spec in self.config.worlds:
+            world = self.world(spec, self.config.seeds[0])
+            for split in world.splits:
+                items[(spec.label, split)] = len(world.items_in(split))
+                chance[(spec.label, split)] = chance_level(world.items_in(split))
+                cells += [(spec.label, mode, split) for mode in (spec.modes or self.config.modes)]
+        seeds = len(self.config.seeds)
+        table = Table("finding", "claim", "world / split", "A", "B", "items × seeds", "MDE",
+                      title="planned comparisons")
+        for case in plan(cells):
+            where, other = (case.world, case.split), (case.world_b, case.split_b)
+            mde = planned_effect(case, items[where], seeds, chance[where], items_b=items.get(other),
+                                 chance_b=chance.get(other))
+            shown = f"{case.world}/{case.split}" + (f" vs {case.world_b}/{case.split_b}" if case.world_b else "")
+            table.add_row(str(case.finding), case.claim, shown, mode_label(case.a),
+                          mode_label(case.b) if case.b else "chance", f"{items[where]} × {seeds}", f"{mde:.2f}")
+        table.caption = (f"MDE: the effect each comparison detects with 80% power at α = {ALPHA} (two-sided), "
+                         f"assuming two modes disagree on {ASSUMED_DISCORDANCE:.0%} of the items; against chance: "
+                         "the distance from chance. Items per split of seed "
+                         f"{self.config.seeds[0]}'s worlds; more items or seeds lower it.")
+        return table
+
     def run_cell(self, cell: Cell, store: ResultsStore, progress: bool) -> EvalSummary:
         world = self.world(cell.world, cell.seed)
         spec = self.cell_spec(cell)
@@ -290,6 +320,7 @@ def run_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progr
     study = Study(config, out, console)
     if dry_run:
         study.console.print(study.dry_run())
+        study.console.print(study.planned_table())
         return []
     start = time.perf_counter()
     summaries = study.run(progress=progress)
