@@ -220,7 +220,7 @@ def report_command(
     from icft.report import write_report
 
     paths = write_report(study_dir, compare=compare)
-    console.print(f"report: {paths.html}\nsummary: {paths.markdown}")
+    console.print(f"report: {paths.html}\nsummary: {paths.markdown}\nfindings: {paths.findings}")
 
 
 def main() -> None:

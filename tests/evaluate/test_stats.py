@@ -5,8 +5,7 @@ import pytest
 from scipy.stats import binom
 
 from icft.evaluate.stats import (
-    Estimate, cell_estimate, cluster_bootstrap, design_effect, equivalence, gain_difference, holm, mcnemar_exact,
-    mcnemar_midp, midp_interval, min_detectable_effect, mover, paired, paired_binary_interval, planned_mde, wilson,
+    Estimate, cell_estimate, cluster_bootstrap, design_effect, equivalence, gain_difference, holm, mcnemar_midp, midp_interval, min_detectable_effect, mover, paired, paired_binary_interval, planned_mde, wilson,
 )
 
 
@@ -65,8 +64,13 @@ def test_cluster_bootstrap_draws_whole_clusters():
 
 
 def test_mcnemar_exact_and_mid_p():
-    assert mcnemar_exact(0, 3) == pytest.approx(0.25)
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    assert mcnemar([[0, 0], [3, 0]], exact=True).pvalue == pytest.approx(0.25)
     assert mcnemar_midp(0, 3) == pytest.approx(0.125)
+    for b, c in ((0, 3), (2, 8), (9, 4), (1, 12)):  # the exact p less the point probability
+        exact = mcnemar([[0, b], [c, 0]], exact=True).pvalue
+        assert mcnemar_midp(b, c) == pytest.approx(exact - binom.pmf(min(b, c), b + c, 0.5))
     assert mcnemar_midp(2, 8) == pytest.approx(2 * binom.cdf(2, 10, 0.5) - binom.pmf(2, 10, 0.5))
     assert mcnemar_midp(0, 0) == 1.0 and mcnemar_midp(1, 1) == 1.0 and mcnemar_midp(4, 4) == 1.0
     assert mcnemar_midp(np.array([0, 2]), np.array([3, 8])).tolist() == pytest.approx([0.125, 0.0654296875])

@@ -174,7 +174,7 @@ def test_icl_beats_ft_on_reversals(icl, ft, verdict):
         assert "no ICL results on reversals/reversed" in finding.sentence
         return
     only = finding.cases[0]
-    assert finding.sentence.startswith(f"ICL {np.mean(icl):.2f} [") and f"on reversals/reversed (24 items, 1 seed: " \
+    assert finding.sentence.startswith(f"ICL {np.mean(icl):.2f} [") and f"on reversals/reversed (24 items × 1 seed: " \
                                                                         f"items only, discordant {only.discordant_b}/" \
                                                                         f"{only.discordant_c})" in finding.sentence
     assert finding.sentence.endswith(f": {verdict}." if verdict != NOT_SHOWN else "cannot be detected here).")

@@ -211,7 +211,7 @@ def test_findings_on_the_constructed_numbers(numbers):
     assert "FTICL gains significantly over FT in 1 of 5 cross-domain and cross-task cells" in findings[4].sentence
     assert findings[4].details[0].startswith("FTICL 0.90 [")
     assert " vs FT 0.30 [" in findings[4].details[0]
-    assert "on n=8 · judge/reversals → judge/semantic (80 items, 2 seeds, discordant " in findings[4].details[0]
+    assert "on n=8 · judge/reversals → judge/semantic (40 items × 2 seeds, discordant " in findings[4].details[0]
     assert findings[4].details[0].endswith(": does not reproduce.")
     gain = findings[4].cases[0]
     assert (gain.a, gain.b, gain.size, gain.diff) == ("fticl", "ft", SIZE, pytest.approx(0.6))

@@ -1,8 +1,8 @@
 """The statistics behind icft's verdicts: one cell's interval, two modes compared on the same items, power.
 
-Taken from the libraries: Wilson intervals (statsmodels `proportion_confint`), the exact McNemar test
-(statsmodels `mcnemar`), the exact binomial TOST (statsmodels `binom_tost`), the paired t-test and the
-binomial and normal distributions (scipy). Written here because they lack them: the mid-p McNemar test and
+Taken from the libraries: Wilson intervals (statsmodels `proportion_confint`), the exact binomial TOST
+(statsmodels `binom_tost`), the paired t-test and the binomial and normal distributions (scipy). Written here
+because they lack them: the mid-p McNemar test (a test checks it against statsmodels' exact `mcnemar`) and
 the interval it inverts into, Newcombe's interval for a paired difference (MOVER with Wilson marginals), a
 bootstrap over seeds and fact clusters, and the minimum detectable effect (STATS.md); Holm's correction too,
 checked against statsmodels' (see `holm`).
@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import bdtr
 from scipy.stats import binom, norm, ttest_1samp
-from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import binom_tost, proportion_confint
 
 N_RESAMPLES = 2000
@@ -234,16 +233,10 @@ def equivalence(values: Groups, center: float, margin: float, clusters: Sequence
 # ---- tests on counts ----------------------------------------------------------------------------------------
 
 
-def mcnemar_exact(b: int, c: int) -> float:
-    """Exact two-sided McNemar p: X ~ Binomial(b + c, 1/2), min(1, 2 P(X <= min(b, c)))."""
-    return float(mcnemar([[0, b], [c, 0]], exact=True).pvalue)
-
-
 def mcnemar_midp(b, c):
-    """Mid-p McNemar: min(1, 2 (P(X < k) + P(X = k) / 2)), k = min(b, c); 1 when nothing is discordant.
-
-    Vectorized over arrays of counts (the simulation tests use that).
-    """
+    """Mid-p McNemar: min(1, 2 (P(X < k) + P(X = k) / 2)), X ~ Binomial(b + c, 1/2), k = min(b, c); 1 when
+    nothing is discordant. Where the exact p (statsmodels' `mcnemar`) is below 1 this is that p - P(X = k);
+    capping it first would give b = c a p below 1. Vectorized over arrays of counts."""
     b, c = np.asarray(b), np.asarray(c)
     m, k = b + c, np.minimum(b, c)
     p = np.minimum(1.0, 2 * binom.cdf(k - 1, m, 0.5) + binom.pmf(k, m, 0.5))

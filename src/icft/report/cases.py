@@ -173,7 +173,7 @@ def describe(case: Case, label: Callable[[str], str] = mode_label) -> str:
     kind = "normalized-gain difference" if case.world_b is not None else "paired difference"
     text = (f"{head} ({_size(case)}{counts}): {kind} {_signed(case.diff)} [{_signed(case.ci_low)}, "
             f"{_signed(case.ci_high)}], p {_p(case.p)}")
-    if case.p_holm is not None and case.p_holm != case.p:
+    if case.p_holm is not None:
         text += f", Holm p {_p(case.p_holm)}"
     text += f", MDE {case.mde:.2f}"
     if case.margin is not None:
@@ -203,8 +203,12 @@ def _joined(first: Cell, second: Cell, values: str):
 
 
 def _size(case: Case) -> str:
-    seeds = f"{case.seeds} seeds" if case.seeds != 1 else "1 seed: items only"
-    return f"{case.n} items, {seeds}"
+    """"40 items × 2 seeds"; one seed says its interval covers the items only."""
+    if case.seeds == 1:
+        return f"{case.n} items × 1 seed: items only"
+    if case.seeds and case.n % case.seeds == 0:
+        return f"{case.n // case.seeds} items × {case.seeds} seeds"
+    return f"{case.n} items over {case.seeds} seeds"
 
 
 def _estimate(e: Estimate) -> str:
