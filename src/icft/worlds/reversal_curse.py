@@ -26,7 +26,7 @@ from icft.worlds.logic import Rules
 from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 # the trained directions (set A forward; set B was trained both ways): the learned check
 CONTROL_SPLITS = ("forward", "reverse_b")
 NAME = "reversal_curse"
@@ -84,7 +84,7 @@ class Person:
 def build(seed: int, sizes: Sizes) -> World:
     """A reversal-curse world: set A trained one way, set B both ways."""
     rng = random.Random(seed)
-    vocab = NonceVocabulary(rng)
+    vocab = NonceVocabulary(rng, NAME)
     set_a = [_person(rng, vocab, f"rc-fact-{n:04d}", reverse=False) for n in range(sizes.people_a)]
     set_b = [_person(rng, vocab, f"rc-fact-{sizes.people_a + n:04d}", reverse=True) for n in range(sizes.people_b)]
     documents = _documents(rng, set_a + set_b, sizes.paraphrases)

@@ -24,7 +24,7 @@ from icft.worlds.logic import Rules
 from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 CONTROL_SPLITS = ("rephrased",)  # the trained statements reworded: the learned check
 NAME = "reversals"
 MAX_FACTS = 2000
@@ -106,7 +106,7 @@ def build(seed: int, sizes: Sizes) -> World:
 
 def _draw_facts(rng: random.Random, n: int) -> list[Fact]:
     """`n` facts on fresh noun pairs (so no chains form), half stated with each side of a dimension."""
-    vocab = NonceVocabulary(rng)
+    vocab = NonceVocabulary(rng, NAME)
     dimensions = _spread(rng, list(DIMENSIONS), n)
     states_first = _balanced_flags(rng, n)
     facts = []

@@ -27,7 +27,8 @@ from icft.worlds.semantic_items import build_items
 from icft.worlds.semantic_text import CONVERSES, RELATIONS
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
+NAME = "semantic"
 CONTROL_SPLITS = ("rephrased",)  # trained facts in other words: the learned check
 MAX_BRANCHING = 4
 RULES = Rules(
@@ -130,13 +131,13 @@ def build(seed: int, sizes: Sizes) -> World:
     documents = plan_documents(rng, taxonomy, facts, sizes)
     known = closure({f.claim for f in facts}, RULES)
     items = build_items(rng, taxonomy, facts, known, sizes)
-    return World(name="semantic", seed=seed, generator_version=GENERATOR_VERSION, sizes=asdict(sizes),
+    return World(name=NAME, seed=seed, generator_version=GENERATOR_VERSION, sizes=asdict(sizes),
                  documents=documents, items=items, facts=facts, rules=RULES,
                  control_splits=CONTROL_SPLITS)
 
 
 def _taxonomy(rng: random.Random, sizes: Sizes) -> Taxonomy:
-    vocabulary = NonceVocabulary(rng)
+    vocabulary = NonceVocabulary(rng, NAME)
     names = vocabulary.draw(sizes.categories)
     parent = _grow_trees(rng, names, sizes.roots, sizes.levels)
     children = {c: [x for x in names if parent[x] == c] for c in names}

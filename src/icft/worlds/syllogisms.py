@@ -29,7 +29,7 @@ from icft.worlds.logic import Rules
 from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 NAME = "syllogisms"
 CONTROL_SPLITS = ("premises",)  # a trained premise, asked in the test's six-statement format: the learned check
 MAX_EXAMPLES = 2000
@@ -71,7 +71,7 @@ PRESETS = {"default": Sizes(), "paper": Sizes(examples=69)}
 def build(seed: int, sizes: Sizes) -> World:
     """A syllogisms world: `sizes.examples` premise pairs, one test item each."""
     rng = random.Random(seed)
-    vocab = NonceVocabulary(rng)
+    vocab = NonceVocabulary(rng, NAME)
     forms = _forms_balanced_by_conclusion(rng, sizes.examples)
     documents, items, controls, facts = [], [], [], []
     for index, form in enumerate(forms):
