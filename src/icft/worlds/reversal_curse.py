@@ -22,6 +22,7 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
+from icft.worlds.audit import order_free_association
 from icft.worlds.logic import Rules
 from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
@@ -29,6 +30,7 @@ from icft.worlds.vocabulary import NonceVocabulary
 GENERATOR_VERSION = "2"
 # the trained directions (set A forward; set B was trained both ways): the learned check
 CONTROL_SPLITS = ("forward", "reverse_b")
+INHERENT_BASELINES = order_free_association("reverse_a")
 NAME = "reversal_curse"
 MAX_PEOPLE = 1000
 OPTIONS = 4
@@ -98,7 +100,7 @@ def build(seed: int, sizes: Sizes) -> World:
     return World(
         name=NAME, seed=seed, generator_version=GENERATOR_VERSION, sizes=dataclasses.asdict(sizes),
         documents=documents, items=items, facts=facts, rules=RULES,
-        control_splits=CONTROL_SPLITS,
+        control_splits=CONTROL_SPLITS, inherent_baselines=INHERENT_BASELINES,
     )
 
 

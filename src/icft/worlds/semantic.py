@@ -20,6 +20,7 @@ import random
 from dataclasses import asdict, dataclass
 
 from icft.errors import IcftError
+from icft.worlds.audit import order_free_association
 from icft.worlds.logic import Claim, Rules, closure
 from icft.worlds.schema import Fact, World
 from icft.worlds.semantic_docs import plan_documents
@@ -30,6 +31,7 @@ from icft.worlds.vocabulary import NonceVocabulary
 GENERATOR_VERSION = "2"
 NAME = "semantic"
 CONTROL_SPLITS = ("rephrased",)  # trained facts in other words: the learned check
+INHERENT_BASELINES = order_free_association("reversed")
 MAX_BRANCHING = 4
 RULES = Rules(
     converses={**CONVERSES, **{v: k for k, v in CONVERSES.items()}},
@@ -133,7 +135,7 @@ def build(seed: int, sizes: Sizes) -> World:
     items = build_items(rng, taxonomy, facts, known, sizes)
     return World(name=NAME, seed=seed, generator_version=GENERATOR_VERSION, sizes=asdict(sizes),
                  documents=documents, items=items, facts=facts, rules=RULES,
-                 control_splits=CONTROL_SPLITS)
+                 control_splits=CONTROL_SPLITS, inherent_baselines=INHERENT_BASELINES)
 
 
 def _taxonomy(rng: random.Random, sizes: Sizes) -> Taxonomy:
