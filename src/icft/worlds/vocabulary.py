@@ -100,7 +100,7 @@ class NonceVocabulary:
 
     def draw(self, n: int) -> list[str]:
         words: list[str] = []
-        for _ in range(100 * len(self._pool)):
+        for _ in range(20 * len(self._pool)):
             if len(words) == n:
                 return words
             word = self._pool[self._rng.randrange(len(self._pool))]
