@@ -3,10 +3,11 @@ import math
 
 import pytest
 
-from icft.worlds import Document, Fact, Item, World, load_world, save_world
+from icft.worlds import WORLDS, Document, Fact, Item, World, check_world, load_world, save_world
 from icft.worlds.audit import audit_world, credit, failures, wilson_interval
 from icft.worlds.baselines import BASELINES, TrainIndex, tokens
 from icft.worlds.logic import Rules
+from world_files import built
 
 RULES = Rules(converses={"is_a": "includes", "includes": "is_a"}, compositions=(("is_a", "is_a", "is_a"),))
 
@@ -54,12 +55,10 @@ def test_wilson_interval_known_values():
 
 
 def test_ties_earn_the_correct_share():
-    three = item("x", "s", "p", [" a", " b", " c"], 0)
-    assert credit([1.0, 1.0, 0.0], three) == 0.5
-    assert credit([1.0, 1.0, 1.0], three) == pytest.approx(1 / 3)
-    assert credit([0.0, 2.0, 1.0], three) == 0.0
-    also = dataclasses.replace(three, also_correct=(1,))
-    assert credit([1.0, 1.0, 1.0], also) == pytest.approx(2 / 3)
+    assert credit([1.0, 1.0, 0.0], {0}) == 0.5
+    assert credit([1.0, 1.0, 1.0], {0}) == pytest.approx(1 / 3)
+    assert credit([0.0, 2.0, 1.0], {0}) == 0.0
+    assert credit([1.0, 1.0, 1.0], {0, 1}) == pytest.approx(2 / 3)
 
 
 def test_hand_worked_accuracies():
@@ -86,7 +85,7 @@ def test_ngram_is_an_interpolated_bigram_model_of_the_train_text():
     up = item("u", "up", "Tovo are a type of", [" abme.", " tovo."], 0)
     first, second = BASELINES["ngram"](index, up)
     assert first > second
-    assert tokens("\nAll lat are nov.") == ["all", "lat", "are", "nov", "."]
+    assert tokens("\nAll lat are nov.") == ("all", "lat", "are", "nov", ".")
 
 
 def test_above_chance_fails_only_on_an_undeclared_generalization_split():
@@ -107,3 +106,15 @@ def test_above_chance_fails_only_on_an_undeclared_generalization_split():
 def test_inherent_baselines_round_trip(tmp_path):
     world = tiny_world(inherent_baselines={("up", "most_general"): "why", ("syl", "atmosphere"): "because"})
     assert load_world(save_world(world, tmp_path)).inherent_baselines == world.inherent_baselines
+
+
+@pytest.mark.parametrize("name", sorted(WORLDS))
+@pytest.mark.parametrize("seed, preset", [(0, "default"), (1, "default"), (2, "default"), (0, "paper")])
+def test_every_world_is_proved_and_free_of_undeclared_shortcuts(name, seed, preset):
+    world = built(name, seed, preset)
+    assert check_world(world) == []
+    results = audit_world(world)
+    assert failures(results) == []
+    assert {r.split for r in results} == set(world.splits)  # every split is audited
+    for (split, baseline), reason in world.inherent_baselines.items():
+        assert split in world.generalization_splits and baseline in BASELINES and reason

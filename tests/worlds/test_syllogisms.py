@@ -113,7 +113,7 @@ def test_the_conflict_split_defeats_the_atmosphere_heuristic():
     for item in world.items_in("syllogism_conflict"):
         premises = [world.fact(fid).relation for fid in item.fact_ids]
         assert premises == ["all", "all"] and item.claims[item.answer][1] == "some"
-        assert credit(BASELINES["atmosphere"](index, item), item) == 0
+        assert credit(BASELINES["atmosphere"](index, item), item.correct) == 0
     universal = [i for i in world.items_in("syllogism") if i.claims[i.answer][1] == "all"]
     named_first = sum(i.claims[i.answer][0] == i.prompt.split()[3] for i in universal)
     assert named_first in (len(universal) // 2, (len(universal) + 1) // 2)  # naming order tells nothing

@@ -62,11 +62,11 @@ def wilson_interval(successes: float, n: int, confidence: float = CONFIDENCE) ->
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def credit(scores: list[float], item: Item) -> float:
-    """The share of correct options among those scored highest (1/k per correct one in a k-way tie)."""
+def credit(scores: list[float], correct: frozenset[int] | set[int]) -> float:
+    """The share of `correct` option indices among those scored highest (1/k each in a k-way tie)."""
     best = max(scores)
     chosen = [i for i, s in enumerate(scores) if math.isclose(s, best, rel_tol=1e-12, abs_tol=1e-12)]
-    return sum(1 for i in chosen if i in item.correct) / len(chosen)
+    return sum(1 for i in chosen if i in correct) / len(chosen)
 
 
 def audit_world(world: World, baselines: tuple[str, ...] | None = None) -> list[BaselineResult]:
@@ -85,7 +85,7 @@ def audit_world(world: World, baselines: tuple[str, ...] | None = None) -> list[
 
 def _result(world: World, split: str, name: str, scored: list[tuple[Item, list[float]]]) -> BaselineResult:
     n = len(scored)
-    correct = sum(credit(scores, item) for item, scores in scored)
+    correct = sum(credit(scores, item.correct) for item, scores in scored)
     chance = sum(item.chance for item, _ in scored) / n
     low, high = wilson_interval(correct, n)
     return BaselineResult(

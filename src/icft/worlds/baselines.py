@@ -20,6 +20,7 @@ options and their logical forms. Never the world's hidden structure or which opt
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -35,8 +36,10 @@ QUANTIFIERS = ("all", "some", "no")
 BIGRAM_WEIGHT = 0.9  # interpolation with the add-one unigram model
 
 
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+@functools.lru_cache(maxsize=100_000)
+def tokens(text: str) -> tuple[str, ...]:
+    """Lower-case words and punctuation marks (cached: options and prompts repeat across items)."""
+    return tuple(_TOKEN.findall(text.lower()))
 
 
 class TrainIndex:
@@ -44,9 +47,10 @@ class TrainIndex:
 
     def __init__(self, world: World):
         self.world = world
-        self.doc_tokens = [tokens(d.text) for d in world.documents]
+        self.doc_tokens = [tokens.__wrapped__(d.text) for d in world.documents]  # not cached: read once
         self.documents_of = _inverted([set(t) for t in self.doc_tokens])
-        self.sentences_of = _inverted([set(tokens(s)) for d in world.documents for s in _SENTENCE.split(d.text)])
+        self.sentences_of = _inverted([set(tokens.__wrapped__(s)) for d in world.documents
+                                       for s in _SENTENCE.split(d.text)])
         self.unigrams = Counter(t for doc in self.doc_tokens for t in doc)
         self.total = sum(self.unigrams.values()) + len(self.unigrams) + 1  # add-one, with one unseen word
         self.bigrams = Counter(pair for doc in self.doc_tokens for pair in zip(doc, doc[1:]))
@@ -82,7 +86,13 @@ class TrainIndex:
     @staticmethod
     def units_with(units_of: dict[str, set[int]], words: set[str]) -> int:
         """How many units (sentences or documents) hold every one of `words`."""
-        return len(set.intersection(*(units_of.get(w, set()) for w in words)))
+        common: set[int] | None = None
+        for word in words:
+            units = units_of.get(word)
+            if not units:
+                return 0
+            common = units if common is None else common & units  # iterates over the smaller side
+        return len(common or ())
 
     def phrase_count(self, phrase: tuple[str, ...]) -> int:
         n = len(phrase)
@@ -112,7 +122,7 @@ Baseline = Callable[[TrainIndex, Item], Scores]
 
 
 def ngram(index: TrainIndex, item: Item) -> Scores:
-    context = (tokens(item.prompt) or [None])[-1]
+    context = (tokens(item.prompt) or (None,))[-1]
     out = []
     for option in item.options:
         words = [context, *tokens(option)]
@@ -162,7 +172,7 @@ def _cooccurrence(units_of: Callable[[TrainIndex], dict[str, set[int]]]) -> Base
 
 
 def train_frequency(index: TrainIndex, item: Item) -> Scores:
-    return [float(index.phrase_count(tuple(tokens(o)))) for o in item.options]
+    return [float(index.phrase_count(tokens(o))) for o in item.options]
 
 
 def _holders(table: Callable[[TrainIndex], dict], needs_hierarchy: bool) -> Baseline:
@@ -174,7 +184,8 @@ def _holders(table: Callable[[TrainIndex], dict], needs_hierarchy: bool) -> Base
         if needs_hierarchy and not any(r == "is_a" for _, r, _ in index.stated):
             return None
         holders = table(index)
-        return [float(len(holders.get((r, o), set()) - {s})) for s, r, o in item.claims]
+        empty: set[str] = set()
+        return [float(len(h := holders.get((r, o), empty)) - (s in h)) for s, r, o in item.claims]
 
     return baseline
 
