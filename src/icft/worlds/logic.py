@@ -20,12 +20,15 @@ class Rules:
     implications: r -> r' means r(a, b) implies r'(a, b) (a syllogism's "all" implies "some").
     compositions: (r1, r2, r3) means r1(a, b) and r2(b, c) imply r3(a, c).
     convention: the reading the rules encode, in words, where more than one is common ("" if none).
+    rewrites: relation -> {kind of expression: template}: a transform defined by rewrite rules (the process
+        world; see `icft.worlds.rewrite`), proved by computing it rather than by the closure.
     """
 
     converses: dict[str, str] = field(default_factory=dict)
     compositions: tuple[tuple[str, str, str], ...] = ()
     implications: dict[str, str] = field(default_factory=dict)
     convention: str = ""
+    rewrites: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         out: dict = {"convention": self.convention} if self.convention else {}
@@ -33,6 +36,8 @@ class Rules:
         if self.implications:
             out["implications"] = dict(sorted(self.implications.items()))
         out["compositions"] = [list(c) for c in self.compositions]
+        if self.rewrites:
+            out["rewrites"] = {r: dict(sorted(t.items())) for r, t in sorted(self.rewrites.items())}
         return out
 
     @classmethod
@@ -42,6 +47,7 @@ class Rules:
             compositions=tuple(tuple(c) for c in data.get("compositions", [])),
             implications=dict(data.get("implications", {})),
             convention=str(data.get("convention", "")),
+            rewrites={r: dict(t) for r, t in data.get("rewrites", {}).items()},
         )
 
 
