@@ -17,8 +17,9 @@ pairings, this is the one on which no shortcut baseline beats chance: the other 
 
 Test splits, 4 options each: the answer; the answer with a wrong rule (the other operator) at one step,
 the outer in half the items and the inner in the others; the answer with two primitives' images
-exchanged (a table entry applied in the wrong place); and both. So neither the operators of an option nor
-its names alone can tell the answer: a model must apply the rules and the table.
+exchanged (a table entry applied in the wrong place; herding, `icft.worlds.herding`, picks the pair); and
+both. So neither the operators of an option nor its names alone tell the answer: a model must apply the
+rules and the table.
   worked                 the trained worked examples of the seen combinations (control: the learned check)
   seen_combinations      new expressions of the seen combinations
   held_out_combinations  expressions of the held-out combinations: compositional generalization
@@ -31,6 +32,8 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
+from icft.worlds.baselines import TrainIndex
+from icft.worlds.herding import Herd
 from icft.worlds.logic import Rules
 from icft.worlds.rewrite import Tree, canonical, infix, prefix, transform
 from icft.worlds.sampling import balanced_flags
@@ -94,18 +97,19 @@ def build(seed: int, sizes: Sizes) -> World:
         drafts.append((_worked_text(name, expression, images), (fact.id, *_images_used(expression, table))))
     rng.shuffle(drafts)
     documents = [Document(f"proc-doc-{n:04d}", text, ids, style=_style(ids)) for n, (text, ids) in enumerate(drafts)]
+    world = World(name=NAME, seed=seed, generator_version=GENERATOR_VERSION, sizes=dataclasses.asdict(sizes),
+                  documents=documents, items=[], facts=facts, rules=RULES, control_splits=CONTROL_SPLITS)
+    herd = Herd(TrainIndex(world), inherent=set())
     seen = [fresh.make(*SEEN[n % len(SEEN)]) for n in range(sizes.items_per_split)]
     held_out = [fresh.make(*HELD_OUT[n % len(HELD_OUT)]) for n in range(sizes.items_per_split)]
-    items = []
     for split, expressions in (("worked", worked), ("seen_combinations", seen), ("held_out_combinations", held_out)):
         positions = [n % OPTIONS for n in range(len(expressions))]
         rng.shuffle(positions)
         steps = balanced_flags(rng, len(expressions))  # the wrong rule at the outer step in half the items
         for expression, position, outer in zip(expressions, positions, steps):
-            items.append(_item(rng, f"proc-test-{len(items):04d}", split, name, expression, images, position,
-                               0 if outer else 1, table))
-    return World(name=NAME, seed=seed, generator_version=GENERATOR_VERSION, sizes=dataclasses.asdict(sizes),
-                 documents=documents, items=items, facts=facts, rules=RULES, control_splits=CONTROL_SPLITS)
+            world.items.append(_item(rng, herd, f"proc-test-{len(world.items):04d}", split, name, expression,
+                                     images, position, 0 if outer else 1, table))
+    return world
 
 
 class _Expressions:
@@ -146,26 +150,35 @@ def _result(expression: Tree, images: dict[str, str], wrong: dict[int, dict[str,
     return transform(expression, TEMPLATES, images, wrong)
 
 
-def _item(rng: random.Random, item_id: str, split: str, name: str, expression: Tree, images: dict[str, str],
-          position: int, step: int, table: dict[str, Fact]) -> Item:
+def _item(rng: random.Random, herd: Herd, item_id: str, split: str, name: str, expression: Tree,
+          images: dict[str, str], position: int, step: int, table: dict[str, Fact]) -> Item:
     """The answer at `position` among three variants: the wrong rule at `step` (0 the outer, 1 the inner),
-    two primitives' images exchanged, and both. Neither the operators nor the names alone tell them apart."""
+    two primitives' images exchanged, and both; of the pairs to exchange, herding picks the one that keeps
+    the shortcut baselines at chance."""
     correct = _result(expression, images)
     flipped = _result(expression, images, {step: WRONG})
-    primitives = list(dict.fromkeys(p for p, _ in _images_used(expression, table, names=True)))
-    pairs = [(p, q) for i, p in enumerate(primitives) for q in primitives[i + 1:]]
-    for p, q in rng.sample(pairs, len(pairs)):
-        exchanged = {**images, p: images[q], q: images[p]}
-        variants = [flipped, _result(expression, exchanged), _result(expression, exchanged, {step: WRONG})]
-        if len({canonical(t) for t in (correct, *variants)}) == OPTIONS:
-            break
-    else:
-        raise AssertionError(f"no two images of {infix(expression)} can be exchanged")  # 3 primitives: never
-    results = variants[:position] + [correct] + variants[position:]
+    primitives = [p for p, _ in _images_used(expression, table, names=True)]
+    exchanged = []  # (images exchanged, and the wrong rule too) for every pair whose exchange changes both
+    for i, p in enumerate(primitives):
+        for q in primitives[i + 1:]:
+            swapped = {**images, p: images[q], q: images[p]}
+            pair = (_result(expression, swapped), _result(expression, swapped, {step: WRONG}))
+            if len({canonical(t) for t in (correct, flipped, *pair)}) == OPTIONS:
+                exchanged.append(pair)
+    candidates = [flipped, *(e for e, _ in exchanged), *(both for _, both in exchanged)]
+    probe = _options_item(item_id, split, name, expression, [correct, *candidates], 0, table)
+    sets = [(0, 1 + n, 1 + len(exchanged) + n) for n in range(len(exchanged))]
+    best = sets[herd.pick(split, *herd.versus(probe), sets)]
+    results = [candidates[i] for i in best]
+    return _options_item(item_id, split, name, expression, results[:position] + [correct] + results[position:],
+                         position, table)
+
+
+def _options_item(item_id: str, split: str, name: str, expression: Tree, results: list[Tree], answer: int,
+                  table: dict[str, Fact]) -> Item:
     return Item(
         id=item_id, split=split, prompt=f"The {name} of {infix(expression)} is",
-        options=tuple(f" {infix(r)}." for r in results), answer=position,
-        fact_ids=_images_used(expression, table),
+        options=tuple(f" {infix(r)}." for r in results), answer=answer, fact_ids=_images_used(expression, table),
         claims=tuple((prefix(expression), RELATION, prefix(r)) for r in results),
     )
 

@@ -2,16 +2,14 @@
 
 A distractor is an entity stated in training to hold the item's relation for another subject (a property
 of another category, a child of another category, something another category eats, ...), never for this
-subject. Among those, each item's distractors are chosen by herding: every baseline of
-`icft.worlds.baselines` scores the answer and the candidates once; of a few dozen candidate sets (drawn
-favouring entities some baseline scores at least as high as the answer), the set is kept that brings
-every baseline's running accuracy in the split closest to the running chance level. So on average a
-distractor is as general as the answer (holds the relation for as many subjects), shares as many
+subject. Among those, each item's distractors are chosen by herding (`icft.worlds.herding`) from a few
+dozen candidate sets, drawn favouring entities some baseline scores at least as high as the answer: so on
+average a distractor is as general as the answer (holds the relation for as many subjects), shares as many
 sentences and documents with the subject, is as frequent, and so on.
 
 In the inherited splits the answer is often more general than anything else the world holds (a property
-of a large ancestor); an item that would put any baseline more than `TOLERANCE` items ahead of chance is
-left out there. The baselines a world declares inherent to a split are not balanced in it.
+of a large ancestor); an item that would put any baseline more than one item ahead of chance is left out
+there.
 """
 
 from __future__ import annotations
@@ -23,14 +21,14 @@ import random
 import numpy as np
 
 from icft.worlds.baselines import BASELINES, TrainIndex
+from icft.worlds.herding import Herd
 from icft.worlds.logic import Claim
 from icft.worlds.schema import Item
 from icft.worlds.semantic_text import option_text
 
 MAX_DISTRACTORS = 3
-POOL_SCORED = 48  # candidates the baselines score per item; half of them at least as general as the answer
-SETS_TRIED = 40  # candidate distractor sets weighed per item
-TOLERANCE = 1.0  # items a baseline may run ahead of chance in an inherited split
+POOL_SCORED = 32  # candidates the baselines score per item; half of them at least as general as the answer
+SETS_TRIED = 30  # candidate distractor sets weighed per item
 
 
 class Distractors:
@@ -38,12 +36,10 @@ class Distractors:
                  inherited: tuple[str, ...]):
         self.index = index
         self.known = known  # the closure of the stated facts
-        self.inherent = inherent
-        self.inherited = inherited
+        self.herd = Herd(index, inherent, strict=inherited)
         self.objects: dict[str, list[str]] = {}  # relation -> entities stated to hold it for some subject
         for relation, obj in sorted(index.stated_holders):
             self.objects.setdefault(relation, []).append(obj)
-        self.running: dict[tuple[str, str], tuple[float, float]] = {}  # (split, baseline) -> (credit, chance)
 
     def item(self, rng: random.Random, item_id: str, split: str, prompt: str, claim: Claim,
              fact_ids: tuple[str, ...]) -> Item | None:
@@ -55,15 +51,16 @@ class Distractors:
         if not pool:
             return None
         probe = _probe(item_id, split, prompt, claim, self._shortlist(rng, split, prompt, claim, pool))
-        names = [n for n in BASELINES if (split, n) not in self.inherent]
-        scores = [(n, BASELINES[n](self.index, probe)) for n in names]
-        scores = [(n, v) for n, v in scores if v is not None]
-        # (baselines, candidates): +1 the baseline prefers the candidate to the answer, 0 a tie, -1 the answer
-        versus = np.sign(np.array([v[1:] for _, v in scores]) - np.array([[v[0]] for _, v in scores]))
-        picked = self._herd(rng, split, [n for n, _ in scores], versus.astype(int))
-        if picked is None:
+        names, versus = self.herd.versus(probe)
+        k = min(MAX_DISTRACTORS, len(probe.options) - 1)
+        if math.comb(len(probe.options) - 1, k) <= SETS_TRIED:
+            sets = list(itertools.combinations(range(len(probe.options) - 1), k))
+        else:
+            sets = _draw_sets(np.random.default_rng(rng.getrandbits(64)), versus, k)
+        best = self.herd.pick(split, names, versus, sets)
+        if best is None:
             return None
-        chosen = [0, *picked]
+        chosen = [0, *(i + 1 for i in sets[best])]
         rng.shuffle(chosen)
         return Item(id=item_id, split=split, prompt=prompt, options=tuple(probe.options[i] for i in chosen),
                     answer=chosen.index(0), fact_ids=fact_ids, claims=tuple(probe.claims[i] for i in chosen))
@@ -80,26 +77,6 @@ class Distractors:
         others = [d for d in pool if d not in kept]
         kept += rng.sample(others, POOL_SCORED - len(kept))
         return sorted(kept, key=pool.index)
-
-    def _herd(self, rng: random.Random, split: str, names: list[str], versus: np.ndarray) -> list[int] | None:
-        """The option indices (1 = the first candidate) of the set that keeps the baselines nearest chance."""
-        n_pool = versus.shape[1]
-        k = min(MAX_DISTRACTORS, n_pool)
-        if math.comb(n_pool, k) <= SETS_TRIED:
-            sets = list(itertools.combinations(range(n_pool), k))
-        else:
-            sets = _draw_sets(np.random.default_rng(rng.getrandbits(64)), versus, k)
-        gathered = versus[:, np.array(sets)]  # (baselines, sets, k)
-        won = np.where((gathered > 0).any(axis=2), 0.0, 1.0 / (1 + (gathered == 0).sum(axis=2)))  # (baselines, sets)
-        before = np.array([self.running.get((split, n), (0.0, 0.0)) for n in names])  # (baselines, 2)
-        lead_before = before[:, 0] - before[:, 1]
-        lead = lead_before[:, None] + won - 1 / (k + 1)  # (baselines, sets): credit minus chance, so far
-        best = int(np.argmin((lead**2).sum(axis=0)))
-        if split in self.inherited and np.any((lead[:, best] > TOLERANCE) & (lead[:, best] > lead_before)):
-            return None  # a baseline would run ahead of chance: leave this item out
-        for n, credit, chance in zip(names, before[:, 0] + won[:, best], before[:, 1] + 1 / (k + 1)):
-            self.running[(split, n)] = (float(credit), float(chance))
-        return [i + 1 for i in sets[best]]
 
 
 def _probe(item_id: str, split: str, prompt: str, claim: Claim, pool: list[str]) -> Item:
