@@ -114,8 +114,8 @@ def worlds_check(world_dir: Path = typer.Argument(..., help="A world folder.")) 
                       "no undeclared shortcut above chance on a generalization split)", highlight=False)
     Console(width=max(console.width, 100)).print(_audit_table(results))  # wide enough that names never wrap
     if failed:
-        found = "; ".join(f"{r.split}/{r.baseline} {r.accuracy:.2f} [{r.low:.2f}, {r.high:.2f}] vs chance {r.chance:.2f}"
-                          for r in failed)
+        found = "; ".join(f"{r.split}/{r.baseline} {r.accuracy:.2f} [{r.low:.2f}, {r.high:.2f}] "
+                          f"vs chance {r.chance:.2f}" for r in failed)
         console.print(f"[red]shortcut above chance[/]: {found} (a split that asks the train statements themselves is "
                       "a control split: name it with `icft worlds import --control-split` or in world.json "
                       "'control_splits'; a shortcut no test of a split can avoid goes in 'inherent_baselines' with "

@@ -22,7 +22,8 @@ def tiny_world(copies=1, **changes) -> World:
              Fact("f3", "femp", "is_a", "abme"), Fact("f4", "tovo", "is_a", "abme"), Fact("f5", "abme", "is_a", "grud"),
              Fact("f6", "mip", "all", "nov"), Fact("f7", "lat", "no", "mip")]
     docs = [Document("d1", "Femp are blick. Glon are zept.", ("f1", "f2")),
-            Document("d2", "Femp are a type of abme. Tovo are a type of abme. Abme are a type of grud.", ("f3", "f4", "f5")),
+            Document("d2", "Femp are a type of abme. Tovo are a type of abme. Abme are a type of grud.",
+                     ("f3", "f4", "f5")),
             Document("d3", "All mip are nov. No lat are mip.", ("f6", "f7"))]
     props = [" blick.", " zept."]
     items = [
@@ -32,10 +33,12 @@ def tiny_world(copies=1, **changes) -> World:
         item("p2", "property", "Glon are", props, 0, [("glon", "has_property", p.strip(" .")) for p in props]),
         item("p3", "property", "Tovo are", props, 1, [("tovo", "has_property", p.strip(" .")) for p in props]),
         # most_general: grud holds is_a from femp, tovo and abme, tovo from nothing
-        item("u1", "up", "Femp are a type of", [" tovo.", " grud."], 1, [("femp", "is_a", "tovo"), ("femp", "is_a", "grud")]),
+        item("u1", "up", "Femp are a type of", [" tovo.", " grud."], 1,
+             [("femp", "is_a", "tovo"), ("femp", "is_a", "grud")]),
         # atmosphere: a "no" premise, so "no"
-        item("s1", "syl", "This is about lat and nov.", ["\nAll lat are nov.", "\nSome lat are nov.", "\nNo lat are nov."],
-             2, [("lat", q, "nov") for q in ("all", "some", "no")]),
+        item("s1", "syl", "This is about lat and nov.",
+             ["\nAll lat are nov.", "\nSome lat are nov.", "\nNo lat are nov."], 2,
+             [("lat", q, "nov") for q in ("all", "some", "no")]),
         # a question with no logical forms, for the text-only baselines
         item("t1", "text", "Glon are", [" zept.", " are a type of abme and more."], 0),
     ]
@@ -68,9 +71,11 @@ def test_hand_worked_accuracies():
     assert results[("property", "cooccurrence_document")].correct == 1.5  # femp and glon share d1 with both
     assert results[("up", "most_general")].accuracy == 1.0 and results[("up", "relation_elsewhere")].accuracy == 1.0
     assert results[("property", "most_general")].accuracy == 0.5  # nothing inherits a property here: ties
-    assert results[("syl", "atmosphere")].accuracy == 1.0 and results[("syl", "atmosphere")].chance == pytest.approx(1 / 3)
+    atmosphere = results[("syl", "atmosphere")]
+    assert atmosphere.accuracy == 1.0 and atmosphere.chance == pytest.approx(1 / 3)
     assert ("property", "atmosphere") not in results and ("text", "most_general") not in results
-    text = {name: results[("text", name)].accuracy for name in ("longest", "shortest", "prompt_overlap", "train_frequency")}
+    text = {name: results[("text", name)].accuracy
+            for name in ("longest", "shortest", "prompt_overlap", "train_frequency")}
     assert text == {"longest": 0.0, "shortest": 1.0, "prompt_overlap": 0.0, "train_frequency": 1.0}
     # without logical forms the subject is the prompt's rarest known word: glon, which shares d1 with zept
     assert results[("text", "cooccurrence_document")].accuracy == 1.0

@@ -171,9 +171,10 @@ def test_answer_positions_vary(world):
     assert len(positions) >= 4 and max(positions.values()) <= len(world.items) // 2
 
 
-@pytest.mark.parametrize("kwargs, field", [({"examples": 1, "conflicts": 1}, "examples"),
-                                           ({"examples": syllogisms.MAX_EXAMPLES + 1}, "examples"),
-                                           ({"examples": 8, "conflicts": 8}, "conflicts"), ({"conflicts": 0}, "conflicts")])
+@pytest.mark.parametrize("kwargs, field", [
+    ({"examples": 1, "conflicts": 1}, "examples"), ({"examples": syllogisms.MAX_EXAMPLES + 1}, "examples"),
+    ({"examples": 8, "conflicts": 8}, "conflicts"), ({"conflicts": 0}, "conflicts"),
+])
 def test_sizes_out_of_range(kwargs, field):
     with pytest.raises(ValueError, match=field):
         syllogisms.Sizes(**kwargs)

@@ -29,10 +29,10 @@ from functools import cached_property
 
 from icft.worlds.logic import closure
 from icft.worlds.schema import Item, World
+from icft.worlds.syllogisms import QUANTIFIERS
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n")
-QUANTIFIERS = ("all", "some", "no")
 BIGRAM_WEIGHT = 0.9  # interpolation with the add-one unigram model
 
 

@@ -100,7 +100,8 @@ def _inherent_json(inherent: dict[tuple[str, str], str]) -> dict[str, dict[str, 
 
 def _parse_inherent(obj: Any, path: Path) -> dict[tuple[str, str], str]:
     ok = isinstance(obj, dict) and all(
-        isinstance(v, dict) and all(isinstance(b, str) and isinstance(r, str) for b, r in v.items()) for v in obj.values()
+        isinstance(row, dict) and all(isinstance(b, str) and isinstance(r, str) for b, r in row.items())
+        for row in obj.values()
     )
     if not ok:
         raise IcftError(f"{path}: field 'inherent_baselines' must map split -> baseline -> reason (strings)")

@@ -123,10 +123,6 @@ class Taxonomy:
         ancestors = self.ancestors(category)
         return ancestors[-1] if ancestors else category
 
-    def owners(self) -> dict[str, str]:
-        """adjective -> the category that has it as an own property."""
-        return {adj: c for c in self.categories for adj in self.properties[c]}
-
 
 def build(seed: int, sizes: Sizes) -> World:
     """Generate the world for `seed`: the same seed and sizes give the same world."""

@@ -99,7 +99,8 @@ class Sizes:
         if not 2 <= self.examples <= MAX_EXAMPLES:
             raise ValueError(f"examples must be between 2 and {MAX_EXAMPLES}, got {self.examples}")
         if not 1 <= self.conflicts < self.examples:
-            raise ValueError(f"conflicts must be between 1 and examples - 1 ({self.examples - 1}), got {self.conflicts}")
+            raise ValueError(f"conflicts must be between 1 and examples - 1 ({self.examples - 1}), "
+                             f"got {self.conflicts}")
 
 
 PRESETS = {"default": Sizes(), "paper": Sizes(examples=69, conflicts=23)}
