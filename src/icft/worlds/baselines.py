@@ -16,6 +16,9 @@ options and their logical forms. Never the world's hidden structure or which opt
   relation_elsewhere      how many other subjects are stated to hold the item's relation to the option
   atmosphere              a syllogism's conclusion quantifier read off its premises: "no" if a premise says
                           no, else "some" if one says some, else "all"
+
+The semantic and process generators choose their distractors against these baselines (`icft.worlds.herding`):
+a change here changes their worlds, so bump their GENERATOR_VERSION with it.
 """
 
 from __future__ import annotations
