@@ -124,7 +124,7 @@ def test_a_vocabulary_that_runs_out_says_so():
 
 
 def test_control_splits_round_trip_and_every_generator_names_its_own(tmp_path):
-    expected = {"reversals": ("rephrased",), "semantic": ("rephrased",), "syllogisms": ("premises",),
+    expected = {"reversals": ("rephrased",), "semantic": ("stated",), "syllogisms": ("premises",),
                 "reversal_curse": ("forward", "reverse_b"), "process": ("worked",)}
     assert set(expected) == set(WORLDS)
     for name, controls in expected.items():

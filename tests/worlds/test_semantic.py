@@ -48,10 +48,24 @@ def test_world_passes_checker(seed, sizes):
     world = semantic.build(seed, sizes)
     assert check_world(world) == []
     assert len(world.documents) == sizes.documents
-    assert world.splits == ["rephrased", "reversed", "syllogism", "category_holdout"]
+    assert world.splits == ["rephrased", "reversed", "syllogism", "category_holdout", "stated"]
+    assert world.control_splits == ("stated",)
     counts = {split: len(world.items_in(split)) for split in world.splits}
     assert all(n == sizes.items_per_split for split, n in counts.items() if split != "category_holdout")
     assert 10 <= counts["category_holdout"] <= sizes.items_per_split
+
+
+def test_stated_items_ask_trained_facts_in_the_sentences_that_state_them():
+    world = semantic.build(0, semantic.Sizes())
+    stated = {f.claim for f in world.facts}
+    items = world.items_in("stated")
+    assert len(items) == semantic.Sizes().items_per_split
+    for item in items:
+        assert item.claims[item.answer] in stated
+        sentence = item.prompt + item.options[item.answer]
+        assert any(sentence in doc.text for doc in world.documents)  # verbatim, as trained
+        assert not any(item.prompt + wrong in doc.text for doc in world.documents
+                       for wrong in item.options if wrong != item.options[item.answer])
 
 
 def test_paper_preset_builds_and_passes():

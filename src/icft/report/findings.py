@@ -46,9 +46,10 @@ NON_INFERIORITY_MARGIN = 0.10  # accuracy points: how far below B the CI of A ma
 # The splits that test generalization (not memorization of trained statements, nor a control), per world.
 GENERALIZATION_SPLITS = {
     "reversals": ("reversed",),
-    "syllogisms": ("syllogism",),
+    "syllogisms": ("syllogism", "syllogism_conflict"),
     "semantic": ("reversed", "syllogism", "category_holdout"),
     "reversal_curse": ("reverse_a",),
+    "process": ("seen_combinations", "held_out_combinations"),
 }
 AUGMENTED_MODES = ("ft-local", "ft-global", "ft-local-global")
 

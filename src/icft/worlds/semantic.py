@@ -10,7 +10,8 @@ category has a property exactly when the owner is the category or one of its anc
 Train documents (4 to `max_sentences` sentences, styles: article, list, qa, comparison; see
 `semantic_docs`) state the direct facts only, each with one of several wordings; half of the is_a / eats /
 fears facts are also stated backwards ("abme include grud"), the other half never are, and properties are
-never stated backwards. Test splits (see `semantic_items`): rephrased, reversed, syllogism,
+never stated backwards. Test splits (see `semantic_items`): stated (the control), rephrased, reversed,
+syllogism,
 category_holdout; distractors (see `semantic_distractors`) are chosen against the shortcut audit's
 baselines. Order-free association (the subject and answer share trained sentences) is inherent to the
 reversed split.
@@ -22,7 +23,7 @@ import random
 from dataclasses import asdict, dataclass
 
 from icft.errors import IcftError
-from icft.worlds.audit import order_free_association
+from icft.worlds.audit import ORDER_FREE_BASELINES, order_free_association
 from icft.worlds.baselines import TrainIndex
 from icft.worlds.logic import Claim, Rules, closure
 from icft.worlds.schema import Fact, World
@@ -31,10 +32,18 @@ from icft.worlds.semantic_items import build_items
 from icft.worlds.semantic_text import CONVERSES, RELATIONS
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 NAME = "semantic"
-CONTROL_SPLITS = ("rephrased",)  # trained facts in other words: the learned check
-INHERENT_BASELINES = order_free_association("reversed")
+# trained facts in the very sentences that state them: the learned check (`rephrased`, in held-out wordings, is a
+# paraphrase that a 135M model does not make from memorized documents: 0.58-0.71 at a training loss of 0.13-0.15)
+CONTROL_SPLITS = ("stated",)
+INHERENT_BASELINES = {
+    **order_free_association("reversed"),
+    # a rephrasing asks a trained fact in other words: its answer shares the trained sentence with the subject
+    **{("rephrased", baseline): "a rephrasing asks a trained fact in new words: the answer was trained in the "
+                                "same sentence as the subject, so co-occurrence is inherent to any paraphrase test"
+       for baseline in ORDER_FREE_BASELINES},
+}
 MAX_BRANCHING = 4
 RULES = Rules(
     converses={**CONVERSES, **{v: k for k, v in CONVERSES.items()}},

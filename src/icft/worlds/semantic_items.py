@@ -1,6 +1,9 @@
 """The test splits of the semantic world, with hard distractors.
 
-  rephrased         a stated fact in a wording kept out of training ("Grud can be classified as" abme)
+  stated            a stated fact in a wording a train document states it in, verbatim ("Grud are a kind of"
+                    abme): the control split (the learned check) asks exactly what the documents say
+  rephrased         a stated fact in a wording kept out of training ("Grud can be classified as" abme): a
+                    paraphrase, which a small model does not get for free from memorizing the documents
   reversed          the converse of a fact stated one way only ("Abme include" grud, "Things that are
                     blick include" grud, "Tover are eaten by" grud)
   syllogism         a membership two or more levels up, or a property or relation inherited from an ancestor
@@ -22,12 +25,13 @@ from icft.worlds.baselines import TrainIndex
 from icft.worlds.logic import Claim
 from icft.worlds.schema import Fact, Item
 from icft.worlds.semantic_distractors import Distractors
-from icft.worlds.semantic_text import CONVERSES, HELD_OUT_WORDINGS, TRAIN_WORDINGS, prompt_text
+from icft.worlds.semantic_text import CONVERSES, HELD_OUT_WORDINGS, TRAIN_WORDINGS, option_text, prompt_text
 
 if TYPE_CHECKING:
     from icft.worlds.semantic import Sizes, Taxonomy
 
-SPLITS = ("rephrased", "reversed", "syllogism", "category_holdout")
+# `stated` is built last so the other splits keep the items they had before it existed
+SPLITS = ("rephrased", "reversed", "syllogism", "category_holdout", "stated")
 INHERITED = ("syllogism", "category_holdout")  # splits whose answers a subject inherits from an ancestor
 
 
@@ -51,6 +55,7 @@ def build_items(rng: random.Random, taxonomy: Taxonomy, facts: list[Fact], known
         "reversed": _reversed(taxonomy, facts, stated),
         "syllogism": _inherited(taxonomy, stated, open_categories),
         "category_holdout": _inherited(taxonomy, stated, taxonomy.holdouts),
+        "stated": _stated(taxonomy, facts, [d.text for d in index.world.documents]),
     }
     distractors = Distractors(index, known, inherent, INHERITED)
     items: list[Item] = []
@@ -70,6 +75,19 @@ def build_items(rng: random.Random, taxonomy: Taxonomy, facts: list[Fact], known
 def _rephrased(taxonomy: Taxonomy, facts: list[Fact]) -> list[Candidate]:
     return [Candidate(f.relation, f.claim, HELD_OUT_WORDINGS[f.relation], (f.id,))
             for f in facts if f.subject not in taxonomy.holdouts]
+
+
+def _stated(taxonomy: Taxonomy, facts: list[Fact], texts: list[str]) -> list[Candidate]:
+    """Each stated fact (of a category not held out) with the training wordings that state it verbatim."""
+    out = []
+    for f in facts:
+        if f.subject in taxonomy.holdouts:
+            continue
+        used = tuple(w for w in TRAIN_WORDINGS[f.relation]
+                     if any(prompt_text(w, f.subject) + option_text(f.object) in text for text in texts))
+        if used:  # a fact said only inside a paired or comparison sentence has no verbatim sentence to ask
+            out.append(Candidate(f.relation, f.claim, used, (f.id,)))
+    return out
 
 
 def _reversed(taxonomy: Taxonomy, facts: list[Fact], stated: dict[Claim, Fact]) -> list[Candidate]:
