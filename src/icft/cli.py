@@ -95,8 +95,10 @@ def worlds_show(
 
 @worlds_app.command("check")
 def worlds_check(world_dir: Path = typer.Argument(..., help="A world folder.")) -> None:
-    """Prove every correct option follows from the train facts and no distractor does."""
+    """Prove every correct option follows from the train facts and no distractor does, then audit shortcuts:
+    no heuristic baseline may beat chance on a generalization split unless the world declares it inherent."""
     from icft.worlds import check_world, load_world
+    from icft.worlds.audit import audit_world, failures
 
     world = load_world(world_dir)
     problems = check_world(world)
@@ -104,8 +106,38 @@ def worlds_check(world_dir: Path = typer.Argument(..., help="A world folder.")) 
         for p in problems:
             console.print(f"[red]problem[/]: {p}", highlight=False)
         raise typer.Exit(1)
+    results = audit_world(world)
+    failed = failures(results)
     n_claims = sum(1 for i in world.items if i.claims is not None)
-    console.print(f"ok: {world_dir} passed ({len(world.items)} items, {n_claims} with logical forms proved)")
+    if not failed:
+        console.print(f"ok: {world_dir} passed ({len(world.items)} items, {n_claims} with logical forms proved; "
+                      "no undeclared shortcut above chance on a generalization split)", highlight=False)
+    Console(width=max(console.width, 100)).print(_audit_table(results))  # wide enough that names never wrap
+    if failed:
+        found = "; ".join(f"{r.split}/{r.baseline} {r.accuracy:.2f} [{r.low:.2f}, {r.high:.2f}] "
+                          f"vs chance {r.chance:.2f}" for r in failed)
+        console.print(f"[red]shortcut above chance[/]: {found} (a split that asks the train statements themselves is "
+                      "a control split: name it with `icft worlds import --control-split` or in world.json "
+                      "'control_splits'; a shortcut no test of a split can avoid goes in 'inherent_baselines' with "
+                      "its reason)", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _audit_table(results) -> Table:
+    """One row per (split, baseline): accuracy, its 95% Wilson interval, chance and the verdict."""
+    from rich import box
+
+    table = Table("split", "baseline", "n", "accuracy", "95% interval", "chance", "verdict", box=box.SIMPLE,
+                  title="shortcut audit: heuristics fit on the train documents only")
+    for r in results:
+        verdict = ""
+        if r.above_chance:
+            verdict = "inherent" if r.inherent else "control" if r.control else "[red]ABOVE[/]"
+        table.add_row(f"{r.split}*" if r.control else r.split, r.baseline, str(r.n), f"{r.accuracy:.2f}",
+                      f"{r.low:.2f}-{r.high:.2f}", f"{r.chance:.2f}", verdict)
+    reasons = dict.fromkeys(f"{r.split}/{r.baseline}: {r.inherent}" for r in results if r.inherent)
+    table.caption = "\n".join(["* control split (reported, never a failure)", *(f"inherent {x}" for x in reasons)])
+    return table
 
 
 @worlds_app.command("import")

@@ -9,7 +9,7 @@ from icft.study.store import ItemResult, ResultsStore, RunSpec
 
 CHANCE = {"reversed": 0.5, "rephrased": 0.5, "syllogism": 1 / 6, "reverse_a": 0.25, "reverse_b": 0.25,
           "forward": 0.25}
-CONTROLS = {"reversals": ("rephrased",), "semantic": ("rephrased",), "syllogisms": ("premises",),
+CONTROLS = {"reversals": ("rephrased",), "semantic": ("stated",), "syllogisms": ("premises",),
             "reversal_curse": ("forward", "reverse_b")}
 FIT = {"steps": 12, "epochs": 4, "tokens": 1500, "seconds": 3.0, "final_loss": 0.25, "epoch_losses": [2.0, 0.25],
        "target_loss": 0.3, "stopped_by": "target_loss", "criterion_met": True}

@@ -19,7 +19,7 @@ MODES = ["pretrained", "icl", "ft", "ft-split"]
 def config(model, **extra):
     raw = {"name": "t", "models": [model], "modes": MODES, "seeds": [0],
            "worlds": [{"name": "reversals", "sizes": {"facts": 4, "articles_per_fact": 1}},
-                      {"name": "syllogisms", "sizes": {"examples": 3}, "modes": ["pretrained", "ft"]}],
+                      {"name": "syllogisms", "sizes": {"examples": 3, "conflicts": 1}, "modes": ["pretrained", "ft"]}],
            "finetune": {"epochs": 1, "max_steps": 2, "row_tokens": 128, "batch_tokens": 256,
                         "micro_batch_tokens": 256}}
     return parse_study_config({**raw, **extra})

@@ -44,12 +44,17 @@ def test_bad_questions_name_the_line(tmp_path, line, message):
 
 
 def test_cli_import_then_every_command_reads_it(tmp_path):
-    out = tmp_path / "mine"
-    run = subprocess.run([sys.executable, "-m", "icft.cli", "worlds", "import", "--documents",
-                          str(EXAMPLE / "documents.jsonl"), "--questions", str(EXAMPLE / "questions.jsonl"),
-                          "--out", str(out)], capture_output=True, text=True)
+    def icft(*args):
+        return subprocess.run([sys.executable, "-m", "icft.cli", *args], capture_output=True, text=True)
+
+    files = ["--documents", str(EXAMPLE / "documents.jsonl"), "--questions", str(EXAMPLE / "questions.jsonl")]
+    run = icft("worlds", "import", *files, "--out", str(tmp_path / "mine"), "--control-split", "recall")
     assert run.returncode == 0, run.stderr
-    assert json.loads((out / "world.json").read_text())["counts"]["documents"] == 3
-    checked = subprocess.run([sys.executable, "-m", "icft.cli", "worlds", "check", str(out)], capture_output=True,
-                             text=True)
-    assert checked.returncode == 0 and "ok:" in checked.stdout
+    assert json.loads((tmp_path / "mine" / "world.json").read_text())["counts"]["documents"] == 3
+    checked = icft("worlds", "check", str(tmp_path / "mine"))
+    assert checked.returncode == 0 and "ok:" in checked.stdout and "recall*" in checked.stdout
+    # the recall questions repeat the documents: as a generalization split, the shortcut audit flags them
+    icft("worlds", "import", *files, "--out", str(tmp_path / "plain"))
+    flagged = icft("worlds", "check", str(tmp_path / "plain"))
+    assert flagged.returncode == 1 and "shortcut above chance: recall/" in flagged.stdout
+    assert "--control-split" in flagged.stdout.splitlines()[-1]

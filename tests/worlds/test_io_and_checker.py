@@ -1,15 +1,23 @@
 import json
 import random
+import re
 
 import pytest
 
 from icft.errors import IcftError
-from icft.worlds import Document, Fact, Item, World, check_world, load_world, save_world
+from icft.worlds import WORLDS, Document, Fact, Item, World, build_world, check_world, load_world, save_world
 from icft.worlds.logic import Rules, closure
-from icft.worlds.vocabulary import NonceVocabulary, candidates, is_english, is_nonce_word
+from icft.worlds.vocabulary import PARTITIONS, NonceVocabulary, candidates, is_english, is_nonce_word, world_candidates
 
 RULES = Rules(converses={"more": "less", "less": "more", "is_a": "includes", "includes": "is_a"},
               compositions=(("is_a", "is_a", "is_a"),))
+
+
+def world_words(world: World) -> set[str]:
+    """The nonsense words of a world's train text and test items."""
+    texts = [d.text for d in world.documents] + [i.prompt + " ".join(i.options) for i in world.items]
+    nonce = set(candidates())
+    return {w for t in texts for w in re.findall(r"[a-z]+", t.lower()) if w in nonce}
 
 
 def hand_world() -> World:
@@ -88,18 +96,37 @@ def test_vocabulary_rules_and_uniqueness():
     assert len(candidates()) > 10_000
     assert not is_nonce_word("table") and not is_nonce_word("tables") and not is_nonce_word("apple")
     assert is_english("dogs") and is_english("table")
-    words = NonceVocabulary(random.Random(1)).draw(300)
+    words = NonceVocabulary(random.Random(1), "reversals").draw(300)
     assert len(set(words)) == 300 and all(is_nonce_word(w) for w in words)
     assert all(not a.startswith(b) for a in words for b in words if a != b)
-    assert words == NonceVocabulary(random.Random(1)).draw(300)
-    assert words != NonceVocabulary(random.Random(2)).draw(300)
+    assert words == NonceVocabulary(random.Random(1), "reversals").draw(300)
+    assert words != NonceVocabulary(random.Random(2), "reversals").draw(300)
+
+
+def test_worlds_draw_from_disjoint_parts_of_the_word_list():
+    parts = {world: set(world_candidates(world)) for world in PARTITIONS}
+    assert set(PARTITIONS) >= set(WORLDS) and len(set(PARTITIONS.values())) == len(PARTITIONS)
+    assert all(len(words) > 8000 for words in parts.values())
+    for a in parts:
+        for b in parts:
+            assert a == b or not parts[a] & parts[b]
+    # the same seed in every world: no word is shared (worlds of one study never give a word two meanings)
+    words = {name: world_words(build_world(name, seed=0)) for name in WORLDS}
+    for a in words:
+        for b in words:
+            assert a == b or not words[a] & words[b], (a, b)
+
+
+def test_a_vocabulary_that_runs_out_says_so():
+    vocabulary = NonceVocabulary(random.Random(0), "syllogisms")
+    with pytest.raises(IcftError, match="ran out"):
+        vocabulary.draw(len(world_candidates("syllogisms")))
 
 
 def test_control_splits_round_trip_and_every_generator_names_its_own(tmp_path):
-    from icft.worlds import build_world
-
-    expected = {"reversals": ("rephrased",), "semantic": ("rephrased",), "syllogisms": ("premises",),
-                "reversal_curse": ("forward", "reverse_b")}
+    expected = {"reversals": ("rephrased",), "semantic": ("stated",), "syllogisms": ("premises",),
+                "reversal_curse": ("forward", "reverse_b"), "process": ("worked",)}
+    assert set(expected) == set(WORLDS)
     for name, controls in expected.items():
         world = build_world(name, seed=0)
         assert world.control_splits == controls and set(controls) <= set(world.splits)
@@ -108,8 +135,6 @@ def test_control_splits_round_trip_and_every_generator_names_its_own(tmp_path):
 
 
 def test_a_control_split_without_items_is_refused(tmp_path):
-    from icft.worlds import build_world
-
     folder = save_world(build_world("reversals", seed=0, facts=4), tmp_path / "w")
     header = json.loads((folder / "world.json").read_text())
     header["control_splits"] = ["nope"]

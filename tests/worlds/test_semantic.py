@@ -1,5 +1,6 @@
 import dataclasses
 import inspect
+import random
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from icft.worlds.checker import check_world
 from icft.worlds.io import load_world
 from icft.worlds.logic import closure
 from icft.worlds.vocabulary import is_nonce_word
-from world_files import world_bytes
+from world_files import built, world_bytes
 
 SENTENCE_END = re.compile(r"[.?!](?=\s|$)")
 TOKENIZER = Path("~/.cache/icft/models/smollm2-135m").expanduser()
@@ -47,15 +48,29 @@ def test_world_passes_checker(seed, sizes):
     world = semantic.build(seed, sizes)
     assert check_world(world) == []
     assert len(world.documents) == sizes.documents
-    assert world.splits == ["rephrased", "reversed", "syllogism", "category_holdout"]
+    assert world.splits == ["rephrased", "reversed", "syllogism", "category_holdout", "stated"]
+    assert world.control_splits == ("stated",)
     counts = {split: len(world.items_in(split)) for split in world.splits}
     assert all(n == sizes.items_per_split for split, n in counts.items() if split != "category_holdout")
     assert 10 <= counts["category_holdout"] <= sizes.items_per_split
 
 
+def test_stated_items_ask_trained_facts_in_the_sentences_that_state_them():
+    world = semantic.build(0, semantic.Sizes())
+    stated = {f.claim for f in world.facts}
+    items = world.items_in("stated")
+    assert len(items) == semantic.Sizes().items_per_split
+    for item in items:
+        assert item.claims[item.answer] in stated
+        sentence = item.prompt + item.options[item.answer]
+        assert any(sentence in doc.text for doc in world.documents)  # verbatim, as trained
+        assert not any(item.prompt + wrong in doc.text for doc in world.documents
+                       for wrong in item.options if wrong != item.options[item.answer])
+
+
 def test_paper_preset_builds_and_passes():
     sizes = semantic.PRESETS["paper"]
-    world = semantic.build(0, sizes)
+    world = built("semantic", 0, "paper")
     categories = {f.subject for f in world.facts if f.relation == "is_a"} | {
         f.object for f in world.facts if f.relation == "is_a"}
     assert len(categories) == sizes.categories == 110
@@ -98,16 +113,37 @@ def test_every_fact_stated_and_documents_4_to_max_sentences(world):
 
 
 def test_items_are_well_formed_with_hard_distractors(world):
-    known = closure(stated_claims(world), world.rules)
+    stated = stated_claims(world)
+    # what training states, read in either direction: "grud are a type of abme" = "abme include grud"
+    said = stated | {(o, world.rules.converses[r], s) for s, r, o in stated if r in world.rules.converses}
     for item in world.items:
         assert 2 <= len(item.options) <= 4 and not item.prompt.endswith(" ")
         assert all(o.startswith(" ") and o.endswith(".") for o in item.options)
         assert item.fact_ids and len({c[:2] for c in item.claims}) == 1  # one subject and relation
         for index, (s, r, d) in enumerate(item.claims):
-            # every option holds this relation for some other subject of the world
-            assert index == item.answer or any(x != s and (x, r, d) in known for x, _, _ in known)
+            # every distractor is stated to hold this relation for another subject, whatever the relation
+            assert index == item.answer or any(x != s and (x, r, d) in said for x, _, _ in said)
+    assert {i.claims[0][1] for i in world.items} >= {"is_a", "includes", "has_property", "property_of", "eats"}
     # fewer than 4 only where the world has no more hard distractors (few parents in a small world)
     assert sum(len(i.options) == 4 for i in world.items) > 0.6 * len(world.items)
+
+
+def test_trees_are_balanced_so_every_ancestor_has_peers():
+    for seed, sizes in ((0, semantic.Sizes()), (1, MID)):
+        taxonomy = semantic._taxonomy(random.Random(seed), sizes)
+        roots = [c for c in taxonomy.categories if taxonomy.parent[c] is None]
+        assert max(len(taxonomy.descendants(r)) for r in roots) - min(len(taxonomy.descendants(r)) for r in roots) <= 1
+        assert max(len(taxonomy.ancestors(c)) for c in taxonomy.categories) == sizes.levels - 1
+        assert all(2 <= len(kids) <= semantic.MAX_BRANCHING for kids in taxonomy.children.values() if kids)
+
+
+def test_a_holdout_shares_no_document_with_its_ancestors(world):
+    taxonomy = semantic._taxonomy(random.Random(world.seed), semantic.Sizes())
+    for holdout in taxonomy.holdouts:
+        for doc in world.documents:
+            if re.search(rf"\b{holdout}\b", doc.text):
+                grandparents = taxonomy.ancestors(holdout)[1:]  # the parent is named in the holdout's one fact
+                assert not any(re.search(rf"\b{a}\b", doc.text, re.IGNORECASE) for a in grandparents)
 
 
 def test_reversed_converses_are_never_stated(world):

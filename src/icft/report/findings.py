@@ -40,7 +40,7 @@ from icft.evaluate.stats import ALPHA, holm
 from icft.learn.modes import mode_label
 from icft.report.cases import Case, across_worlds, compare, describe, versus_chance
 from icft.report.plan import (
-    AT_LEAST, GAIN_ACROSS, GREATER, NEAR_CHANCE, NO_GAIN, Planned, plan,
+    AT_LEAST, GAIN_ACROSS, GREATER, NEAR_CHANCE, NO_GAIN, SIMPLE_WORLDS, Planned, plan,
 )
 from icft.report.results import Scores
 
@@ -209,7 +209,7 @@ def global_augmentation_matches_icl(scores: Scores) -> Finding:
 def splitting_helps(scores: Scores) -> Finding:
     claim = "Sentence splitting helps FT on the simple worlds (FT-split > FT)."
     return _per_world_finding(scores, 7, claim, any_case, "FT-split > FT",
-                              "the study has no FT-split and FT results on reversals, syllogisms or reversal_curse")
+                              f"the study has no FT-split and FT results on {' or '.join(SIMPLE_WORLDS)}")
 
 
 def reversal_curse(scores: Scores) -> Finding:

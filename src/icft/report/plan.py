@@ -22,11 +22,12 @@ GAIN_ACROSS = "gain(A) > gain(B)"  # normalized gains (acc - chance) / (1 - chan
 # The splits that test generalization (not memorization of trained statements, nor a control), per world.
 GENERALIZATION_SPLITS = {
     "reversals": ("reversed",),
-    "syllogisms": ("syllogism",),
+    "syllogisms": ("syllogism", "syllogism_conflict"),
     "semantic": ("reversed", "syllogism", "category_holdout"),
     "reversal_curse": ("reverse_a",),
+    "process": ("seen_combinations", "held_out_combinations"),
 }
-SIMPLE_WORLDS = ("reversals", "syllogisms", "reversal_curse")  # the paper: sentence splitting hurt on semantic
+SIMPLE_WORLDS = tuple(w for w in GENERALIZATION_SPLITS if w != "semantic")  # the paper: splitting hurt on semantic
 AUGMENTED_MODES = ("ft-local", "ft-global", "ft-local-global")
 
 

@@ -18,7 +18,7 @@ from icft.errors import IcftError
 from icft.learn.modes import MODES
 from icft.tasks.builtin import DOMAINS as BUILTIN_DOMAINS, TASK_NAMES as BUILTIN_TASKS
 
-WorldName = Literal["reversals", "syllogisms", "semantic", "reversal_curse"]
+WorldName = Literal["reversals", "syllogisms", "semantic", "reversal_curse", "process"]
 ModeName = Literal["pretrained", "icl", "ft", "ft-split", "ft-local", "ft-global", "ft-local-global"]
 
 
@@ -34,10 +34,19 @@ class WorldSpec(Section):
     sizes: dict[str, int] = Field(default_factory=dict)
     path: str | None = None
     modes: list[ModeName] | None = None  # this world's modes, when not the study's `modes`
+    # this world's fine-tuning settings over the study's [finetune] (e.g. its target loss: worlds whose documents
+    # carry random lead-in lines have a higher loss floor than worlds without)
+    finetune: dict = Field(default_factory=dict)
 
     @property
     def label(self) -> str:
         return self.name or Path(self.path or "world").name
+
+    @field_validator("finetune")
+    @classmethod
+    def _known_finetune_keys(cls, value: dict) -> dict:
+        finetune_config(value)  # raises with the key named
+        return value
 
 
 class IclSpec(Section):

@@ -16,10 +16,10 @@ PREFILL_TOKENS_PER_S = 800.0  # the shared ICL context, computed once
 TRAINED_TOKENS_PER_S = 250.0  # forward + backward + AdamW step, full fine-tuning
 GENERATED_TOKENS_PER_S = 40.0  # batched greedy generation
 AUGMENT_TOKENS_PER_REQUEST = {"local": 60, "global": 150}  # what generation typically uses before a stop
-DEFAULT_EPOCHS = 3
+EPOCHS_TO_TARGET = 10  # epochs the default study's fits take to reach their target loss (measured)
 
 
-def estimate_seconds(world: World, mode: str, config) -> float:
+def estimate_seconds(world: World, mode: str, config, finetune_overrides: dict | None = None) -> float:
     """Seconds one cell of `mode` on `world` should take: scoring, plus training and augmentation if any."""
     option_tokens = sum(len(i.prompt + o) for i in world.items for o in i.options) / CHARS_PER_TOKEN
     doc_tokens = sum(len(d.text) for d in world.documents) / CHARS_PER_TOKEN
@@ -29,11 +29,18 @@ def estimate_seconds(world: World, mode: str, config) -> float:
         seconds += doc_tokens * config.icl.subsample / PREFILL_TOKENS_PER_S
         seconds += option_tokens * 0.5 / SCORED_TOKENS_PER_S  # attention over the long context
     if spec.finetunes:
-        epochs = config.finetune.get("epochs", DEFAULT_EPOCHS)
+        from icft.study.config import finetune_config
+
+        # the typed config (its defaults, not a copy of them), with the world's overrides
+        finetune = finetune_config({**config.finetune, **(finetune_overrides or {})})
+        epochs = finetune.epochs
+        if finetune.target_loss is not None:  # the cap is an upper bound: runs usually stop well before it
+            epochs = min(epochs, EPOCHS_TO_TARGET)
         trained = doc_tokens * epochs * (1 + len(spec.augmentations))
-        max_steps = config.finetune.get("max_steps")
-        if max_steps:
-            trained = min(trained, max_steps * config.finetune.get("batch_tokens", 4096))
+        if finetune.max_steps:
+            per_step = (finetune.batch_examples * doc_tokens / max(len(world.documents), 1)
+                        if finetune.batch_examples else finetune.batch_tokens)
+            trained = min(trained, finetune.max_steps * per_step)
         seconds += trained / TRAINED_TOKENS_PER_S
     for strategy in spec.augmentations:
         requests = world_sentences(world) if strategy == "local" else len(world.documents)

@@ -82,7 +82,7 @@ class Study:
         summaries = []
         with ResultsStore(self.db_path) as store, _grid_progress(progress) as bar:
             status = {cell: self._is_done(cell, store) for cell in cells}
-            costs = {cell: estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config) for cell in cells}
+            costs = {cell: self.estimate(cell) for cell in cells}
             task = bar.add_task("study", total=sum(costs.values()),
                                 completed=sum(c for cell, c in costs.items() if status[cell]))
             done = sum(status.values())
@@ -107,7 +107,7 @@ class Study:
         store = ResultsStore(self.db_path) if self.db_path.exists() else None
         for cell in cells:
             done = store is not None and self._is_done(cell, store)
-            seconds = estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config)
+            seconds = self.estimate(cell)
             left += 0 if done else seconds
             table.add_row(cell.world.label, str(cell.seed), cell.model, cell.mode, "done" if done else "to run",
                           "-" if done else _minutes(seconds))
@@ -168,6 +168,9 @@ class Study:
                 shutil.rmtree(folder / weights, ignore_errors=True)
         return summary
 
+    def estimate(self, cell: Cell) -> float:
+        return estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config, cell.world.finetune)
+
     def cell_spec(self, cell: Cell) -> RunSpec:
         """The run a cell stores; its id says whether the cell is done, before any work."""
         mode = MODES[cell.mode]
@@ -195,11 +198,14 @@ class Study:
             self._worlds[key] = world
         return self._worlds[key]
 
+    def finetune_settings(self, cell: Cell, **extra):
+        """The cell's `FinetuneConfig`: the study's [finetune], then its world's overrides, seeded by the cell."""
+        return finetune_config({**self.config.finetune, **cell.world.finetune}, seed=cell.seed, **extra)
+
     def training(self, cell: Cell) -> dict:
         """Everything that determines a fine-tuned model: hashed into the cell's run id."""
         mode = MODES[cell.mode]
-        config = finetune_config(self.config.finetune, seed=cell.seed)
-        out = {"data": list(mode.train_on), "finetune": config.to_dict()}
+        out = {"data": list(mode.train_on), "finetune": self.finetune_settings(cell).to_dict()}
         if "sentences" in mode.train_on:
             out["split"] = self.config.split
         if mode.augmentations:
@@ -260,7 +266,7 @@ class Study:
             self.console.print(f"reusing the fine-tuned adapter in {folder / 'adapter'}")
             return base
         examples = self.examples(cell, world)
-        config = finetune_config(self.config.finetune, seed=cell.seed, save_weights=self.config.keep_weights)
+        config = self.finetune_settings(cell, save_weights=self.config.keep_weights)
         fresh = load(cell.model)  # fine-tuning changes the model in place: never train the shared base copy
         self.console.print(f"fine-tuning {cell.label} on {len(examples)} examples")
         result = finetune(fresh, examples, config, out_dir=folder)

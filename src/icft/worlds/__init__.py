@@ -1,7 +1,7 @@
 """Controlled worlds: knowledge made of nonsense words, with test splits that each need one kind of
 generalization.
 
-Each world module (reversals, syllogisms, semantic, reversal_curse) exposes the same four names:
+Each world module (reversals, syllogisms, semantic, reversal_curse, process) exposes the same four names:
   GENERATOR_VERSION  bumped whenever the output for a seed changes
   Sizes              a frozen dataclass of sizes; its defaults are the small `default` preset
   PRESETS            {"default": Sizes(), "paper": Sizes(...)}: the paper's sizes
@@ -14,7 +14,7 @@ import dataclasses
 from types import ModuleType
 
 from icft.errors import IcftError
-from icft.worlds import reversal_curse, reversals, semantic, syllogisms
+from icft.worlds import process, reversal_curse, reversals, semantic, syllogisms
 from icft.worlds.checker import check_world
 from icft.worlds.io import load_world, save_world
 from icft.worlds.schema import Document, Fact, Item, World
@@ -24,6 +24,7 @@ WORLDS: dict[str, ModuleType] = {
     "syllogisms": syllogisms,
     "semantic": semantic,
     "reversal_curse": reversal_curse,
+    "process": process,
 }
 
 

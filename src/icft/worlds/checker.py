@@ -1,8 +1,10 @@
 """Proves a world is well built: every correct option follows from the train facts, no distractor does.
 
 The proof is the closure of the facts stated in the train documents under the world's rules
-(`icft.worlds.logic`). Structure is checked too: ids, references, option counts. A world imported from
-a user's own data has no claims; only its structure is checked.
+(`icft.worlds.logic`); a relation defined by rewrite rules (the process world) is proved by computing it
+(`icft.worlds.rewrite`), and every stated instance of it must agree with the rules. Structure is checked
+too: ids, references, option counts. A world imported from a user's own data has no claims; only its
+structure is checked.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 
 from icft.worlds.logic import closure
+from icft.worlds.rewrite import prover
 from icft.worlds.schema import World
 
 
@@ -30,15 +33,25 @@ def check_world(world: World, max_problems: int = 50) -> list[str]:
                 problems.append(f"document {doc.id} names unknown fact {fid!r}")
             stated.add(fid)
 
-    known = closure({facts[fid].claim for fid in sorted(stated) if fid in facts}, world.rules)
+    claims = {facts[fid].claim for fid in sorted(stated) if fid in facts}
+    known = closure(claims, world.rules)
+    computed = prover(world.rules.rewrites, claims)
+
+    def follows(claim) -> bool:
+        by_rules = computed(tuple(claim))
+        return tuple(claim) in known if by_rules is None else by_rules
+
+    for claim in sorted(claims):
+        if computed(claim) is False:
+            problems.append(f"stated fact {claim} disagrees with the world's rewrite rules")
     for item in world.items:
-        problems.extend(_check_item(item, facts, stated, known))
+        problems.extend(_check_item(item, facts, stated, follows))
         if len(problems) >= max_problems:
             break
     return problems[:max_problems]
 
 
-def _check_item(item, facts, stated, known) -> list[str]:
+def _check_item(item, facts, stated, follows) -> list[str]:
     out = []
     if not 0 <= item.answer < len(item.options):
         return [f"item {item.id}: answer {item.answer} is not an option index"]
@@ -55,9 +68,9 @@ def _check_item(item, facts, stated, known) -> list[str]:
         if claim is None:
             out.append(f"item {item.id}: option {index} has no claim")
             continue
-        follows = tuple(claim) in known
-        if index in item.correct and not follows:
+        holds = follows(claim)
+        if index in item.correct and not holds:
             out.append(f"item {item.id}: correct option {index} ({item.options[index]!r}) does not follow from the train facts")
-        if index not in item.correct and follows:
+        if index not in item.correct and holds:
             out.append(f"item {item.id}: distractor {index} ({item.options[index]!r}) follows from the train facts")
     return out

@@ -32,6 +32,7 @@ def save_world(world: World, out_dir: str | Path) -> Path:
             "items": {split: len(world.items_in(split)) for split in world.splits},
         },
         "control_splits": list(world.control_splits),
+        "inherent_baselines": _inherent_json(world.inherent_baselines),
         "rules": world.rules.to_json(),
         "facts": [[f.id, f.subject, f.relation, f.object] for f in world.facts],
     }
@@ -66,6 +67,7 @@ def load_world(world_dir: str | Path) -> World:
     if not isinstance(control_splits, list) or not all(isinstance(s, str) for s in control_splits):
         raise IcftError(f"{header_path}: field 'control_splits' must be a list of split names")
     check_control_splits(control_splits, {item.split for item in items}, str(header_path))
+    inherent = _parse_inherent(header.get("inherent_baselines", {}), header_path)
     return World(
         name=header["name"],
         seed=header["seed"],
@@ -76,6 +78,7 @@ def load_world(world_dir: str | Path) -> World:
         facts=facts,
         rules=Rules.from_json(rules_json),
         control_splits=tuple(control_splits),
+        inherent_baselines=inherent,
     )
 
 
@@ -85,6 +88,24 @@ def check_control_splits(control_splits, splits: set[str], where: str) -> None:
         if split not in splits:
             raise IcftError(f"{where}: control split {split!r} has no test items "
                             f"(splits: {', '.join(sorted(splits)) or 'none'}); name one of those")
+
+
+def _inherent_json(inherent: dict[tuple[str, str], str]) -> dict[str, dict[str, str]]:
+    """{split: {baseline: reason}}, sorted."""
+    out: dict[str, dict[str, str]] = {}
+    for (split, baseline), reason in sorted(inherent.items()):
+        out.setdefault(split, {})[baseline] = reason
+    return out
+
+
+def _parse_inherent(obj: Any, path: Path) -> dict[tuple[str, str], str]:
+    ok = isinstance(obj, dict) and all(
+        isinstance(row, dict) and all(isinstance(b, str) and isinstance(r, str) for b, r in row.items())
+        for row in obj.values()
+    )
+    if not ok:
+        raise IcftError(f"{path}: field 'inherent_baselines' must map split -> baseline -> reason (strings)")
+    return {(split, baseline): reason for split, row in obj.items() for baseline, reason in row.items()}
 
 
 def _document_json(d: Document) -> dict[str, Any]:

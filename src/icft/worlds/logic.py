@@ -17,23 +17,37 @@ class Rules:
     """How a world's relations combine.
 
     converses: r -> r' means r(a, b) implies r'(b, a). A symmetric relation maps to itself.
+    implications: r -> r' means r(a, b) implies r'(a, b) (a syllogism's "all" implies "some").
     compositions: (r1, r2, r3) means r1(a, b) and r2(b, c) imply r3(a, c).
+    convention: the reading the rules encode, in words, where more than one is common ("" if none).
+    rewrites: relation -> {kind of expression: template}: a transform defined by rewrite rules (the process
+        world; see `icft.worlds.rewrite`), proved by computing it rather than by the closure.
     """
 
     converses: dict[str, str] = field(default_factory=dict)
     compositions: tuple[tuple[str, str, str], ...] = ()
+    implications: dict[str, str] = field(default_factory=dict)
+    convention: str = ""
+    rewrites: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {
-            "converses": dict(sorted(self.converses.items())),
-            "compositions": [list(c) for c in self.compositions],
-        }
+        out: dict = {"convention": self.convention} if self.convention else {}
+        out["converses"] = dict(sorted(self.converses.items()))
+        if self.implications:
+            out["implications"] = dict(sorted(self.implications.items()))
+        out["compositions"] = [list(c) for c in self.compositions]
+        if self.rewrites:
+            out["rewrites"] = {r: dict(sorted(t.items())) for r, t in sorted(self.rewrites.items())}
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> Rules:
         return cls(
             converses=dict(data.get("converses", {})),
             compositions=tuple(tuple(c) for c in data.get("compositions", [])),
+            implications=dict(data.get("implications", {})),
+            convention=str(data.get("convention", "")),
+            rewrites={r: dict(t) for r, t in data.get("rewrites", {}).items()},
         )
 
 
@@ -63,6 +77,8 @@ def closure(facts: set[Claim] | list[Claim], rules: Rules, max_facts: int = 2_00
         for s, r, o in frontier:
             if r in rules.converses:
                 add((o, rules.converses[r], s), new)
+            if r in rules.implications:
+                add((s, rules.implications[r], o), new)
             for r1, r2, r3 in rules.compositions:
                 if r == r1:  # this fact is the left premise: r1(s, o), r2(o, c)
                     for c in sorted(by_rel_subject.get((r2, o), ())):

@@ -22,13 +22,15 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
+from icft.worlds.audit import order_free_association
 from icft.worlds.logic import Rules
 from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 # the trained directions (set A forward; set B was trained both ways): the learned check
 CONTROL_SPLITS = ("forward", "reverse_b")
+INHERENT_BASELINES = order_free_association("reverse_a")
 NAME = "reversal_curse"
 MAX_PEOPLE = 1000
 OPTIONS = 4
@@ -84,7 +86,7 @@ class Person:
 def build(seed: int, sizes: Sizes) -> World:
     """A reversal-curse world: set A trained one way, set B both ways."""
     rng = random.Random(seed)
-    vocab = NonceVocabulary(rng)
+    vocab = NonceVocabulary(rng, NAME)
     set_a = [_person(rng, vocab, f"rc-fact-{n:04d}", reverse=False) for n in range(sizes.people_a)]
     set_b = [_person(rng, vocab, f"rc-fact-{sizes.people_a + n:04d}", reverse=True) for n in range(sizes.people_b)]
     documents = _documents(rng, set_a + set_b, sizes.paraphrases)
@@ -98,7 +100,7 @@ def build(seed: int, sizes: Sizes) -> World:
     return World(
         name=NAME, seed=seed, generator_version=GENERATOR_VERSION, sizes=dataclasses.asdict(sizes),
         documents=documents, items=items, facts=facts, rules=RULES,
-        control_splits=CONTROL_SPLITS,
+        control_splits=CONTROL_SPLITS, inherent_baselines=INHERENT_BASELINES,
     )
 
 

@@ -21,10 +21,11 @@ import random
 from dataclasses import dataclass
 
 from icft.worlds.logic import Rules
+from icft.worlds.sampling import balanced_flags, spread
 from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 CONTROL_SPLITS = ("rephrased",)  # the trained statements reworded: the learned check
 NAME = "reversals"
 MAX_FACTS = 2000
@@ -106,9 +107,9 @@ def build(seed: int, sizes: Sizes) -> World:
 
 def _draw_facts(rng: random.Random, n: int) -> list[Fact]:
     """`n` facts on fresh noun pairs (so no chains form), half stated with each side of a dimension."""
-    vocab = NonceVocabulary(rng)
-    dimensions = _spread(rng, list(DIMENSIONS), n)
-    states_first = _balanced_flags(rng, n)
+    vocab = NonceVocabulary(rng, NAME)
+    dimensions = spread(rng, list(DIMENSIONS), n)
+    states_first = balanced_flags(rng, n)
     facts = []
     for index, ((first, second), use_first) in enumerate(zip(dimensions, states_first)):
         subject, obj = vocab.draw(2)
@@ -134,7 +135,7 @@ def _articles(rng: random.Random, facts: list[Fact], per_fact: int) -> list[Docu
 
 def _reversed_items(rng: random.Random, facts: list[Fact]) -> list[Item]:
     """Ask for the converse: "glon are" -> " less dangerous than femp."."""
-    positions = _balanced_flags(rng, len(facts))
+    positions = balanced_flags(rng, len(facts))
     items = []
     for fact, correct_first in zip(facts, positions):
         converse = CONVERSES[fact.relation]
@@ -146,7 +147,7 @@ def _reversed_items(rng: random.Random, facts: list[Fact]) -> list[Item]:
 
 def _rephrased_items(rng: random.Random, facts: list[Fact]) -> list[Item]:
     """Ask for the trained direction in other words: "Compared with glon, femp are" -> " more dangerous."."""
-    positions = _balanced_flags(rng, len(facts))
+    positions = balanced_flags(rng, len(facts))
     items = []
     for fact, correct_first in zip(facts, positions):
         converse = CONVERSES[fact.relation]
@@ -164,21 +165,3 @@ def _two_way_item(split: str, prompt: str, right, wrong, correct_first: bool, fa
         id="", split=split, prompt=prompt, options=tuple(o for o, _ in ordered),
         answer=0 if correct_first else 1, fact_ids=(fact_id,), claims=tuple(c for _, c in ordered),
     )
-
-
-def _spread(rng: random.Random, pool: list, n: int) -> list:
-    """`n` draws from `pool` that use every element about equally often, in random order."""
-    out = []
-    while len(out) < n:
-        out.extend(rng.sample(pool, len(pool)))
-    return out[:n]
-
-
-def _balanced_flags(rng: random.Random, n: int) -> list[bool]:
-    """`n` booleans, half True (one more when odd, at random), shuffled."""
-    flags = [i < n // 2 for i in range(n)]
-    if n % 2:
-        flags[-1] = rng.random() < 0.5
-    rng.shuffle(flags)
-    return flags
-

@@ -73,6 +73,8 @@ class World:
     # the splits that test the trained statements themselves (not a generalization): a fine-tuned model must
     # pass them (the learned check) before it is compared with anything; empty = the world has no such check
     control_splits: tuple[str, ...] = ()
+    # (split, baseline) -> why that shortcut cannot be removed from the split (see `icft.worlds.audit`)
+    inherent_baselines: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def splits(self) -> list[str]:

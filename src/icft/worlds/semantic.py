@@ -1,6 +1,6 @@
 """The semantic structure world (Lampinen et al. 2025): a hierarchy of nonsense categories.
 
-Hidden structure: a few trees of categories ("grud are a type of abme"); every category has 1 to
+Hidden structure: a few balanced trees of categories ("grud are a type of abme"); every category has 1 to
 `max_properties` own properties (nonsense adjectives, "grud are blick") that its descendants inherit, and
 some categories eat or fear others (English relation words, "grud eat tover"), inherited by the subject's
 subtypes and extending to the object's subtypes. Holdout categories are leaves whose only trained fact is
@@ -10,8 +10,11 @@ category has a property exactly when the owner is the category or one of its anc
 Train documents (4 to `max_sentences` sentences, styles: article, list, qa, comparison; see
 `semantic_docs`) state the direct facts only, each with one of several wordings; half of the is_a / eats /
 fears facts are also stated backwards ("abme include grud"), the other half never are, and properties are
-never stated backwards. Test splits (see `semantic_items`): rephrased, reversed, syllogism,
-category_holdout.
+never stated backwards. Test splits (see `semantic_items`): stated (the control), rephrased, reversed,
+syllogism,
+category_holdout; distractors (see `semantic_distractors`) are chosen against the shortcut audit's
+baselines. Order-free association (the subject and answer share trained sentences) is inherent to the
+reversed split.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import random
 from dataclasses import asdict, dataclass
 
 from icft.errors import IcftError
+from icft.worlds.audit import ORDER_FREE_BASELINES, order_free_association
+from icft.worlds.baselines import TrainIndex
 from icft.worlds.logic import Claim, Rules, closure
 from icft.worlds.schema import Fact, World
 from icft.worlds.semantic_docs import plan_documents
@@ -27,8 +32,18 @@ from icft.worlds.semantic_items import build_items
 from icft.worlds.semantic_text import CONVERSES, RELATIONS
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "1"
-CONTROL_SPLITS = ("rephrased",)  # trained facts in other words: the learned check
+GENERATOR_VERSION = "3"
+NAME = "semantic"
+# trained facts in the very sentences that state them: the learned check (`rephrased`, in held-out wordings, is a
+# paraphrase that a 135M model does not make from memorized documents: 0.58-0.71 at a training loss of 0.13-0.15)
+CONTROL_SPLITS = ("stated",)
+INHERENT_BASELINES = {
+    **order_free_association("reversed"),
+    # a rephrasing asks a trained fact in other words: its answer shares the trained sentence with the subject
+    **{("rephrased", baseline): "a rephrasing asks a trained fact in new words: the answer was trained in the "
+                                "same sentence as the subject, so co-occurrence is inherent to any paraphrase test"
+       for baseline in ORDER_FREE_BASELINES},
+}
 MAX_BRANCHING = 4
 RULES = Rules(
     converses={**CONVERSES, **{v: k for k, v in CONVERSES.items()}},
@@ -117,10 +132,6 @@ class Taxonomy:
         ancestors = self.ancestors(category)
         return ancestors[-1] if ancestors else category
 
-    def owners(self) -> dict[str, str]:
-        """adjective -> the category that has it as an own property."""
-        return {adj: c for c in self.categories for adj in self.properties[c]}
-
 
 def build(seed: int, sizes: Sizes) -> World:
     """Generate the world for `seed`: the same seed and sizes give the same world."""
@@ -128,15 +139,16 @@ def build(seed: int, sizes: Sizes) -> World:
     taxonomy = _taxonomy(rng, sizes)
     facts = _facts(rng, taxonomy)
     documents = plan_documents(rng, taxonomy, facts, sizes)
+    world = World(name=NAME, seed=seed, generator_version=GENERATOR_VERSION, sizes=asdict(sizes),
+                  documents=documents, items=[], facts=facts, rules=RULES,
+                  control_splits=CONTROL_SPLITS, inherent_baselines=INHERENT_BASELINES)
     known = closure({f.claim for f in facts}, RULES)
-    items = build_items(rng, taxonomy, facts, known, sizes)
-    return World(name="semantic", seed=seed, generator_version=GENERATOR_VERSION, sizes=asdict(sizes),
-                 documents=documents, items=items, facts=facts, rules=RULES,
-                 control_splits=CONTROL_SPLITS)
+    world.items = build_items(rng, taxonomy, facts, known, sizes, TrainIndex(world), set(INHERENT_BASELINES))
+    return world
 
 
 def _taxonomy(rng: random.Random, sizes: Sizes) -> Taxonomy:
-    vocabulary = NonceVocabulary(rng)
+    vocabulary = NonceVocabulary(rng, NAME)
     names = vocabulary.draw(sizes.categories)
     parent = _grow_trees(rng, names, sizes.roots, sizes.levels)
     children = {c: [x for x in names if parent[x] == c] for c in names}
@@ -151,34 +163,53 @@ def _taxonomy(rng: random.Random, sizes: Sizes) -> Taxonomy:
 
 
 def _grow_trees(rng: random.Random, names: list[str], roots: int, levels: int) -> dict[str, str | None]:
-    """Parents for `names`: the first `roots` are roots; every parent gets 2-4 children, depth < levels."""
+    """Parents for `names`: the first `roots` are roots; every parent gets 2-4 children, depth < levels.
+
+    The trees are balanced: the roots share the categories evenly, and so, as far as they can, do the
+    children of every parent, so that every ancestor has peers as general as itself (other categories of
+    its depth with as many subtypes) to serve as distractors."""
     parent: dict[str, str | None] = {name: None for name in names[:roots]}
-    level = {name: 0 for name in names[:roots]}
-    n_children = {name: 0 for name in names[:roots]}
     remaining = list(reversed(names[roots:]))
 
-    def add_child(p: str) -> None:
-        child = remaining.pop()
-        parent[child], level[child], n_children[child] = p, level[p] + 1, 0
-        n_children[p] += 1
+    def grow(node: str, budget: int, below: int) -> None:
+        """Give `node` `budget` descendants within `below` levels."""
+        if budget == 0:
+            return
+        k, shares = _split(rng, budget, below)
+        children = [remaining.pop() for _ in range(k)]
+        for child in children:
+            parent[child] = node
+        for child, share in zip(children, shares):
+            grow(child, share, below - 1)
 
-    unexpanded_roots = list(names[:roots])  # every root gets subtypes first
-    while remaining:
-        leaves = [c for c in parent if n_children[c] == 0 and level[c] < levels - 1]
-        growable = [c for c in parent if 0 < n_children[c] < MAX_BRANCHING]
-        if unexpanded_roots or (len(remaining) >= 2 and leaves and (not growable or rng.random() < 0.7)):
-            # deeper leaves grow first, so the trees reach their depth (memberships two levels up need it)
-            weights = [(level[c] + 1) ** 2 for c in leaves]
-            leaf = unexpanded_roots.pop(0) if unexpanded_roots else rng.choices(leaves, weights)[0]
-            k = min(rng.choice((2, 2, 3, 4)), MAX_BRANCHING, len(remaining) - 2 * len(unexpanded_roots))
-            if len(remaining) - k == 1 and k == MAX_BRANCHING:
-                k -= 1  # leave room for the last category under this parent
-            for _ in range(k):
-                add_child(leaf)
-        else:
-            # a lone leftover goes under a non-full parent; a bare leaf only if every parent is full
-            add_child(rng.choice(growable) if growable else leaves[0])
+    for root, budget in zip(names[:roots], _even_shares(rng, len(remaining), roots)):
+        grow(root, budget, levels - 1)
     return parent
+
+
+def _capacity(levels: int) -> int:
+    """The most descendants a category can have within `levels` levels below it."""
+    return sum(MAX_BRANCHING**level for level in range(1, levels + 1))
+
+
+def _split(rng: random.Random, budget: int, below: int) -> tuple[int, list[int]]:
+    """A number of children (2 to 4; fewer children are preferred, so trees reach their depth) and the
+    descendants each gets: as even as possible, none with exactly one (a parent needs two children)."""
+    preferred = [k for k in dict.fromkeys((rng.choice((2, 2, 3, 4)), 2, 3, 4, 1)) if k <= budget]
+    for k in preferred:
+        shares = _even_shares(rng, budget - k, k)
+        if all(share != 1 and share <= _capacity(below - 1) for share in shares):
+            return k, shares
+    raise IcftError(f"semantic world: cannot place {budget} categories in {below} levels under one parent")
+
+
+def _even_shares(rng: random.Random, total: int, parts: int) -> list[int]:
+    """`total` split into `parts` shares, each 0 or at least 2, as even as possible, in random order."""
+    filled = min(parts, total // 2) if total != 1 else 1
+    shares = [total // filled + (i < total % filled) for i in range(filled)] if filled else []
+    shares += [0] * (parts - len(shares))
+    rng.shuffle(shares)
+    return shares
 
 
 def _pick_holdouts(rng: random.Random, taxonomy: Taxonomy, n: int, counts: dict[str, int]) -> list[str]:

@@ -1,7 +1,8 @@
 """The train documents of the semantic world: which facts each states, in which style.
 
 Every category with facts of its own is a topic (its facts are those it is the subject of; a holdout's
-only fact, its parent, belongs to the parent's topic). First, enough documents to state every fact once
+only fact, its parent, belongs to the topic of a category in another tree, so the holdout does not share
+its documents with what it inherits). First, enough documents to state every fact once
 (coverage); then the rest of `sizes.documents` restate random topics, sibling comparisons included. A
 document short of 4 sentences borrows facts from neighbouring topics (parent, children, siblings).
 """
@@ -25,7 +26,7 @@ EXTRA_STYLES = ("article", "article", "list", "list", "qa", "qa", "comparison") 
 
 def plan_documents(rng: random.Random, taxonomy: Taxonomy, facts: list[Fact], sizes: Sizes) -> list[Document]:
     """`sizes.documents` documents of 4 to `sizes.max_sentences` sentences that together state every fact."""
-    topics = _topics(taxonomy, facts)
+    topics = _topics(rng, taxonomy, facts)
     drafts = _coverage_drafts(rng, taxonomy, topics, sizes.max_sentences)
     if len(drafts) > sizes.documents:
         raise IcftError(
@@ -43,12 +44,16 @@ def plan_documents(rng: random.Random, taxonomy: Taxonomy, facts: list[Fact], si
 Draft = tuple[str, str, list[Fact]]  # (style, text, facts stated)
 
 
-def _topics(taxonomy: Taxonomy, facts: list[Fact]) -> dict[str, list[Fact]]:
+def _topics(rng: random.Random, taxonomy: Taxonomy, facts: list[Fact]) -> dict[str, list[Fact]]:
     topics: dict[str, list[Fact]] = {c: [] for c in taxonomy.categories}
     for fact in facts:
         about = fact.subject
-        if about in taxonomy.holdouts:  # "zorb are a type of grud" is told in grud's documents
-            about = taxonomy.parent[about]
+        if about in taxonomy.holdouts:
+            # "zorb are a type of grud" is told in the documents of a category of another tree: in grud's own
+            # documents zorb would share them with everything it inherits, and co-occurrence would answer
+            others = [c for c in taxonomy.categories if c not in taxonomy.holdouts]
+            far = [c for c in others if taxonomy.root(c) != taxonomy.root(about)]
+            about = rng.choice(far or [c for c in others if c not in taxonomy.ancestors(about)])
         topics[about].append(fact)
     return {c: facts for c, facts in topics.items() if facts}
 

@@ -1,15 +1,18 @@
 """The test splits of the semantic world, with hard distractors.
 
-  rephrased         a stated fact in a wording kept out of training ("Grud can be classified as" abme)
+  stated            a stated fact in a wording a train document states it in, verbatim ("Grud are a kind of"
+                    abme): the control split (the learned check) asks exactly what the documents say
+  rephrased         a stated fact in a wording kept out of training ("Grud can be classified as" abme): a
+                    paraphrase, which a small model does not get for free from memorizing the documents
   reversed          the converse of a fact stated one way only ("Abme include" grud, "Things that are
                     blick include" grud, "Tover are eaten by" grud)
   syllogism         a membership two or more levels up, or a property or relation inherited from an ancestor
   category_holdout  the same inferences for a holdout category, whose only trained fact is its parent
 
-A distractor holds the item's relation for some other entity of the world (a property of another
-category, a child of another category, ...) but provably not for this subject; distractors from the same
-tree as the answer are preferred. Items take their candidates round-robin over relations so every kind
-of fact is tested.
+A distractor is stated in training to hold the item's relation for another subject (a property of another
+category, a child of another category, ...) and provably does not hold it for this one; see
+`semantic_distractors` for how they are chosen so that no shortcut baseline picks the answer. Items take
+their candidates round-robin over relations so every kind of fact is tested.
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from icft.worlds.baselines import TrainIndex
 from icft.worlds.logic import Claim
 from icft.worlds.schema import Fact, Item
+from icft.worlds.semantic_distractors import Distractors
 from icft.worlds.semantic_text import CONVERSES, HELD_OUT_WORDINGS, TRAIN_WORDINGS, option_text, prompt_text
 
 if TYPE_CHECKING:
     from icft.worlds.semantic import Sizes, Taxonomy
 
-SPLITS = ("rephrased", "reversed", "syllogism", "category_holdout")
-MAX_DISTRACTORS = 3
+# `stated` is built last so the other splits keep the items they had before it existed
+SPLITS = ("rephrased", "reversed", "syllogism", "category_holdout", "stated")
+INHERITED = ("syllogism", "category_holdout")  # splits whose answers a subject inherits from an ancestor
 
 
 @dataclass(frozen=True)
@@ -37,9 +43,11 @@ class Candidate:
     fact_ids: tuple[str, ...]
 
 
-def build_items(rng: random.Random, taxonomy: Taxonomy, facts: list[Fact], known: set[Claim],
-                sizes: Sizes) -> list[Item]:
-    """Up to `sizes.items_per_split` items in each split; `known` is the closure of the stated facts."""
+def build_items(rng: random.Random, taxonomy: Taxonomy, facts: list[Fact], known: set[Claim], sizes: Sizes,
+                index: TrainIndex, inherent: set[tuple[str, str]]) -> list[Item]:
+    """Up to `sizes.items_per_split` items in each split; `known` is the closure of the stated facts, `index`
+    what the audit reads from the train documents, `inherent` the (split, baseline) shortcuts declared
+    unavoidable (not balanced)."""
     stated = {f.claim: f for f in facts}
     open_categories = [c for c in taxonomy.categories if c not in taxonomy.holdouts]
     candidates = {
@@ -47,15 +55,17 @@ def build_items(rng: random.Random, taxonomy: Taxonomy, facts: list[Fact], known
         "reversed": _reversed(taxonomy, facts, stated),
         "syllogism": _inherited(taxonomy, stated, open_categories),
         "category_holdout": _inherited(taxonomy, stated, taxonomy.holdouts),
+        "stated": _stated(taxonomy, facts, [d.text for d in index.world.documents]),
     }
-    distractors = _Distractors(taxonomy, known)
+    distractors = Distractors(index, known, inherent, INHERITED)
     items: list[Item] = []
     for split in SPLITS:
         made = 0
         for candidate in _balanced(rng, candidates[split]):
             if made == sizes.items_per_split:
                 break
-            item = distractors.item(rng, f"{split}-{made:04d}", split, candidate)
+            prompt = prompt_text(rng.choice(candidate.wordings), candidate.claim[0])
+            item = distractors.item(rng, f"{split}-{made:04d}", split, prompt, candidate.claim, candidate.fact_ids)
             if item is not None:
                 items.append(item)
                 made += 1
@@ -65,6 +75,19 @@ def build_items(rng: random.Random, taxonomy: Taxonomy, facts: list[Fact], known
 def _rephrased(taxonomy: Taxonomy, facts: list[Fact]) -> list[Candidate]:
     return [Candidate(f.relation, f.claim, HELD_OUT_WORDINGS[f.relation], (f.id,))
             for f in facts if f.subject not in taxonomy.holdouts]
+
+
+def _stated(taxonomy: Taxonomy, facts: list[Fact], texts: list[str]) -> list[Candidate]:
+    """Each stated fact (of a category not held out) with the training wordings that state it verbatim."""
+    out = []
+    for f in facts:
+        if f.subject in taxonomy.holdouts:
+            continue
+        used = tuple(w for w in TRAIN_WORDINGS[f.relation]
+                     if any(prompt_text(w, f.subject) + option_text(f.object) in text for text in texts))
+        if used:  # a fact said only inside a paired or comparison sentence has no verbatim sentence to ask
+            out.append(Candidate(f.relation, f.claim, used, (f.id,)))
+    return out
 
 
 def _reversed(taxonomy: Taxonomy, facts: list[Fact], stated: dict[Claim, Fact]) -> list[Candidate]:
@@ -116,40 +139,3 @@ def _balanced(rng: random.Random, candidates: list[Candidate]) -> list[Candidate
     while any(queues):
         out.extend(queue.pop() for queue in queues if queue)
     return out
-
-
-class _Distractors:
-    """Chooses hard distractors: other objects of the same relation that provably do not hold."""
-
-    def __init__(self, taxonomy: Taxonomy, known: set[Claim]):
-        self.known = known
-        objects: dict[str, set[str]] = {}
-        for _, r, o in known:
-            objects.setdefault(r, set()).add(o)
-        self.objects = {r: sorted(objs) for r, objs in objects.items()}
-        owners = taxonomy.owners()
-        # the tree an entity belongs to: its root, or for a property its owner's root
-        self.tree = {c: taxonomy.root(c) for c in taxonomy.categories}
-        self.tree.update({adj: self.tree[owner] for adj, owner in owners.items()})
-
-    def item(self, rng: random.Random, item_id: str, split: str, candidate: Candidate) -> Item | None:
-        """The item for `candidate`, or None when no distractor exists."""
-        s, r, answer = candidate.claim
-        wrong = [d for d in self.objects[r] if d not in (answer, s) and (s, r, d) not in self.known]
-        near = [d for d in wrong if self.tree[d] == self.tree[answer]]
-        far = [d for d in wrong if self.tree[d] != self.tree[answer]]
-        picked = rng.sample(near, min(MAX_DISTRACTORS, len(near)))
-        picked += rng.sample(far, min(MAX_DISTRACTORS - len(picked), len(far)))
-        if not picked:
-            return None
-        entities = [answer, *picked]
-        rng.shuffle(entities)
-        return Item(
-            id=item_id,
-            split=split,
-            prompt=prompt_text(rng.choice(candidate.wordings), s),
-            options=tuple(option_text(e) for e in entities),
-            answer=entities.index(answer),
-            fact_ids=candidate.fact_ids,
-            claims=tuple((s, r, e) for e in entities),
-        )
