@@ -56,7 +56,8 @@ def scores(kind, mean, seed):
 
 def write_transfer_study(folder, variants=("ft", "fticl"), seeds=(0, 1), tasks=TASKS, target=target,
                          weight=lambda variant, seed: (2e-3 if variant == "ft" else 1e-3) + 1e-4 * seed,
-                         missing=(MISSING_CELL,), unfinished=(UNFINISHED_CELL,)):
+                         missing=(MISSING_CELL,), unfinished=(UNFINISHED_CELL,),
+                         train_score=lambda variant, train, seed: 1.0):
     config = parse_study_config({
         "name": "transfer-hand-made", "kind": "transfer", "models": [MODEL], "seeds": list(seeds),
         "transfer": {"builtin_tasks": ["judge", "complete"], "builtin_domains": ["reversals", "semantic"],
@@ -73,7 +74,8 @@ def write_transfer_study(folder, variants=("ft", "fticl"), seeds=(0, 1), tasks=T
                     store.add_fit(fit_id, {"model": MODEL, "variant": variant, "train_task": train,
                                            "train_size": SIZE, "seed": seed},
                                   {"steps": 4, "final_loss": 0.5, "seconds": 1.0, "examples": SIZE,
-                                   "mean_abs_weight_change": weight(variant, seed)})
+                                   "mean_abs_weight_change": weight(variant, seed),
+                                   "train_score": train_score(variant, train, seed)})
                     for test in tasks:
                         if (variant, train, test) not in missing:
                             _run(store, variant, train, test, seed, tasks, target, fit_id,
@@ -288,3 +290,19 @@ def test_write_report_writes_the_page_and_summary(study):
 def test_compare_is_refused_for_transfer_studies(study, tmp_path):
     with pytest.raises(IcftError, match="--compare reads icl_vs_ft studies only"):
         write_report(study, compare=study)
+
+
+def test_a_fit_that_did_not_learn_its_training_task_is_marked_and_its_cases_are_invalid(tmp_path):
+    """FT on judge/reversals answers its own training examples at chance (it learned the format, not the task)."""
+    unlearned = write_transfer_study(tmp_path / "s", seeds=(0,), missing=(), unfinished=(),
+                                     train_score=lambda v, train, seed: 0.5 if (v, train) == ("ft", "judge/reversals")
+                                     else 1.0)
+    (s,) = load_transfer(unlearned).scores.values()
+    assert s.weights[("ft", "judge/reversals")].learned is False and s.weights[("fticl", "judge/reversals")].learned
+    rows = {row[0] for row in matrix_table(s, "ft").rows}
+    assert "judge/reversals (NOT learned: train score 0.50)" in rows and "judge/semantic" in rows
+    findings = {f.number: f for f in transfer_findings([s])}
+    cases = [c for f in findings.values() for c in f.cases if c.world == "judge/reversals" and "ft" in (c.a, c.b)]
+    assert cases and all(c.verdict == "invalid" and "train score 0.50" in c.note for c in cases)
+    other = [c for f in findings.values() for c in f.cases if c.world == "judge/semantic" and c.verdict]
+    assert other and all(c.verdict != "invalid" for c in other)  # only the unlearned fit's cases

@@ -154,7 +154,8 @@ def test_one_best_answer_up_to_wording(world):
         else:  # the converse wording of the same symmetric statement
             (other,) = item.also_correct
             assert item.claims[other] == (b, quantifier, a) and len(item.options) == 6
-            assert a == item.prompt.split()[3]  # the answer leads with the first-named term
+            if item.split != "premises":  # a control's prompt is its document's first line (three names)
+                assert a == item.prompt.split()[3]  # the answer leads with the first-named term
 
 
 def test_words_are_nonce_or_template(world):
@@ -178,3 +179,14 @@ def test_answer_positions_vary(world):
 def test_sizes_out_of_range(kwargs, field):
     with pytest.raises(ValueError, match=field):
         syllogisms.Sizes(**kwargs)
+
+
+def test_a_premise_item_continues_its_document_exactly_as_trained(world):
+    texts = [d.text for d in world.documents]
+    controls = world.items_in("premises")
+    assert len(controls) == len(texts)
+    for item in controls:
+        trained = item.prompt + item.options[item.answer]
+        assert any(text.startswith(trained) for text in texts)  # first line, then the first premise
+        assert not any(text.startswith(item.prompt + wrong) for text in texts for wrong in item.options
+                       if wrong != item.options[item.answer] and item.options.index(wrong) not in item.also_correct)

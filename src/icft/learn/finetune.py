@@ -186,6 +186,7 @@ class FinetuneResult:
         """What a results store keeps of a fine-tuning: the stopping rule and how the run met it."""
         return {"steps": self.steps, "epochs": self.epochs, "tokens": self.tokens_trained,
                 "seconds": round(self.seconds, 3), "final_loss": self.final_loss,
+                "last_step_loss": self.curve[-1].loss if self.curve else math.nan,
                 "epoch_losses": self.epoch_losses, "target_loss": self.target_loss,
                 "stopped_by": self.stopped_by, "criterion_met": self.criterion_met}
 
@@ -195,7 +196,8 @@ class FinetuneResult:
 
     @property
     def final_loss(self) -> float:
-        return self.curve[-1].loss if self.curve else math.nan
+        """The mean training loss of the last epoch: what the stopping rule compares with `target_loss`."""
+        return self.epoch_losses[-1] if self.epoch_losses else math.nan
 
 
 def finetune(

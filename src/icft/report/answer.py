@@ -60,14 +60,15 @@ def learned_summary(scores: Scores) -> str:
 
 
 def findings_summary(findings: list[Finding], label: Callable[[str], str] = mode_label) -> list[str]:
-    """Three lines: what reproduces (with its effect), what does not, and what cannot be told or is missing;
+    """Three lines: what reproduces (with its effect), what does not, and what cannot be told (not shown, not
+    tested, invalid);
     `label` names the modes (or variants)."""
     def listed(verdict: str) -> list[Finding]:
         return [f for f in findings if f.verdict == verdict]
 
     yes = "; ".join(f"{f.number} ({_effect(f, label)})" for f in listed(REPRODUCES)) or "none"
     no = [f"{f.number} ({_effect(f, label)})" for f in listed(DOES_NOT_REPRODUCE)]
-    no += [f"{f.number} invalid" for f in listed(INVALID)]
+    invalid = listed(INVALID)
     unclear = listed(NOT_SHOWN)
     mdes = [c.mde for f in unclear for c in f.cases if c.verdict == NOT_SHOWN and c.mde is not None]
     told = (f"Not shown at this size: {', '.join(str(f.number) for f in unclear)}"
@@ -76,6 +77,8 @@ def findings_summary(findings: list[Finding], label: Callable[[str], str] = mode
     missing = listed(NOT_TESTED)
     if missing:
         told += f"; not tested: {', '.join(str(f.number) for f in missing)}"
+    if invalid:  # a fine-tuned model they compare did not learn its facts: neither a yes nor a no
+        told += f"; invalid (FT did not learn): {', '.join(str(f.number) for f in invalid)}"
     return [f"Findings that reproduce: {yes}.", f"Do not reproduce: {'; '.join(no) or 'none'}.", told + "."]
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from icft.errors import IcftError
 from icft.evaluate.stats import Estimate
 from icft.report.cases import Cell as Examples, SeedItems, cell_accuracy
+from icft.report.learned import LEARNED_THRESHOLD
 from icft.report.results import _read_config, latest_finished
 from icft.study.config import StudyConfig
 from icft.study.grid import RESULTS_DB
@@ -67,6 +68,15 @@ class WeightChange:
     mean_abs: float
     final_loss: float | None
     seeds: tuple[int, ...]
+    train_score: float | None = None  # the lowest seed's score on a sample of its own training examples
+
+    @property
+    def learned(self) -> bool | None:
+        """The fit's learned check: its own training examples at LEARNED_THRESHOLD or better (None: not stored)."""
+        return None if self.train_score is None else self.train_score >= LEARNED_THRESHOLD
+
+    def failure(self) -> str:
+        return f"invalid: the fit did not learn its training task (train score {self.train_score:.2f})"
 
 
 @dataclass(frozen=True)
@@ -241,9 +251,11 @@ def _weights(model: str, size: int, fits: dict, runs: list[RunRecord]) -> dict[t
     weights = {}
     for key, fitted in grouped.items():
         losses = [s["final_loss"] for _, s in fitted if s.get("final_loss") is not None]
+        train_scores = [s["train_score"] for _, s in fitted if s.get("train_score") is not None]
         weights[key] = WeightChange(mean_abs=float(np.mean([s["mean_abs_weight_change"] for _, s in fitted])),
                                     final_loss=float(np.mean(losses)) if losses else None,
-                                    seeds=tuple(sorted(seed for seed, _ in fitted)))
+                                    seeds=tuple(sorted(seed for seed, _ in fitted)),
+                                    train_score=min(train_scores) if train_scores else None)
     return weights
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from icft.report.cases import Case, compare
 from icft.report.findings import (
-    DOES_NOT_REPRODUCE, MARGIN, NOT_TESTED, REPRODUCES, Finding, all_cases, any_case, case_line, decide,
+    DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_TESTED, REPRODUCES, Finding, all_cases, any_case, case_line, decide,
     with_holm,
 )
 from icft.report.plan import AT_LEAST, GREATER, NO_GAIN
@@ -190,9 +190,16 @@ def _compare_cells(sizes: list[TransferScores], number: int, claim: str,
 
 
 def _compare(number: int, claim: str, s: TransferScores, train: str, test: str, a: str, b: str) -> Case:
-    """Variant `a` against `b` (BASE: the unmodified model) on the test task's examples, paired per seed."""
+    """Variant `a` against `b` (BASE: the unmodified model) on the test task's examples, paired per seed.
+
+    A fit that did not learn its own training task (its learned check) makes the case invalid, untested."""
     first, second = _cell(s, a, train, test), _cell(s, b, train, test)
     margin = MARGIN if claim in (AT_LEAST, NO_GAIN) else None
+    for variant in (a, b):
+        fit = s.weights.get((variant, train))
+        if fit is not None and fit.learned is False:
+            return Case(number, claim, train, test, a, b, margin=margin, size=s.size, verdict=INVALID,
+                        note=fit.failure(), estimates=(first.estimate, second.estimate))
     return replace(compare(number, claim, train, test, a, b, first.examples, second.examples, margin), size=s.size)
 
 

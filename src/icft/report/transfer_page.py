@@ -59,9 +59,18 @@ class Heatmap:
 def matrix_table(s: TransferScores, variant: str) -> Table:
     """Rows: the unmodified model, then each training task; columns: test tasks with their metric."""
     rows = [(UNMODIFIED, *[_cell(s.base(test)) for test in s.tasks])]
-    rows += [(train, *[_cell(s.get(variant, train, test)) for test in s.tasks]) for train in s.train_tasks]
+    rows += [(_train_label(s, variant, train), *[_cell(s.get(variant, train, test)) for test in s.tasks])
+             for train in s.train_tasks]
     return Table(header=("trained on", *[f"{test} ({info.metric})" for test, info in s.tasks.items()]),
                  rows=tuple(rows))
+
+
+def _train_label(s: TransferScores, variant: str, train: str) -> str:
+    """The row's training task, marked when its fit failed the learned check (its cells compare nothing)."""
+    fit = s.weights.get((variant, train))
+    if fit is not None and fit.learned is False:
+        return f"{train} (NOT learned: train score {fit.train_score:.2f})"
+    return train
 
 
 def label_rate_table(s: TransferScores, variant: str) -> Table | None:

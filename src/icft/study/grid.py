@@ -163,10 +163,23 @@ class Study:
         model = self._finetuned_model(cell, world, training, folder, store, spec.run_id)
         summary = evaluate_world(model, world, cell.world_ref, cell.mode, store, training=training, **kwargs)
         del model
+        self._record_learned_check(store, spec.run_id, world)  # the fit's id is its cell's run id
         if not self.config.keep_weights:
             for weights in ("model", "adapter"):
                 shutil.rmtree(folder / weights, ignore_errors=True)
         return summary
+
+    def _record_learned_check(self, store: ResultsStore, fit_id: str, world: World) -> None:
+        """Add the fit's control-split accuracy (its learned check) to its record, beside how it trained."""
+        stats = store.fit_stats(fit_id)
+        controls = [row for row in store.item_rows(fit_id) if row.split in world.control_splits]
+        if stats is None or not controls:
+            return
+        correct, total = sum(row.correct_sum for row in controls), len(controls)
+        store.add_fit(fit_id, store.fit_config(fit_id), {**stats, "control_correct": correct, "control_n": total,
+                                                          "control_accuracy": correct / total})
+        self.console.print(f"learned check: {correct}/{total} = {correct / total:.2f} on "
+                           f"{', '.join(world.control_splits)}", highlight=False)
 
     def estimate(self, cell: Cell) -> float:
         return estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config, cell.world.finetune)

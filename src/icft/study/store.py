@@ -319,6 +319,10 @@ class ResultsStore:
             self._db.execute("INSERT OR REPLACE INTO fits (fit_id, config, stats) VALUES (?, ?, ?)",
                              (fit_id, _canonical_json(config), _canonical_json(stats)))
 
+    def fit_config(self, fit_id: str) -> dict | None:
+        row = self._db.execute("SELECT config FROM fits WHERE fit_id = ?", (fit_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def fit_stats(self, fit_id: str) -> dict | None:
         row = self._db.execute("SELECT stats FROM fits WHERE fit_id = ?", (fit_id,)).fetchone()
         return json.loads(row[0]) if row else None

@@ -180,8 +180,8 @@ class TransferStudy:
         model = load(fit.model)  # fine-tuning changes the model in place: never train the shared base copy
         self.console.print(f"fine-tuning {fit.label}: {len(examples)} examples")
         result = finetune(model, examples, config, out_dir=folder, progress=False)
-        stats = {"steps": result.steps, "final_loss": result.final_loss, "seconds": round(result.seconds, 2),
-                 "examples": len(examples),
+        stats = {**result.summary(), "examples": len(examples),
+                 "train_score": self._train_score(model, task, fit),
                  "mean_abs_weight_change": mean_abs_weight_change(self._base.get(fit.model).model, model.model)}
         write_text_atomic(folder / "fit.json", json.dumps({"fit": fit_config, "stats": stats}, indent=1))
         self._score_all(model, fit.model, fit.seed, fit, store, bar)
@@ -190,6 +190,17 @@ class TransferStudy:
             for weights in ("model", "adapter"):
                 shutil.rmtree(folder / weights, ignore_errors=True)
 
+    def _train_score(self, loaded, task, fit: Fit) -> float:
+        """The learned check of a fit: its mean score on a sample of its own training examples, asked as the test
+        asks (the same prompt format and shots). A fit near chance here learned the answer format, not the task."""
+        from icft.evaluate.tasks import score_examples, task_prompts
+        from icft.learn.fticl import training_subset
+
+        sample = training_subset(task, fit.size, fit.seed)[:TRAIN_CHECK_EXAMPLES]
+        prompts = task_prompts(task, sample, self.spec.eval_shots, fit.seed)
+        rows = score_examples(loaded, task, sample, prompts, self.spec.max_new_tokens)
+        return sum(row.score for row in rows) / len(rows)
+
     def _score_all(self, loaded, model: str, seed: int, fit: Fit | None, store: ResultsStore, bar: Progress) -> None:
         from icft.evaluate.tasks import evaluate_task
 
@@ -197,6 +208,9 @@ class TransferStudy:
             evaluate_task(loaded, task, self.run_spec(model, seed, key, fit), store, shots=self.spec.eval_shots,
                           n_examples=self.spec.test_examples, max_new_tokens=self.spec.max_new_tokens, progress=bar)
 
+
+
+TRAIN_CHECK_EXAMPLES = 24  # training examples a fit is scored on for its learned check
 
 
 def mean_abs_weight_change(base: torch.nn.Module, tuned: torch.nn.Module) -> float:

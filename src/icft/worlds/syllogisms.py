@@ -23,8 +23,9 @@ about troff and yomp.", in a random order).
                       Darapti in this format: `INHERENT_BASELINES` lists the shortcuts this leaves.
   syllogism_conflict  Darapti: two "all" premises support only a "some" conclusion, so the atmosphere
                       heuristic always fails here (and "some" is always the answer)
-  premises            the control: one of the two trained premises, asked in the same format (the
-                      prompt names its subject first, so the answer is the trained wording)
+  premises            the control: the premise a document states first, asked after the document's own first
+                      line ("This is about troff, glon and yomp.") with the six statements over its two terms,
+                      so the answer continues the prompt exactly as trained
 No option whose truth depends on the convention is ever a distractor: every option true under it is correct
 (`also_correct` holds the converse of a "no" or "some" answer), except that where an "all" statement follows,
 the two "some" statements it implies are left out (four options): they test the convention, not the
@@ -43,7 +44,7 @@ from icft.worlds.sampling import balanced_flags
 from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 NAME = "syllogisms"
 CONTROL_SPLITS = ("premises",)  # a trained premise, asked in the test's six-statement format: the learned check
 MAX_EXAMPLES = 2000
@@ -119,14 +120,18 @@ def build(seed: int, sizes: Sizes) -> World:
     for index, form in enumerate(forms):
         terms = dict(zip("SMP", vocab.draw(3)))
         premises = [_fact(f"syl-fact-{index:04d}-{k}", FORMS[form][k], terms) for k in (0, 1)]
-        documents.append(_premises_document(rng, f"syl-doc-{index:04d}", terms, premises))
+        document, first_premise = _premises_document(rng, f"syl-doc-{index:04d}", terms, premises)
+        documents.append(document)
         subject, _, predicate = _fact("", FORMS[form][2], terms).claim
         pair = [subject, predicate] if subject_first.get(index, rng.random() < 0.5) else [predicate, subject]
         split = "syllogism_conflict" if form == CONFLICT_FORM else "syllogism"
         items.append(_six_statement_item(rng, f"syl-test-{index:04d}", split, pair, premises))
-        premise = rng.choice(premises)
+        # the control asks the document's first premise right after the document's own first line, so the
+        # answer continues the prompt exactly as in training (asked out of that context, a 135M model that
+        # memorized the documents still misses a third of them: it is a different test)
+        heading = document.text.split("\n")[0]
         controls.append(_six_statement_item(rng, f"syl-premise-{index:04d}", "premises",
-                                            [premise.subject, premise.object], premises))
+                                            [first_premise.subject, first_premise.object], premises, heading))
         facts.extend(premises)
     by_split = sorted(items, key=lambda item: item.split != "syllogism")  # stable: syllogism first
     return World(
@@ -155,14 +160,16 @@ def _fact(fact_id: str, premise: tuple[str, str, str], terms: dict[str, str]) ->
     return Fact(fact_id, terms[subject], quantifier, terms[predicate])
 
 
-def _premises_document(rng, doc_id: str, terms: dict[str, str], premises: list[Fact]) -> Document:
+def _premises_document(rng, doc_id: str, terms: dict[str, str], premises: list[Fact]) -> tuple[Document, Fact]:
+    """The document, and the premise it states first."""
     names = rng.sample(list(terms.values()), 3)
     ordered = rng.sample(premises, 2)
     text = f"This is about {names[0]}, {names[1]} and {names[2]}.\n" + " ".join(_sentence(f.claim) for f in ordered)
-    return Document(doc_id, text, tuple(f.id for f in premises), style="premises")
+    return Document(doc_id, text, tuple(f.id for f in premises), style="premises"), ordered[0]
 
 
-def _six_statement_item(rng, item_id: str, split: str, pair: list[str], premises: list[Fact]) -> Item:
+def _six_statement_item(rng, item_id: str, split: str, pair: list[str], premises: list[Fact],
+                        prompt: str | None = None) -> Item:
     """The six statements over `pair` (named in that order), shuffled; every one that follows from
     `premises` under `RULES` is correct, and the one leading with the first-named term is the answer. Where
     an "all" statement follows, it is the answer and the two "some" statements are left out: true only by
@@ -177,7 +184,7 @@ def _six_statement_item(rng, item_id: str, split: str, pair: list[str], premises
     rng.shuffle(claims)
     answer = claims.index(universal[0] if universal else next(c for c in claims if c in true and c[0] == first))
     return Item(
-        id=item_id, split=split, prompt=f"This is about {first} and {second}.",
+        id=item_id, split=split, prompt=prompt or f"This is about {first} and {second}.",
         options=tuple("\n" + _sentence(c) for c in claims), answer=answer,
         also_correct=tuple(i for i, c in enumerate(claims) if c in true and i != answer),
         fact_ids=tuple(f.id for f in premises), claims=tuple(claims),
