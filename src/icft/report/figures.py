@@ -33,7 +33,8 @@ MAX_WIDTH_IN = 9.0  # the page is ~1000 px wide: a wider figure would shrink its
 
 
 def accuracy_figure(scores: Scores, world: str, title: str) -> bytes:
-    """The PNG of `world`'s accuracies: grouped bars with 95% CI error bars and a dashed line at chance."""
+    """The PNG of `world`'s accuracies: grouped bars with 95% CI error bars, a dashed line at chance and a dotted
+    one at the best shortcut baseline of each generalization split (see `icft.worlds.audit`)."""
     splits, modes = scores.splits(world), scores.modes(world)
     inches = min(MAX_WIDTH_IN, max(5.5, 1.6 + 0.45 * len(splits) * len(modes)))  # wider is scaled down in the page
     figure = Figure(figsize=(inches, 4.2), dpi=120, layout="constrained")
@@ -49,9 +50,15 @@ def accuracy_figure(scores: Scores, world: str, title: str) -> bytes:
         axes.bar(xs, means, width * 0.92, yerr=errors, capsize=3, label=mode_label(mode),
                  color=MODE_COLORS.get(mode, OTHER_COLOR), edgecolor="white", linewidth=0.5,
                  error_kw={"elinewidth": 1, "ecolor": "#333333"})
+    drawn = False
     for i, split in enumerate(splits):
         axes.hlines(scores.chance[(world, split)], i - GROUP_WIDTH / 2 - 0.04, i + GROUP_WIDTH / 2 + 0.04,
                     colors="black", linestyles="--", linewidth=1.2, label="chance" if i == 0 else None)
+        if (world, split) in scores.baselines:  # the best heuristic that needs no reasoning, fit on train text
+            axes.hlines(scores.baselines[(world, split)][1], i - GROUP_WIDTH / 2 - 0.04, i + GROUP_WIDTH / 2 + 0.04,
+                        colors="#c51b8a", linestyles=":", linewidth=1.6,
+                        label=None if drawn else "best shortcut baseline")
+            drawn = True
     axes.set_xticks(range(len(splits)), splits, fontsize=11)  # the names the tables use
     axes.set_ylim(0, 1.02)
     axes.set_ylabel("accuracy (95% CI)", fontsize=11)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from icft.study.config import StudyConfig, parse_study_config
 from icft.study.grid import CONFIG_FILE, RESULTS_DB
 from icft.study.store import FINISHED, ItemResult, ResultsStore, RunRecord, world_identity
 from icft.worlds.io import load_world
-from icft.worlds.schema import Item
+from icft.worlds.schema import Item, World
 
 
 def format_estimate(estimate: Estimate) -> str:
@@ -50,6 +50,8 @@ class Scores:
     learned: dict[tuple[str, str], LearnedCheck] = field(default_factory=dict)  # (world, mode) -> learned check
     items: dict[tuple[str, str, str], Cell] = field(default_factory=dict)  # (world, mode, split) -> seed -> items
     probability: dict[tuple[str, str, str], Estimate] = field(default_factory=dict)  # mean p(correct option)
+    # (world, split) -> (name, accuracy) of the best shortcut baseline on that generalization split
+    baselines: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
 
     def get(self, world: str, mode: str, split: str) -> Estimate | None:
         return self.accuracy.get((world, mode, split))
@@ -193,11 +195,12 @@ def _model_scores(runs: list[RunRecord], rows: dict, fits: dict, worlds: dict, c
     controls: dict[str, tuple[str, ...]] = {}
     order = {w.label: n for n, w in enumerate(config.worlds)}
     mode_order = {m: n for n, m in enumerate(MODES)}
+    item_index = {world_id: {item.id: item for item in w.items} for world_id, w in worlds.items()}
     for run in sorted(runs, key=lambda r: (order[world_label(r)], mode_order.get(r.mode, len(MODES)), r.seed)):
         world = world_label(run)
         seeds[(world, run.mode)].append(run.seed)
         for split, split_rows in _by_split(rows[run.run_id]).items():
-            items[(world, run.mode, split)][run.seed] = seed_items(split_rows, worlds.get(run.world_id))
+            items[(world, run.mode, split)][run.seed] = seed_items(split_rows, item_index.get(run.world_id))
             chances[(world, split)] += [row.chance for row in split_rows]
         controls[world] = tuple(run.config.get("control_splits", ()))
         control_rows = [row for row in rows[run.run_id] if row.split in controls[world]]
@@ -205,8 +208,32 @@ def _model_scores(runs: list[RunRecord], rows: dict, fits: dict, worlds: dict, c
                                                    len(control_rows), fits.get(run.run_id)))
     learned = {(world, mode): LearnedCheck(world, mode, controls[world], tuple(seed_checks))
                for (world, mode), seed_checks in checks.items()}
-    return scores_from_items(dict(items), {key: float(np.mean(c)) for key, c in chances.items()},
-                             {key: tuple(s) for key, s in seeds.items()}, learned)
+    scores = scores_from_items(dict(items), {key: float(np.mean(c)) for key, c in chances.items()},
+                               {key: tuple(s) for key, s in seeds.items()}, learned)
+    used = {world_label(run): [] for run in runs}
+    for run in runs:
+        if run.world_id in worlds and worlds[run.world_id] not in used[world_label(run)]:
+            used[world_label(run)].append(worlds[run.world_id])
+    return replace(scores, baselines=best_baselines(used))
+
+
+def best_baselines(worlds: dict[str, list[World]]) -> dict[tuple[str, str], tuple[str, float]]:
+    """(world, split) -> the shortcut baseline that scores best on the split (mean over the seeds' worlds), for
+    every generalization split: the report draws it beside chance. Baselines read only train documents."""
+    from icft.worlds.audit import audit_world
+
+    best: dict[tuple[str, str], tuple[str, float]] = {}
+    for label, built in worlds.items():
+        results = [r for world in built for r in audit_world(world) if not r.control]
+        for split in dict.fromkeys(r.split for r in results):
+            means = defaultdict(list)
+            for r in results:
+                if r.split == split:
+                    means[r.baseline].append(r.accuracy)
+            name, values = max(means.items(), key=lambda kv: (np.mean(kv[1]), kv[0]))
+            inherent = any(r.inherent for r in results if r.split == split and r.baseline == name)
+            best[(label, split)] = (f"{name}, declared inherent" if inherent else name, float(np.mean(values)))
+    return best
 
 
 def scores_from_items(items: dict[tuple[str, str, str], Cell], chance: dict[tuple[str, str], float],
@@ -259,10 +286,10 @@ def _by_split(rows: list[ItemResult]) -> dict[str, list[ItemResult]]:
     return out
 
 
-def _saved_worlds(folder: Path, config: StudyConfig, runs: list[RunRecord]) -> dict[str, dict[str, Item]]:
-    """world_id -> its items by id, for each world the study saved (or imported) whose content is the run's."""
+def _saved_worlds(folder: Path, config: StudyConfig, runs: list[RunRecord]) -> dict[str, World]:
+    """world_id -> the world the study saved (or imported), for each run whose world content it is."""
     paths = {w.label: w.path for w in config.worlds}
-    found: dict[str, dict[str, Item]] = {}
+    found: dict[str, World] = {}
     for run in runs:
         if run.world_id in found:
             continue
@@ -274,7 +301,7 @@ def _saved_worlds(folder: Path, config: StudyConfig, runs: list[RunRecord]) -> d
             except IcftError:
                 continue  # unreadable: the report goes on without clusters, p(correct) and wordings
             if world_identity(world) == run.world_id:
-                found[run.world_id] = {item.id: item for item in world.items}
+                found[run.world_id] = world
                 break
     return found
 

@@ -23,13 +23,16 @@ class Table:
 
 
 def world_table(scores: Scores, world: str) -> Table:
-    """Rows: modes in `MODES` order, then chance and n items; columns: splits, then the number of seeds."""
+    """Rows: modes in `MODES` order, then chance, the best shortcut baseline (generalization splits) and n items;
+    columns: splits, then the number of seeds."""
     splits = scores.splits(world)
     rows = []
     for mode in scores.modes(world):
         cells = [_cell(scores.get(world, mode, split)) for split in splits]
         rows.append((mode_label(mode), *cells, str(len(scores.seeds.get((world, mode), ())))))
     rows.append(("chance", *[f"{scores.chance[(world, split)]:.2f}" for split in splits], ""))
+    if any((world, split) in scores.baselines for split in splits):
+        rows.append(("best shortcut baseline", *[_baseline(scores, world, split) for split in splits], ""))
     rows.append(("n items", *[_item_counts(scores, world, split) for split in splits], ""))
     return Table(header=("mode", *splits, "seeds"), rows=tuple(rows))
 
@@ -128,6 +131,13 @@ def _criterion(fit: dict) -> str:
 
 def _cell(estimate: Estimate | None) -> str:
     return MISSING if estimate is None else format_estimate(estimate)
+
+
+def _baseline(scores: Scores, world: str, split: str) -> str:
+    if (world, split) not in scores.baselines:
+        return ""
+    name, accuracy = scores.baselines[(world, split)]
+    return f"{accuracy:.2f} ({name})"
 
 
 def _item_counts(scores: Scores, world: str, split: str) -> str:
