@@ -56,7 +56,8 @@ def closure(facts: set[Claim] | list[Claim], rules: Rules, max_facts: int = 2_00
     return set(derivations(facts, rules, max_facts))
 
 
-def derivations(facts: set[Claim] | list[Claim], rules: Rules, max_facts: int = 2_000_000) -> dict[Claim, frozenset[Claim]]:
+def derivations(facts: set[Claim] | list[Claim], rules: Rules,
+                max_facts: int = 2_000_000) -> dict[Claim, frozenset[Claim]]:
     """The closure of `facts`, each claim with the given facts its first-found derivation uses."""
     support: dict[Claim, frozenset[Claim]] = {claim: frozenset((claim,)) for claim in facts}
     # index by (relation, subject) so a composition looks up only the facts that can chain

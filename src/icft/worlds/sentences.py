@@ -176,7 +176,7 @@ def _reversal_curse(world: World) -> Wording:
     name = r"(?P<name>[A-Z][a-z]+ [A-Z][a-z]+)"
     patterns = []
     for templates, forward in ((reversal_curse.FORWARD_TEMPLATES, True), (reversal_curse.REVERSE_TEMPLATES, False)):
-        for t in sorted(templates, key=len, reverse=True):  # "{name} is widely known as {desc}" before "{name} is {desc}"
+        for t in sorted(templates, key=len, reverse=True):  # "{name} is widely known as {desc}" first
             regex = re.escape(t.rstrip(".?")).replace(r"\{name\}", name)
             regex = regex.replace(r"\{desc\}", "(?P<desc>.+?)").replace(r"\{Desc\}", "(?P<desc>.+?)")
             patterns.append((re.compile(regex, re.IGNORECASE), forward))
