@@ -64,3 +64,24 @@ def test_oracle_modes_on_an_imported_world_are_refused_before_anything_runs(tiny
     assert "\n" not in str(error.value) and not (tmp_path / "run").exists()
     with pytest.raises(IcftError, match="has no facts"):
         run_study(bad, tmp_path / "dry", dry_run=True)
+
+
+def test_the_augmentation_preset_draws_the_curve_within_the_budget(tmp_path):
+    from icft.study.config import load_study_config
+
+    configs = Path(__file__).parents[2] / "configs"
+    preset = load_study_config(configs / "augmentation.toml")
+    cells = expand_grid(preset)
+    assert {c.mode for c in cells if c.world.label == "reversals"} >= {
+        "icl", "ft", "ft-oracle-local@1", "ft-oracle-local@2", "ft-oracle-local@4"}
+    study = Study(preset, tmp_path)
+    assert sum(study.estimate(cell) for cell in cells) < 15 * 60  # the estimate runs high (it is an upper bound)
+    paper = load_study_config(configs / "paper.toml")
+    assert "ft-oracle-local@4" in {c.mode for c in expand_grid(paper)}
+    assert not any(c.mode.startswith("ft-oracle") for c in expand_grid(paper) if c.world.label == "process")
+
+
+@pytest.mark.parametrize("per_fact", [[-1], [1, 1]])
+def test_budgets_are_distinct_counts(per_fact):
+    with pytest.raises(IcftError, match="key 'augment.per_fact': per_fact lists distinct counts of 0 or more"):
+        parse_study_config({"worlds": [{"name": "reversals"}], "augment": {"per_fact": per_fact}})

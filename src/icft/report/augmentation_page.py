@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from icft.evaluate.stats import Estimate
-from icft.learn.modes import budget_mode, mode_label
+from icft.learn.modes import BUDGETED, budget_mode, mode_label
 from icft.learn.oracle import summary_path
 from icft.report.augmentation import Ledger, augmentation_file, covered_accuracy, ledger_json, study_ledgers
 from icft.report.figures import file_part, png_bytes
@@ -140,27 +140,27 @@ class Point:
     """One budget of the curve: its mode, the sentences per fact it kept (mean over seeds), its accuracies."""
 
     mode: str
-    per_fact: int
+    per_fact: int | None  # None: ft-oracle-local, each candidate once
     sentences_per_fact: float
     accuracy: dict[str, Estimate]  # split -> accuracy
 
 
 def curve(study: StudyResults, scores: Scores, model: str, world: str) -> list[Point]:
-    """The curve's points on `world`: plain FT at 0 (when 0 is a budget), then each budget's cell."""
-    budgets = sorted(study.config.augment.per_fact)
+    """The curve's points on `world`, by sentences per fact: plain FT at 0 (when 0 is a budget), each budget's
+    cell, and ft-oracle-local itself (each candidate once: about 2 per fact)."""
+    budgets: list[int | None] = sorted(study.config.augment.per_fact)
     points = []
-    for k in budgets:
-        mode = "ft" if k == 0 else budget_mode(k)
+    for k in [*budgets, None] if budgets else []:
+        mode = "ft" if k == 0 else budget_mode(k) if k else BUDGETED
         accuracy = {s: e for s in scores.splits(world) if (e := scores.get(world, mode, s)) is not None}
-        if not accuracy:
-            continue
         x = 0.0 if k == 0 else _sentences_per_fact(study, model, world, k)
-        if x is not None:
+        if accuracy and x is not None:
             points.append(Point(mode, k, x, accuracy))
-    return points if any(p.per_fact > 0 for p in points) else []
+    points.sort(key=lambda p: p.sentences_per_fact)
+    return points if any(p.per_fact != 0 for p in points) else []
 
 
-def _sentences_per_fact(study: StudyResults, model: str, world: str, per_fact: int) -> float | None:
+def _sentences_per_fact(study: StudyResults, model: str, world: str, per_fact: int | None) -> float | None:
     """Kept sentences per stated fact of the budget's oracle files, averaged over the seeds that have one."""
     ratios = []
     for seed in study.config.seeds:
@@ -173,7 +173,7 @@ def _sentences_per_fact(study: StudyResults, model: str, world: str, per_fact: i
 
 def curve_table(scores: Scores, world: str, points: list[Point]) -> Table:
     splits = [s for s in scores.splits(world) if any(s in p.accuracy for p in points)]
-    rows = [(mode_label(p.mode), str(p.per_fact), f"{p.sentences_per_fact:.2f}",
+    rows = [(mode_label(p.mode), "each once" if p.per_fact is None else str(p.per_fact), f"{p.sentences_per_fact:.2f}",
              *[f"{p.accuracy[s].mean:.2f}" if s in p.accuracy else MISSING for s in splits]) for p in points]
     icl = [scores.get(world, "icl", s) for s in splits]
     if any(icl):
