@@ -30,6 +30,7 @@ from pathlib import Path
 import icft
 from icft.errors import IcftError
 from icft.jsonl import json_line, write_text_atomic
+from icft.learn.augment import summary_path
 from icft.learn.examples import split_sentences
 from icft.worlds.logic import Claim, derivations
 from icft.worlds.schema import Fact, World
@@ -108,12 +109,6 @@ def write_oracle(world: World, strategy: str, out_path: str | Path, per_fact: in
     write_text_atomic(out_path, "".join(json_line(r) for r in records))
     write_text_atomic(summary_path(out_path), json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     return summary
-
-
-def summary_path(path: str | Path) -> Path:
-    """Where the counts of an augmentation file are kept (the same sidecar `icft augment` writes)."""
-    path = Path(path)
-    return path.with_name(path.stem + ".summary.json")
 
 
 # ---- what to write ------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 from icft.errors import IcftError
 from icft.jsonl import read_jsonl
 from icft.learn.modes import mode_spec
-from icft.learn.oracle import summary_path
+from icft.learn.augment import summary_path
 from icft.report.results import Scores, StudyResults
 from icft.study.augmentations import generator_name, oracle_path, self_path, world_modes
 from icft.study.config import StudyConfig, WorldSpec

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from icft.evaluate.stats import Estimate
 from icft.learn.modes import BUDGETED, budget_mode, mode_label
-from icft.learn.oracle import summary_path
+from icft.learn.augment import summary_path
 from icft.report.augmentation import Ledger, augmentation_file, covered_accuracy, ledger_json, study_ledgers
 from icft.report.figures import file_part, png_bytes
 from icft.report.html import FigureImage, Part, _heading, _paragraph
