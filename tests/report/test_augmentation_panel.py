@@ -108,3 +108,14 @@ def test_the_oracle_is_a_control_not_the_methods_result(study):
     findings = json.loads(paths.findings.read_text())
     assert "oracle" not in json.dumps(findings)  # no finding compares a control
     assert "FT-oracle-local (control)" in markdown.split("### reversals")[1]  # the tables label it
+
+
+def test_a_strategy_is_credited_to_the_mode_that_trains_on_it():
+    from icft.report.augmentation import strategies_of, trained_mode
+
+    config = parse_study_config({"worlds": [{"name": "semantic"}], "modes": ["ft", "ft-local-global", "ft-oracle-local"],
+                                 "augment": {"per_fact": [1]}})
+    spec = config.worlds[0]
+    assert strategies_of(config, spec) == ["local", "global", "oracle-local"]  # the budget cells are the curve's
+    assert trained_mode(config, spec, "local") == trained_mode(config, spec, "global") == "ft-local-global"
+    assert trained_mode(config, spec, "oracle-local") == "ft-oracle-local"

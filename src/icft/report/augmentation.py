@@ -50,17 +50,18 @@ class Ledger:
     new: int  # kept sentences that are true and state a claim no train document states
     coverage: dict[str, int]  # item id -> kept sentences that state its correct answer
     splits: dict[str, str] = field(default_factory=dict)  # item id -> split
+    mode: str = ""  # the mode trained on these augmentations (default: the strategy's own, as ft-local)
 
-    @property
-    def mode(self) -> str:
-        return STRATEGY_MODES[self.strategy]
+    def __post_init__(self):
+        if not self.mode:
+            object.__setattr__(self, "mode", STRATEGY_MODES[self.strategy])
 
     @property
     def drops(self) -> dict[str, int]:
         return {k: v for k, v in self.counts.items() if k not in COUNTED and v}
 
 
-def judge_file(path: Path, world: World, strategy: str, label: str, seed: int) -> Ledger:
+def judge_file(path: Path, world: World, strategy: str, label: str, seed: int, mode: str = "") -> Ledger:
     """Judge the kept sentences of an augmentation file against `world`; its counts come from its sidecar."""
     texts = [obj.get("text", "") for _, obj in read_jsonl(path)]
     counts = _counts(path, len(texts))
@@ -74,7 +75,8 @@ def judge_file(path: Path, world: World, strategy: str, label: str, seed: int) -
         for item_id in {i for claim in claims or () for i in answers.get(claim, ())}:
             coverage[item_id] += 1  # a sentence counts once per item, however many of its claims answer it
     return Ledger(strategy, label, seed, counts, dict(verdicts), new,
-                  {item.id: coverage[item.id] for item in world.items}, {item.id: item.split for item in world.items})
+                  {item.id: coverage[item.id] for item in world.items}, {item.id: item.split for item in world.items},
+                  mode)
 
 
 def study_ledgers(study: StudyResults, model: str) -> dict[str, list[Ledger]]:
@@ -90,7 +92,8 @@ def study_ledgers(study: StudyResults, model: str) -> dict[str, list[Ledger]]:
             world = saved_world(study.folder, spec, ref) if files else None
             if world is None:
                 continue
-            ledgers += [judge_file(path, world, s, strategy_label(study.config, model, s), seed) for s, path in files]
+            ledgers += [judge_file(path, world, s, strategy_label(study.config, model, s), seed,
+                                   trained_mode(study.config, spec, s)) for s, path in files]
         if ledgers:
             out[spec.label] = ledgers
     return out
@@ -100,6 +103,13 @@ def strategies_of(config: StudyConfig, spec: WorldSpec) -> list[str]:
     """The augmentation strategies a world's modes train on, in `STRATEGY_MODES` order (budgets aside)."""
     sources = {s for m in world_modes(config, spec) if mode_spec(m).per_fact is None for s in mode_spec(m).train_on}
     return [s for s in STRATEGY_MODES if s in sources]
+
+
+def trained_mode(config: StudyConfig, spec: WorldSpec, strategy: str) -> str:
+    """The world's mode that trains on `strategy`: its own (ft-local for local), else one that combines it."""
+    modes = [m for m in world_modes(config, spec)
+             if mode_spec(m).per_fact is None and strategy in mode_spec(m).train_on]
+    return STRATEGY_MODES[strategy] if STRATEGY_MODES[strategy] in modes or not modes else modes[0]
 
 
 def augmentation_file(folder: Path, config: StudyConfig, world_ref: str, model: str, strategy: str,
