@@ -21,7 +21,7 @@ from icft.errors import IcftError
 from icft.evaluate.metrics import Estimate, SplitSummary, is_correct, summarize_splits
 from icft.evaluate.scoring import score_choices
 from icft.evaluate.tokens import context_ids, continuation
-from icft.learn.modes import MODES
+from icft.learn.modes import mode_spec
 from icft.learn.icl import NO_CONTEXT, TEMPLATES, IclContext, build_icl_context, check_fits
 from icft.models import LoadedModel, load
 from icft.study.store import ItemResult, ResultsStore, RunSpec, world_identity
@@ -92,9 +92,7 @@ def run_spec(model_name: str, world: World, world_ref: str, mode: str, seed: int
 
 def eval_config(mode: str, subsample: float = 1.0, template: str = "plain", training: dict | None = None) -> dict:
     """The resolved settings that change a run's results (hashed into its run id)."""
-    if mode not in MODES:
-        raise IcftError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
-    if MODES[mode].finetunes:
+    if mode_spec(mode).finetunes:  # an unknown mode is an error naming the modes
         if training is None:
             raise IcftError(f"mode {mode!r} scores a fine-tuned model: run it with `icft study` (or use pretrained/icl)")
         if subsample != 1.0 or template != "plain":

@@ -155,11 +155,16 @@ def augment_world(
             f"({', '.join(f'{k} {counts[k]}' for k in FILTERS)}): use a larger generator or a different "
             "template (--template)"
         )
-    summary_path = out_path.with_name(out_path.stem + ".summary.json")
     write_text_atomic(out_path, "".join(json_line(r) for r in records))
     summary = _summary(world, generator.name, strategy, template, settings, counts, stats)
-    write_text_atomic(summary_path, json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
-    return AugmentResult(out_path, summary_path, records, counts, stats.hits, stats.generated)
+    write_text_atomic(summary_path(out_path), json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    return AugmentResult(out_path, summary_path(out_path), records, counts, stats.hits, stats.generated)
+
+
+def summary_path(path: str | Path) -> Path:
+    """Where the counts of an augmentation file are kept: `<stem>.summary.json` beside it."""
+    path = Path(path)
+    return path.with_name(path.stem + ".summary.json")
 
 
 def _summary(world, generator_name, strategy, template, settings, counts, stats) -> dict:

@@ -6,16 +6,20 @@
   findings.json       every finding and every case with its numbers (`icft.report.answer.case_record`)
   accuracy-*.png      icl_vs_ft: one bar chart per (model, world), beside the page
   transfer-*.png      transfer: one heatmap per (model, train size, variant), beside the page
+  augmentation.json   icl_vs_ft with augmented cells: the augmentation ledger, item by item
+  augmentation-curve-*.png  icl_vs_ft with [augment] per_fact: the scaling curve per (model, world)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
 from icft.report.answer import FINDINGS_FILE, findings_json
+from icft.report.augmentation import LEDGER_FILE
+from icft.report.augmentation_page import augmentation_panel
 from icft.report.figures import accuracy_figure, file_part, write_bytes_atomic
 from icft.report.findings import Finding, all_findings
 from icft.report.html import Comparison, FigureImage, render_page
@@ -35,6 +39,7 @@ class ReportPaths:
     markdown: Path
     figures: tuple[Path, ...]
     findings: Path
+    augmentation: Path | None = None  # the augmentation ledger, when cells trained on augmentations
 
 
 def write_report(study_dir: str | Path, compare: str | Path | None = None) -> ReportPaths:
@@ -51,9 +56,14 @@ def write_report(study_dir: str | Path, compare: str | Path | None = None) -> Re
         comparison = Comparison(study=other, findings=_findings(other))
     figures = _figures(study)
     findings = _findings(study)
-    page, markdown = render_page(study, figures, findings, comparison)
-    return _write_files(Path(study_dir) / REPORT_DIR, page, markdown, figures,
-                        findings_json(study.name, study.config.kind, findings))
+    panel = augmentation_panel(study)
+    page, markdown = render_page(study, figures, findings, comparison, panel.parts)
+    paths = _write_files(Path(study_dir) / REPORT_DIR, page, markdown, figures + panel.figures,
+                         findings_json(study.name, study.config.kind, findings))
+    if panel.ledger is None:
+        return paths
+    write_text_atomic(paths.html.parent / LEDGER_FILE, panel.ledger)
+    return replace(paths, augmentation=paths.html.parent / LEDGER_FILE)
 
 
 def _write_transfer_report(study_dir: str | Path) -> ReportPaths:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from icft.evaluate.stats import ALPHA, ASSUMED_DISCORDANCE, POWER
-from icft.learn.modes import mode_label
+from icft.learn.modes import is_mode, mode_label, mode_spec
 from icft.report.cases import Case, claim_text
 from icft.report.findings import (
     DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN, NOT_TESTED, OPTION_BIAS, REPRODUCES, Finding,
@@ -29,10 +29,11 @@ def answer_lines(scores: Scores, findings: list[Finding]) -> list[str]:
 
 
 def best_modes(scores: Scores) -> str:
-    """Per generalization split name (over the worlds that have it): the mode with the highest mean accuracy."""
+    """Per generalization split name (over the worlds that have it): the mode with the highest mean accuracy;
+    the oracle's controls are upper bounds, not results, so they are never named best."""
     means: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for (world, mode, split), estimate in scores.accuracy.items():
-        if split not in scores.control_splits(world):
+        if split not in scores.control_splits(world) and not (is_mode(mode) and mode_spec(mode).control):
             means[split][mode].append(estimate.mean)
     parts = []
     for split, by_mode in means.items():

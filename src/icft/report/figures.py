@@ -26,6 +26,8 @@ MODE_COLORS = {
     "ft-local": "#a1d99b",
     "ft-global": "#41ab5d",
     "ft-local-global": "#006d2c",
+    "ft-oracle-local": "#bcbddc",  # purples: the oracle's controls
+    "ft-oracle-global": "#6a51a3",
 }
 OTHER_COLOR = "#756bb1"
 GROUP_WIDTH = 0.8  # of the distance between two splits

@@ -1,8 +1,9 @@
 """The report page, written twice from the same parts: a self-contained HTML file and a Markdown summary.
 
 Sections, in order: what the study is, the answer (five lines per model), how to read the numbers, notes
-(incomplete or missing runs), results per model and world (tables + figure), findings, and the comparison
-with a second study when one is given.
+(incomplete or missing runs), results per model and world (tables + figure), the augmentation panel when
+cells trained on augmentations (`report.augmentation_page`), findings, and the comparison with a second study
+when one is given.
 Transfer studies reuse these parts (CSS, headings, findings) for a page of their own (`report.transfer_page`).
 """
 
@@ -54,9 +55,9 @@ class Comparison:
 
 
 def render_page(study: StudyResults, figures: list[FigureImage], findings: dict[str, list[Finding]],
-                comparison: Comparison | None = None) -> tuple[str, str]:
-    """(HTML page, Markdown summary)."""
-    parts = _page_parts(study, figures, findings, comparison)
+                comparison: Comparison | None = None, extra: list[Part] = ()) -> tuple[str, str]:
+    """(HTML page, Markdown summary); `extra` parts (the augmentation panel) come after the results."""
+    parts = _page_parts(study, figures, findings, comparison, list(extra))
     body = "".join(p.html for p in parts)
     page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f"<title>icft report: {html.escape(study.name)}</title>\n<style>{_CSS}</style>\n</head>\n"
@@ -65,7 +66,7 @@ def render_page(study: StudyResults, figures: list[FigureImage], findings: dict[
 
 
 def _page_parts(study: StudyResults, figures: list[FigureImage], findings: dict[str, list[Finding]],
-               comparison: Comparison | None) -> list[Part]:
+               comparison: Comparison | None, extra: list[Part]) -> list[Part]:
     parts = [_overview(study)]
     if study.models:
         parts.append(_heading(2, "The answer"))
@@ -77,6 +78,7 @@ def _page_parts(study: StudyResults, figures: list[FigureImage], findings: dict[
     for model in study.models:  # every model listed has finished runs, so figures
         parts.append(_heading(2, f"Results{_for_model(study, model)}"))
         parts += [_world_results(study, figure) for figure in figures if figure.model == model]
+    parts += extra
     for model in study.models:
         parts += [_heading(2, f"Findings{_for_model(study, model)}"), _findings(findings[model])]
     if comparison is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from icft.learn.modes import MODES, mode_label
+from icft.learn.modes import is_mode, mode_label, mode_spec
 
 LEARNED_THRESHOLD = 0.9  # control-split accuracy a fine-tuned model must reach before it is compared
 
@@ -41,7 +41,7 @@ class LearnedCheck:
 
     @property
     def finetuned(self) -> bool:
-        return self.mode in MODES and MODES[self.mode].finetunes
+        return is_mode(self.mode) and mode_spec(self.mode).finetunes
 
     @property
     def has_control(self) -> bool:

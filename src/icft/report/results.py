@@ -21,9 +21,10 @@ import numpy as np
 
 from icft.errors import IcftError
 from icft.evaluate.stats import Estimate
-from icft.learn.modes import MODES, mode_label
+from icft.learn.modes import MODES, is_mode, mode_label, mode_spec
 from icft.report.cases import BOOTSTRAP_SEED, Cell, SeedItems, cell_accuracy, cell_probability, clusters_by_fact
 from icft.report.learned import LearnedCheck, SeedCheck
+from icft.study.augmentations import world_modes
 from icft.study.config import StudyConfig, parse_study_config
 from icft.study.grid import CONFIG_FILE, RESULTS_DB
 from icft.study.store import FINISHED, ItemResult, ResultsStore, RunRecord, world_identity
@@ -122,8 +123,8 @@ def load_study(folder: str | Path) -> StudyResults:
         chosen, ignored = _finished_runs_in_grid(runs, config)
         rows = {run.run_id: store.item_rows(run.run_id) for run in chosen}
         worlds = _saved_worlds(folder, config, chosen)
-        fits = {run.run_id: store.fit_stats(run.run_id) for run in chosen if MODES.get(run.mode) and
-                MODES[run.mode].finetunes}
+        fits = {run.run_id: store.fit_stats(run.run_id) for run in chosen if is_mode(run.mode) and
+                mode_spec(run.mode).finetunes}
         incomplete = tuple(f"{_describe(run)}: incomplete ({len(store.done_item_ids(run.run_id))} items stored, "
                            f"started {run.started_at})"
                            for run in runs if run.status != FINISHED and _in_grid(run, config))
@@ -152,7 +153,7 @@ def _read_config(folder: Path) -> StudyConfig:
 
 
 def _in_grid(run: RunRecord, config: StudyConfig) -> bool:
-    modes = {w.label: w.modes or config.modes for w in config.worlds}
+    modes = {w.label: world_modes(config, w) for w in config.worlds}
     return (world_label(run) in modes and run.model in config.models and run.mode in modes[world_label(run)]
             and run.seed in config.seeds)
 
@@ -310,7 +311,7 @@ def _cells_not_run(runs: list[RunRecord], config: StudyConfig) -> list[str]:
     stored = {(world_label(r), r.model, r.mode, r.seed) for r in runs}
     return [f"{w.label}-s{seed} · {model} · {mode}: not run"
             for w in config.worlds for seed in config.seeds for model in config.models
-            for mode in (w.modes or config.modes) if (w.label, model, mode, seed) not in stored]
+            for mode in world_modes(config, w) if (w.label, model, mode, seed) not in stored]
 
 
 def _describe(run: RunRecord) -> str:

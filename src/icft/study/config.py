@@ -19,7 +19,8 @@ from icft.learn.modes import MODES
 from icft.tasks.builtin import DOMAINS as BUILTIN_DOMAINS, TASK_NAMES as BUILTIN_TASKS
 
 WorldName = Literal["reversals", "syllogisms", "semantic", "reversal_curse", "process"]
-ModeName = Literal["pretrained", "icl", "ft", "ft-split", "ft-local", "ft-global", "ft-local-global"]
+ModeName = Literal["pretrained", "icl", "ft", "ft-split", "ft-local", "ft-global", "ft-local-global", "ft-oracle-local",
+                   "ft-oracle-global"]
 
 
 class Section(BaseModel):
@@ -60,6 +61,16 @@ class AugmentSpec(Section):
     endpoint_model: str | None = None
     max_new_tokens: int = Field(96, ge=8, le=2048)
     temperature: float = Field(0.0, ge=0, le=2)
+    # the scaling curve: ft-oracle-local also trained at these many augmentation sentences per fact, on each
+    # world that has ft-oracle-local (0 is plain FT: the curve reads the world's ft cell); [] = no curve
+    per_fact: list[int] = Field(default_factory=list)
+
+    @field_validator("per_fact")
+    @classmethod
+    def _budgets(cls, value: list[int]) -> list[int]:
+        if any(k < 0 for k in value) or len(set(value)) != len(value):
+            raise ValueError("per_fact lists distinct counts of 0 or more, e.g. [0, 1, 2, 4]")
+        return value
 
 
 class TaskFileSpec(Section):
@@ -123,7 +134,9 @@ class StudyConfig(Section):
     kind: Literal["icl_vs_ft", "transfer"] = "icl_vs_ft"
     worlds: list[WorldSpec] = Field(default_factory=list)  # icl_vs_ft: at least one
     models: list[str] = Field(default_factory=lambda: ["smollm2-135m"], min_length=1)
-    modes: list[ModeName] = Field(default_factory=lambda: list(MODES), min_length=1)
+    # by default every mode but the controls (the oracle's: they need a world with facts and wordings)
+    modes: list[ModeName] = Field(default_factory=lambda: [m for m, spec in MODES.items() if not spec.control],
+                                  min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     split: Literal["independent", "cumulative"] = "independent"  # sentence splitting of ft-split
     keep_weights: bool = False  # keep fine-tuned weights on disk after they are evaluated

@@ -7,7 +7,7 @@ so an estimate needs no tokenizer.
 
 from __future__ import annotations
 
-from icft.learn.modes import MODES
+from icft.learn.modes import mode_spec
 from icft.worlds.schema import World
 
 CHARS_PER_TOKEN = 3.0
@@ -24,7 +24,7 @@ def estimate_seconds(world: World, mode: str, config, finetune_overrides: dict |
     option_tokens = sum(len(i.prompt + o) for i in world.items for o in i.options) / CHARS_PER_TOKEN
     doc_tokens = sum(len(d.text) for d in world.documents) / CHARS_PER_TOKEN
     seconds = option_tokens / SCORED_TOKENS_PER_S
-    spec = MODES[mode]
+    spec = mode_spec(mode)
     if spec.context:
         seconds += doc_tokens * config.icl.subsample / PREFILL_TOKENS_PER_S
         seconds += option_tokens * 0.5 / SCORED_TOKENS_PER_S  # attention over the long context
@@ -36,7 +36,7 @@ def estimate_seconds(world: World, mode: str, config, finetune_overrides: dict |
         epochs = finetune.epochs
         if finetune.target_loss is not None:  # the cap is an upper bound: runs usually stop well before it
             epochs = min(epochs, EPOCHS_TO_TARGET)
-        trained = doc_tokens * epochs * (1 + len(spec.augmentations))
+        trained = doc_tokens * epochs * len(spec.train_on)  # each augmentation source about as big as the documents
         if finetune.max_steps:
             per_step = (finetune.batch_examples * doc_tokens / max(len(world.documents), 1)
                         if finetune.batch_examples else finetune.batch_tokens)

@@ -5,7 +5,8 @@ run is finished in the study's results store is never recomputed, so rerunning t
 Ctrl-C or kill -9 does only the missing cells. What is expensive and shared is cached on disk:
   worlds/      each (world, seed) built once
   augment/     augmentations per (world, seed, generator, strategy), plus the generation cache: an
-               interrupted augmentation resumes, and ft-local / ft-local-global share the local file
+               interrupted augmentation resumes, and ft-local / ft-local-global share the local file; the
+               oracle's augmentations too (`icft.study.augmentations`)
   finetune/    one folder per fine-tuning cell: training curve and config (small); the weights only with
                `keep_weights`, in which case a rerun that needs them loads them instead of training again
 """
@@ -25,7 +26,8 @@ from rich.table import Table
 from icft.errors import IcftError
 from icft.evaluate.runner import EvalSummary, eval_config, evaluate_world, run_spec, stored_summary
 from icft.jsonl import write_text_atomic
-from icft.learn.modes import MODES
+from icft.learn.modes import mode_spec
+from icft.study.augmentations import AUGMENT_DIR, generator_name, oracle_file, self_path, world_modes
 from icft.study.config import StudyConfig, WorldSpec, finetune_config
 from icft.study.costs import estimate_seconds
 from icft.study.store import ResultsStore, RunSpec
@@ -55,7 +57,7 @@ class Cell:
 def expand_grid(config: StudyConfig) -> list[Cell]:
     """Every cell, grouped so a world and a model are prepared once: world > seed > model > mode."""
     return [Cell(w, seed, model, mode) for w in config.worlds for seed in config.seeds
-            for model in config.models for mode in (w.modes or config.modes)]
+            for model in config.models for mode in world_modes(config, w)]
 
 
 class Study:
@@ -77,8 +79,9 @@ class Study:
     # ---- the grid ---------------------------------------------------------------------------------------
 
     def run(self, progress: bool = True) -> list[EvalSummary]:
-        claim_folder(self.out, self.config)
         cells = expand_grid(self.config)
+        self.refuse_oracle(cells)
+        claim_folder(self.out, self.config)
         summaries = []
         with ResultsStore(self.db_path) as store, _grid_progress(progress) as bar:
             status = {cell: self._is_done(cell, store) for cell in cells}
@@ -102,6 +105,7 @@ class Study:
     def dry_run(self) -> Table:
         """The grid, what is already done, and an estimate of what is left."""
         cells = expand_grid(self.config)
+        self.refuse_oracle(cells)
         table = Table("world", "seed", "model", "mode", "status", "estimate", title=f"study {self.config.name}")
         left = 0.0
         store = ResultsStore(self.db_path) if self.db_path.exists() else None
@@ -152,7 +156,7 @@ class Study:
         spec = self.cell_spec(cell)
         if store.run_status(spec.run_id) == "finished":
             return stored_summary(store, spec, world)
-        mode = MODES[cell.mode]
+        mode = mode_spec(cell.mode)
         kwargs = dict(seed=cell.seed, progress=progress)
         if mode.context:
             kwargs.update(subsample=self.config.icl.subsample, template=self.config.icl.template)
@@ -186,7 +190,7 @@ class Study:
 
     def cell_spec(self, cell: Cell) -> RunSpec:
         """The run a cell stores; its id says whether the cell is done, before any work."""
-        mode = MODES[cell.mode]
+        mode = mode_spec(cell.mode)
         config = eval_config(
             cell.mode,
             self.config.icl.subsample if mode.context else 1.0,
@@ -217,12 +221,16 @@ class Study:
 
     def training(self, cell: Cell) -> dict:
         """Everything that determines a fine-tuned model: hashed into the cell's run id."""
-        mode = MODES[cell.mode]
+        mode = mode_spec(cell.mode)
         out = {"data": list(mode.train_on), "finetune": self.finetune_settings(cell).to_dict()}
         if "sentences" in mode.train_on:
             out["split"] = self.config.split
-        if mode.augmentations:
-            out["augment"] = self.config.augment.model_dump()
+        if mode.augmentations:  # (the curve's budgets are not the generator's settings)
+            out["augment"] = self.config.augment.model_dump(exclude={"per_fact"})
+        if mode.oracle:
+            from icft.learn.oracle import ORACLE_VERSION
+
+            out["oracle"] = {"per_fact": mode.per_fact, "version": ORACLE_VERSION}
         return out
 
     def examples(self, cell: Cell, world: World) -> list:
@@ -230,7 +238,7 @@ class Study:
         from icft.learn.examples import TrainingExample, document_examples, sentence_examples
 
         examples = []
-        for source in MODES[cell.mode].train_on:
+        for source in mode_spec(cell.mode).train_on:
             if source == "documents":
                 examples += document_examples(world)
             elif source == "sentences":
@@ -245,19 +253,18 @@ class Study:
         from icft.learn.augment import AugmentSettings, augment_world
         from icft.learn.generators import EndpointGenerator, LocalGenerator
 
+        if strategy.startswith("oracle-"):
+            return oracle_file(self.out, cell.world_ref, world, strategy, cell.mode, cell.seed)
         spec = self.config.augment
-        generator_name = cell.model if spec.generator == "self" else spec.generator
-        if spec.base_url:
-            generator_name = f"{spec.base_url}:{spec.endpoint_model}"
-        path = self.out / "augment" / f"{cell.world_ref}-{_safe(generator_name)}-{strategy}.jsonl"
+        path = self_path(self.out, cell.world_ref, generator_name(spec, cell.model), strategy)
         if path.exists():
             return path
         if spec.base_url:
             generator = EndpointGenerator(spec.base_url, spec.endpoint_model or "")
         else:
-            generator = LocalGenerator(self._base_model(generator_name))
+            generator = LocalGenerator(self._base_model(generator_name(spec, cell.model)))
         settings = AugmentSettings(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature,
-                                   seed=cell.seed, cache_path=str(self.out / "augment" / "generation-cache.sqlite"))
+                                   seed=cell.seed, cache_path=str(self.out / AUGMENT_DIR / "generation-cache.sqlite"))
         self.console.print(f"augmenting {cell.world_ref} ({strategy}) with {generator.name}")
         result = augment_world(world, generator, strategy, path, settings)
         self.console.print(result.describe(), highlight=False)
@@ -290,6 +297,14 @@ class Study:
                            f"stopped by {result.stopped_by}", highlight=False)
         write_text_atomic(folder / "cell.json", json.dumps({"cell": cell.label, "training": training}, indent=1))
         return fresh
+
+    def refuse_oracle(self, cells: list[Cell]) -> None:
+        """The oracle's modes on a world without facts or wordings (imported, process): a one-line error."""
+        from icft.learn.oracle import require_oracle
+
+        for cell in cells:
+            if mode_spec(cell.mode).oracle:
+                require_oracle(self.world(cell.world, cell.seed))
 
     def _base_model(self, name: str):
         return self._base.get(name)
@@ -351,10 +366,6 @@ def run_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progr
 def _grid_progress(enabled: bool) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                     TimeRemainingColumn(), disable=not enabled)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("_")
 
 
 def _minutes(seconds: float) -> str:

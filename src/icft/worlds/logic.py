@@ -53,38 +53,45 @@ class Rules:
 
 def closure(facts: set[Claim] | list[Claim], rules: Rules, max_facts: int = 2_000_000) -> set[Claim]:
     """Everything that follows from `facts` under `rules` (a fixed point, semi-naive)."""
-    known: set[Claim] = set(facts)
+    return set(derivations(facts, rules, max_facts))
+
+
+def derivations(facts: set[Claim] | list[Claim], rules: Rules,
+                max_facts: int = 2_000_000) -> dict[Claim, frozenset[Claim]]:
+    """The closure of `facts`, each claim with the given facts its first-found derivation uses."""
+    support: dict[Claim, frozenset[Claim]] = {claim: frozenset((claim,)) for claim in facts}
     # index by (relation, subject) so a composition looks up only the facts that can chain
     by_rel_subject: dict[tuple[str, str], set[str]] = {}
     by_rel_object: dict[tuple[str, str], set[str]] = {}
-    frontier = list(known)
-    for s, r, o in known:
+    frontier = list(support)
+    for s, r, o in support:
         by_rel_subject.setdefault((r, s), set()).add(o)
         by_rel_object.setdefault((r, o), set()).add(s)
 
-    def add(claim: Claim, out: list[Claim]) -> None:
-        if claim not in known:
-            known.add(claim)
+    def add(claim: Claim, premises: frozenset[Claim], out: list[Claim]) -> None:
+        if claim not in support:
+            support[claim] = premises
             s, r, o = claim
             by_rel_subject.setdefault((r, s), set()).add(o)
             by_rel_object.setdefault((r, o), set()).add(s)
             out.append(claim)
 
     while frontier:
-        if len(known) > max_facts:
+        if len(support) > max_facts:
             raise RuntimeError(f"closure exceeded {max_facts} facts: the rules are probably unbounded")
         new: list[Claim] = []
         for s, r, o in frontier:
+            premises = support[(s, r, o)]
             if r in rules.converses:
-                add((o, rules.converses[r], s), new)
+                add((o, rules.converses[r], s), premises, new)
             if r in rules.implications:
-                add((s, rules.implications[r], o), new)
+                add((s, rules.implications[r], o), premises, new)
             for r1, r2, r3 in rules.compositions:
                 if r == r1:  # this fact is the left premise: r1(s, o), r2(o, c)
                     for c in sorted(by_rel_subject.get((r2, o), ())):
-                        add((s, r3, c), new)
+                        add((s, r3, c), premises | support[(o, r2, c)], new)
                 if r == r2:  # this fact is the right premise: r1(a, s), r2(s, o)
                     for a in sorted(by_rel_object.get((r1, s), ())):
-                        add((a, r3, o), new)
+                        add((a, r3, o), premises | support[(a, r1, s)], new)
         frontier = new
-    return known
+    return support

@@ -1,0 +1,60 @@
+"""Where a study keeps its augmentations, and which cells the scaling curve adds.
+
+`<study>/augment/` holds one JSON-lines file per (world, seed, generator, strategy), each with its counts in a
+`<stem>.summary.json` sidecar (generated, kept, every drop reason): a model's own augmentations
+(`icft.learn.augment`) as `<world>-s<seed>-<generator>-<local|global>.jsonl`, the oracle's (`icft.learn.oracle`)
+as `<world>-s<seed>-oracle-<local|global>.jsonl`, or `-oracle-local-x<K>.jsonl` at K sentences per fact. The grid
+writes them once; the report reads them (and the saved worlds) for its augmentation panel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from icft.learn.modes import BUDGETED, budget_mode, mode_spec
+from icft.study.config import AugmentSpec, StudyConfig, WorldSpec
+from icft.worlds.schema import World
+
+AUGMENT_DIR = "augment"
+
+
+def world_modes(config: StudyConfig, spec: WorldSpec) -> list[str]:
+    """A world's cells' modes: its own, then, when it has ft-oracle-local, that mode at each budget of
+    `[augment] per_fact` above 0 (0 is plain FT: the curve reads the world's ft cell)."""
+    modes = list(spec.modes or config.modes)
+    if BUDGETED in modes:
+        modes += [budget_mode(k) for k in config.augment.per_fact if k > 0]
+    return modes
+
+
+def generator_name(spec: AugmentSpec, model: str) -> str:
+    """Who writes a study's own augmentations: the model under study ("self"), a named model, or an endpoint."""
+    if spec.base_url:
+        return f"{spec.base_url}:{spec.endpoint_model}"
+    return model if spec.generator == "self" else spec.generator
+
+
+def self_path(out: str | Path, world_ref: str, generator: str, strategy: str) -> Path:
+    """The file of a generator's own augmentations (local or global) of a world."""
+    return Path(out) / AUGMENT_DIR / f"{world_ref}-{_safe(generator)}-{strategy}.jsonl"
+
+
+def oracle_path(out: str | Path, world_ref: str, source: str, per_fact: int | None = None) -> Path:
+    """The file of the oracle's augmentations (oracle-local or oracle-global; oracle-local at a budget apart)."""
+    budget = "" if per_fact is None else f"-x{per_fact}"
+    return Path(out) / AUGMENT_DIR / f"{world_ref}-{source}{budget}.jsonl"
+
+
+def oracle_file(out: str | Path, world_ref: str, world: World, source: str, mode: str, seed: int) -> Path:
+    """The oracle's augmentations for a cell of `mode`, written once (they are cheap and deterministic)."""
+    from icft.learn.oracle import write_oracle
+
+    per_fact = mode_spec(mode).per_fact
+    path = oracle_path(out, world_ref, source, per_fact)
+    if not path.exists():
+        write_oracle(world, source, path, per_fact=per_fact, seed=seed)
+    return path
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("_")
