@@ -20,8 +20,10 @@ Torch uses its default thread count; the load average is printed because other p
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,10 +48,14 @@ def main() -> None:
     parser.add_argument("--world", default="semantic")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--naive-items", type=int, default=3, help="items scored by the naive reference")
-    parser.add_argument("--lm-eval-items", type=int, default=3, help="items scored by lm-evaluation-harness")
+    parser.add_argument("--lm-eval-items", type=int, default=3,
+                        help="items scored by lm-evaluation-harness (0: skip it)")
     parser.add_argument("--lm-eval-batch-size", type=int, default=1)
     parser.add_argument("--token-budget", type=int, default=2048)
     args = parser.parse_args()
+    if args.lm_eval_items > 0 and importlib.util.find_spec("lm_eval") is None:
+        sys.exit("icl_scoring compares with lm-evaluation-harness: install it with `pip install -e '.[bench]'` "
+                 "(or pass --lm-eval-items 0 to skip it)")
 
     loaded = load(MODEL)
     world = build_world(args.world, seed=args.seed)
@@ -76,21 +82,22 @@ def main() -> None:
           "one full forward per option, so the time per item scales to all items)")
     naive_diff = max_abs_diff([cached[i].logprobs for i in naive_subset], [s.logprobs for s in naive])
 
-    lm_subset = spaced(len(requests), args.lm_eval_items)
-    lm_scores, lm_per_item, lm_version = run_lm_eval(context, [requests[i] for i in lm_subset],
-                                                      args.lm_eval_batch_size)
-    print(f"lm-eval {lm_version:<6}{len(lm_subset):4d} items  {lm_per_item:9.3f} s/item  (subset {lm_subset}, "
-          f"batch_size {args.lm_eval_batch_size}; model loading not counted)")
-    lm_diff = max_abs_diff([cached[i].logprobs for i in lm_subset], lm_scores)
-    same_ids = same_ids_as_lm_eval(loaded.tokenizer, context, [requests[i] for i in lm_subset])
-
-    vs_naive, vs_lm_eval = naive_per_item / icft_per_item, lm_per_item / icft_per_item
+    vs_naive, vs_lm_eval = naive_per_item / icft_per_item, "skipped"
+    if args.lm_eval_items > 0:
+        lm_subset = spaced(len(requests), args.lm_eval_items)
+        lm_scores, lm_per_item, lm_version = run_lm_eval(context, [requests[i] for i in lm_subset],
+                                                          args.lm_eval_batch_size)
+        print(f"lm-eval {lm_version:<6}{len(lm_subset):4d} items  {lm_per_item:9.3f} s/item  (subset {lm_subset}, "
+              f"batch_size {args.lm_eval_batch_size}; model loading not counted)")
+        lm_diff = max_abs_diff([cached[i].logprobs for i in lm_subset], lm_scores)
+        same_ids = same_ids_as_lm_eval(loaded.tokenizer, context, [requests[i] for i in lm_subset])
+        vs_lm_eval = f"{lm_per_item / icft_per_item:.1f}"
+        print(f"icft vs lm-eval: max |diff| {lm_diff:.3g} nats over {len(lm_subset)} items "
+              f"(token ids identical to lm-eval's whole-string encoding: {same_ids})")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
-    print(f"ratios (time per item / icft's): naive {vs_naive:.1f}x, lm-eval {vs_lm_eval:.1f}x")
+    print(f"ratios (time per item / icft's): naive {vs_naive:.1f}x, lm-eval {vs_lm_eval}")
     print(f"icft vs naive:   max |diff| {naive_diff:.3g} nats over {len(naive_subset)} items")
-    print(f"icft vs lm-eval: max |diff| {lm_diff:.3g} nats over {len(lm_subset)} items "
-          f"(token ids identical to lm-eval's whole-string encoding: {same_ids})")
-    print(f"icl_scoring: vs_lm_eval={vs_lm_eval:.1f} vs_naive={vs_naive:.1f} max_abs_diff={naive_diff:.3g}")
+    print(f"icl_scoring: vs_lm_eval={vs_lm_eval} vs_naive={vs_naive:.1f} max_abs_diff={naive_diff:.3g}")
 
 
 def describe(loaded, world, context: str, requests) -> None:

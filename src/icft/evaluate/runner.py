@@ -165,7 +165,7 @@ def _rows_in_world_order(rows: list[ItemResult], world: World) -> list[ItemResul
     missing = [item.id for item in world.items if item.id not in by_id]
     if missing:
         raise IcftError(f"run is marked finished but lacks {len(missing)} items (first {missing[0]!r}): "
-                        "use a new --db file")
+                        "use a new results file")
     return [by_id[item.id] for item in world.items]
 
 
@@ -193,8 +193,8 @@ def run_eval_command(world_dir: str | Path, model_name: str, mode: str, db: str 
     """`icft eval`: load the world and model, evaluate (resuming), print the table."""
     eval_config(mode, subsample, template)  # bad options fail before the model loads
     world = load_world(world_dir)
-    loaded = load(model_name)
-    with ResultsStore(db) as store:
+    with ResultsStore(db) as store:  # a bad results path fails before the model loads
+        loaded = load(model_name)
         summary = evaluate_world(loaded, world, str(Path(world_dir)), mode, store, seed=seed, subsample=subsample,
                                  template=template)
     console = console or Console()

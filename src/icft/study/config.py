@@ -33,20 +33,35 @@ class WorldSpec(Section):
     preset: str = "default"
     sizes: dict[str, int] = Field(default_factory=dict)
     path: str | None = None
+    label: str = ""  # how results name this world (default: its name, or its folder's name)
     modes: list[ModeName] | None = None  # this world's modes, when not the study's `modes`
     # this world's fine-tuning settings over the study's [finetune] (e.g. its target loss: worlds whose documents
     # carry random lead-in lines have a higher loss floor than worlds without)
     finetune: dict = Field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return self.name or Path(self.path or "world").name
 
     @field_validator("finetune")
     @classmethod
     def _known_finetune_keys(cls, value: dict) -> dict:
         finetune_config(value)  # raises with the key named
         return value
+
+    @model_validator(mode="after")
+    def _generated_or_imported(self):
+        """A generated world's preset and sizes are checked here, before a study folder records anything."""
+        from icft.worlds import resolve_sizes
+
+        if (self.name is None) == (self.path is None):
+            raise ValueError("a [[worlds]] entry needs either `name` (a generator) or `path` (a world folder)")
+        if self.name is not None:
+            try:
+                resolve_sizes(self.name, self.preset, self.sizes)
+            except IcftError as e:
+                raise ValueError(str(e)) from None
+        elif self.sizes or self.preset != "default":
+            raise ValueError(f"world {self.path}: `sizes` and `preset` apply to generated worlds, not to a `path`")
+        if not self.label:
+            object.__setattr__(self, "label", self.name or Path(self.path).name)
+        return self
 
 
 class IclSpec(Section):
@@ -142,6 +157,11 @@ class StudyConfig(Section):
             raise ValueError("a transfer study names tasks in [transfer], not [[worlds]]: drop the worlds")
         if self.kind == "transfer" and self.transfer is None:
             object.__setattr__(self, "transfer", TransferSpec())  # the built-in suite with its defaults
+        labels = [w.label for w in self.worlds]
+        for n, label in enumerate(labels):
+            if label in labels[:n]:  # one label = one folder under worlds/ and augment/, one name in the store
+                raise ValueError(f"worlds {labels.index(label)} and {n} are both named {label!r}: give one of "
+                                 "them a `label`")
         return self
 
     @field_validator("finetune")

@@ -299,15 +299,20 @@ class SharedModel:
         return self._loaded
 
 
+def check_models(config: StudyConfig) -> None:
+    """Resolve every model name (no weights load): an unknown one fails a dry run as it fails the real run."""
+    from icft.models.registry import resolve
+
+    for model in config.models:
+        resolve(model)
+
+
 def claim_folder(out: Path, config: StudyConfig) -> None:
     """Record the config in `out`; a folder holding a different study is refused (its results would mix).
 
     Every model name is resolved first, so a typo fails before the folder records a config.
     """
-    from icft.models.registry import resolve
-
-    for model in config.models:
-        resolve(model)
+    check_models(config)
     out.mkdir(parents=True, exist_ok=True)
     resolved = config.model_dump(mode="json")
     path = out / CONFIG_FILE
@@ -324,6 +329,7 @@ def claim_folder(out: Path, config: StudyConfig) -> None:
 def run_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progress: bool = True,
               console: Console | None = None) -> list[EvalSummary]:
     study = Study(config, out, console)
+    check_models(config)
     if dry_run:
         study.console.print(study.dry_run())
         study.console.print(study.planned_table())

@@ -184,16 +184,17 @@ class ResultsStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             # autocommit mode: transactions are explicit (BEGIN IMMEDIATE takes the write lock up front,
             # so two writers wait for each other instead of failing on a lock upgrade)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._create_schema()
-        except sqlite3.DatabaseError as e:
-            raise IcftError(f"{self.path} is not a usable results database ({e}): pass another --db file") from None
+        except (sqlite3.DatabaseError, OSError) as e:
+            raise IcftError(f"{self.path} is not a usable results database ({e}): choose another results file") \
+                from None
 
     def close(self) -> None:
         self._db.close()

@@ -27,7 +27,7 @@ from rich.table import Table
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
 from icft.study.config import StudyConfig, finetune_config
-from icft.study.grid import RESULTS_DB, SharedModel, claim_folder
+from icft.study.grid import RESULTS_DB, SharedModel, check_models, claim_folder
 from icft.study.store import ResultsStore, RunSpec, content_digest
 from icft.tasks.schema import Task, cell_relation
 
@@ -215,6 +215,7 @@ def mean_abs_weight_change(base: torch.nn.Module, tuned: torch.nn.Module) -> flo
 def run_transfer_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progress: bool = True,
                        console: Console | None = None) -> int:
     study = TransferStudy(config, out, console)
+    check_models(config)
     if dry_run:
         study.console.print(study.dry_run())
         return 0
