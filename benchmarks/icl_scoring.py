@@ -34,7 +34,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch  # noqa: E402
 
 from icft.evaluate import score_choices  # noqa: E402
-from icft.evaluate.tokens import context_ids, continuation  # noqa: E402
+from icft.models.tokens import context_ids, continuation  # noqa: E402
 from icft.models import load, resolve  # noqa: E402
 from icft.models.loading import model_folder  # noqa: E402
 from icft.worlds import build_world  # noqa: E402

@@ -174,7 +174,7 @@ def eval_command(
     template: str = typer.Option("plain", help="ICL: plain text, or chat (documents in the user turn)."),
 ) -> None:
     """Score a world's test splits in one mode; prints per-split accuracy, 95% CI and chance."""
-    from icft.evaluate.runner import run_eval_command
+    from icft.commands.evaluate import run_eval_command
 
     run_eval_command(world, model, mode, db, seed=seed, subsample=subsample, template=template, console=console)
 
@@ -195,7 +195,7 @@ def augment_command(
     limit: int = typer.Option(None, min=1, help="Only the first N prompts (a quick look)."),
 ) -> None:
     """Write in-context inferences (rephrasings, reversals, links) to fine-tune on."""
-    from icft.learn.augment import run_augment_command
+    from icft.commands.augment import run_augment_command
 
     run_augment_command(world, strategy, model=model, base_url=base_url, endpoint_model=endpoint_model,
                         out=out, template=str(template) if template else None, api_key_env=api_key_env,
@@ -215,7 +215,7 @@ def finetune_command(
     db: Path = typer.Option(None, "--db", help="Also score the fine-tuned model on every split into this store."),
 ) -> None:
     """Fine-tune on a world's documents (or sentences), plus augmentations; optionally evaluate."""
-    from icft.learn.run import run_finetune_command
+    from icft.commands.finetune import run_finetune_command
 
     run_finetune_command(world, model, out, lora=lora, split=split_sentences, augmented=augmented, epochs=epochs,
                          learning_rate=learning_rate, max_steps=max_steps, seed=seed, db=db, console=console)

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from icft.errors import IcftError
-from icft.study import ResultsStore, parse_study_config
+from icft.store import ResultsStore
+from icft.study import parse_study_config
 from icft.study.grid import Study, run_study
 
 MODES = ["pretrained", "icl", "ft", "ft-split"]

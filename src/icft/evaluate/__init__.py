@@ -1,14 +1,23 @@
-"""Evaluation: log-likelihood scoring of multiple-choice items and text generation, reusing a shared context;
+"""Evaluation: log-likelihood scoring of multiple-choice items, reusing a shared context; task scoring;
 metrics and the statistics of intervals and paired comparisons; the runner that scores a world in one mode
-into the store."""
+into the store.
 
-from icft.evaluate.generation import generate
-from icft.evaluate.metrics import SplitSummary, summarize_splits
-from icft.evaluate.runner import EvalSummary, evaluate_world
-from icft.evaluate.scoring import OptionScores, score_choices
-from icft.evaluate.stats import Difference, Estimate, cell_estimate, paired
+The names below load on first use, so the report (which reads `icft.evaluate.stats`) never imports torch.
+"""
 
-__all__ = [
-    "Difference", "Estimate", "EvalSummary", "OptionScores", "SplitSummary", "cell_estimate", "evaluate_world",
-    "generate", "paired", "score_choices", "summarize_splits",
-]
+from importlib import import_module
+
+_HOMES = {
+    "SplitSummary": "metrics", "summarize_splits": "metrics", "EvalSummary": "runner",
+    "evaluate_world": "runner", "OptionScores": "scoring", "score_choices": "scoring", "Difference": "stats",
+    "Estimate": "stats", "cell_estimate": "stats", "paired": "stats",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
+
+
+__all__ = sorted(_HOMES)

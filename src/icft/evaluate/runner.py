@@ -11,21 +11,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from icft.errors import IcftError
 from icft.evaluate.metrics import Estimate, SplitSummary, is_correct, summarize_splits
 from icft.evaluate.scoring import score_choices
-from icft.evaluate.tokens import context_ids, continuation
+from icft.models.tokens import context_ids, continuation
 from icft.learn.modes import MODES
 from icft.learn.icl import NO_CONTEXT, TEMPLATES, IclContext, build_icl_context, check_fits
-from icft.models import LoadedModel, load
-from icft.study.store import ItemResult, ResultsStore, RunSpec, world_identity
-from icft.worlds.io import load_world
+from icft.models import LoadedModel
+from icft.store import ItemResult, ResultsStore, RunSpec, world_identity
 from icft.worlds.schema import Item, World
 
 TOKEN_BUDGET = 2048  # tokens per scoring forward pass (batch x length)
@@ -186,19 +183,3 @@ def summary_table(summary: EvalSummary) -> Table:
 
 def format_estimate(e: Estimate) -> str:
     return f"{e.mean:.2f} [{e.low:.2f}, {e.high:.2f}]"
-
-
-def run_eval_command(world_dir: str | Path, model_name: str, mode: str, db: str | Path, seed: int = 0,
-                     subsample: float = 1.0, template: str = "plain", console: Console | None = None) -> EvalSummary:
-    """`icft eval`: load the world and model, evaluate (resuming), print the table."""
-    eval_config(mode, subsample, template)  # bad options fail before the model loads
-    world = load_world(world_dir)
-    with ResultsStore(db) as store:  # a bad results path fails before the model loads
-        loaded = load(model_name)
-        summary = evaluate_world(loaded, world, str(Path(world_dir)), mode, store, seed=seed, subsample=subsample,
-                                 template=template)
-    console = console or Console()
-    console.print(summary_table(summary))
-    if summary.n_scored == 0:
-        console.print(f"run {summary.run_id} was already in {db}: nothing recomputed")
-    return summary

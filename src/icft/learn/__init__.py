@@ -1,13 +1,23 @@
 """Learning modes: ICL contexts, the fine-tuning loop and its data (documents, split sentences, augmentations,
-task prompts with or without in-context demonstrations for FTICL)."""
+task prompts with or without in-context demonstrations for FTICL).
 
-from icft.learn.examples import TrainingExample, document_examples, sentence_examples
-from icft.learn.finetune import FinetuneConfig, FinetuneResult, finetune
-from icft.learn.fticl import task_training_examples
-from icft.learn.icl import IclContext, build_icl_context
-from icft.learn.modes import MODES, Mode
+The names below load on first use, so reading `icft.learn.modes` (the report does) never imports torch.
+"""
 
-__all__ = [
-    "MODES", "FinetuneConfig", "FinetuneResult", "IclContext", "Mode", "TrainingExample", "build_icl_context",
-    "document_examples", "finetune", "sentence_examples", "task_training_examples",
-]
+from importlib import import_module
+
+_HOMES = {
+    "TrainingExample": "examples", "document_examples": "examples", "sentence_examples": "examples",
+    "FinetuneConfig": "finetune", "FinetuneResult": "finetune", "finetune": "finetune",
+    "task_training_examples": "fticl", "IclContext": "icl", "build_icl_context": "icl", "MODES": "modes",
+    "Mode": "modes",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
+
+
+__all__ = sorted(_HOMES)

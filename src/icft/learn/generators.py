@@ -59,7 +59,7 @@ class Generator(Protocol):
 
 
 class LocalGenerator:
-    """A loaded model (`icft.models.load`) run with `icft.evaluate.generation.generate`."""
+    """A loaded model (`icft.models.load`) run with `icft.models.generation.generate`."""
 
     def __init__(self, loaded, batch_size: int = 8, name: str | None = None):
         self.loaded = loaded
@@ -67,7 +67,7 @@ class LocalGenerator:
         self.name = name or f"local:{loaded.name}"
 
     def generate(self, prompts: Sequence[str], context: str, settings: GenerationSettings) -> list[str]:
-        from icft.evaluate.generation import generate
+        from icft.models.generation import generate
 
         self._check_fits(prompts, context, settings)
         return generate(

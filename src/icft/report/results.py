@@ -25,8 +25,8 @@ from icft.learn.modes import MODES, mode_label
 from icft.report.cases import BOOTSTRAP_SEED, Cell, SeedItems, cell_accuracy, cell_probability, clusters_by_fact
 from icft.report.learned import LearnedCheck, SeedCheck
 from icft.study.config import StudyConfig, parse_study_config
-from icft.study.grid import CONFIG_FILE, RESULTS_DB
-from icft.study.store import FINISHED, ItemResult, ResultsStore, RunRecord, world_identity
+from icft.store import (CONFIG_FILE, FINISHED, RESULTS_DB, ItemResult, ResultsStore, RunRecord, world_identity,
+                        world_ref)
 from icft.worlds.io import load_world
 from icft.worlds.schema import Item
 
@@ -281,7 +281,7 @@ def _saved_worlds(folder: Path, config: StudyConfig, runs: list[RunRecord]) -> d
 
 def _cells_not_run(runs: list[RunRecord], config: StudyConfig) -> list[str]:
     stored = {(world_label(r), r.model, r.mode, r.seed) for r in runs}
-    return [f"{w.label}-s{seed} · {model} · {mode}: not run"
+    return [f"{world_ref(w.label, seed)} · {model} · {mode}: not run"
             for w in config.worlds for seed in config.seeds for model in config.models
             for mode in (w.modes or config.modes) if (w.label, model, mode, seed) not in stored]
 

@@ -24,9 +24,7 @@ from icft.evaluate.stats import Estimate
 from icft.report.cases import Cell as Examples, SeedItems, cell_accuracy
 from icft.report.results import _read_config, latest_finished
 from icft.study.config import StudyConfig
-from icft.study.grid import RESULTS_DB
-from icft.study.store import FINISHED, ResultsStore, RunRecord
-from icft.study.transfer import BASE  # the mode of the unmodified model's runs
+from icft.store import BASE, FINISHED, RESULTS_DB, ResultsStore, RunRecord  # BASE: the unmodified model's runs
 
 UNMODIFIED = "unmodified"  # the row name of those runs
 VARIANT_LABELS = {BASE: "unmodified", "ft": "FT", "fticl": "FTICL"}

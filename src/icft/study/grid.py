@@ -28,12 +28,10 @@ from icft.jsonl import write_text_atomic
 from icft.learn.modes import MODES
 from icft.study.config import StudyConfig, WorldSpec, finetune_config
 from icft.study.costs import estimate_seconds
-from icft.study.store import ResultsStore, RunSpec
+from icft.store import CONFIG_FILE, RESULTS_DB, CellKey, ResultsStore, RunSpec
+from icft.store.layout import augment_file, finetune_folder, generation_cache, world_folder
 from icft.worlds import build_world, check_world, load_world, save_world
 from icft.worlds.schema import World
-
-RESULTS_DB = "results.db"
-CONFIG_FILE = "study.json"
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: hashed by identity (a WorldSpec holds a dict)
@@ -44,12 +42,16 @@ class Cell:
     mode: str
 
     @property
+    def key(self) -> CellKey:
+        return CellKey(self.world.label, self.seed, self.model, self.mode)
+
+    @property
     def world_ref(self) -> str:
-        return f"{self.world.label}-s{self.seed}"
+        return self.key.world_ref
 
     @property
     def label(self) -> str:
-        return f"{self.world_ref} {self.model} {self.mode}"
+        return self.key.label
 
 
 def expand_grid(config: StudyConfig) -> list[Cell]:
@@ -89,7 +91,7 @@ class Study:
             if done:
                 self.console.print(f"resuming: {done} of {len(cells)} cells already in {self.db_path}")
             for cell in cells:  # the worlds as the study saw them, for readers and `icft eval`
-                folder = self.out / "worlds" / cell.world_ref
+                folder = world_folder(self.out, cell.world.label, cell.seed)
                 if cell.world.path is None and not (folder / "test.jsonl").exists():
                     save_world(self.world(cell.world, cell.seed), folder)
             for n, cell in enumerate(cells, start=1):
@@ -159,7 +161,7 @@ class Study:
         if not mode.finetunes:
             return evaluate_world(self._base_model(cell.model), world, cell.world_ref, cell.mode, store, **kwargs)
         training = spec.config["training"]
-        folder = self.out / "finetune" / spec.run_id
+        folder = finetune_folder(self.out, spec.run_id)
         model = self._finetuned_model(cell, world, training, folder, store, spec.run_id)
         summary = evaluate_world(model, world, cell.world_ref, cell.mode, store, training=training, **kwargs)
         del model
@@ -236,7 +238,7 @@ class Study:
         generator_name = cell.model if spec.generator == "self" else spec.generator
         if spec.base_url:
             generator_name = f"{spec.base_url}:{spec.endpoint_model}"
-        path = self.out / "augment" / f"{cell.world_ref}-{_safe(generator_name)}-{strategy}.jsonl"
+        path = augment_file(self.out, cell.world.label, cell.seed, generator_name, strategy)
         if path.exists():
             return path
         if spec.base_url:
@@ -244,7 +246,7 @@ class Study:
         else:
             generator = LocalGenerator(self._base_model(generator_name))
         settings = AugmentSettings(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature,
-                                   seed=cell.seed, cache_path=str(self.out / "augment" / "generation-cache.sqlite"))
+                                   seed=cell.seed, cache_path=str(generation_cache(self.out)))
         self.console.print(f"augmenting {cell.world_ref} ({strategy}) with {generator.name}")
         result = augment_world(world, generator, strategy, path, settings)
         self.console.print(result.describe(), highlight=False)
@@ -344,10 +346,6 @@ def run_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progr
 def _grid_progress(enabled: bool) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                     TimeRemainingColumn(), disable=not enabled)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("_")
 
 
 def _minutes(seconds: float) -> str:

@@ -27,11 +27,9 @@ from rich.table import Table
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
 from icft.study.config import StudyConfig, finetune_config
-from icft.study.grid import RESULTS_DB, SharedModel, check_models, claim_folder
-from icft.study.store import ResultsStore, RunSpec, content_digest
+from icft.store import BASE, RESULTS_DB, ResultsStore, RunSpec, content_digest
+from icft.study.grid import SharedModel, check_models, claim_folder
 from icft.tasks.schema import Task, cell_relation
-
-BASE = "base"
 
 
 @dataclass(frozen=True)

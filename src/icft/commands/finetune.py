@@ -33,7 +33,7 @@ def run_finetune_command(world_dir, model_name: str, out, lora: bool = False, sp
     from icft.learn.finetune import finetune
     from icft.models import load
     from icft.study.config import finetune_config
-    from icft.study.store import ResultsStore
+    from icft.store import ResultsStore
     from icft.worlds.io import load_world
 
     console = console or Console()

@@ -1,0 +1,42 @@
+"""The packages' layers point one way: the store at the bottom, the report reading only what is stored."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parents[1] / "src" / "icft"
+
+
+def imported_packages(package: str) -> dict[str, set[str]]:
+    """For each module of `package`: the icft packages it imports (at the top or inside a function)."""
+    found = {}
+    for path in (SRC / package).rglob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+        found[str(path.relative_to(SRC))] = {n.split(".")[1] for n in names if n.startswith("icft.")}
+    return found
+
+
+@pytest.mark.parametrize("package, forbidden", [
+    ("evaluate", {"study", "commands"}),
+    ("store", {"evaluate", "learn", "study", "report", "models", "commands"}),
+    ("learn", {"evaluate", "study", "report", "commands"}),
+    ("report", {"models", "commands"}),
+])
+def test_lower_layers_import_nothing_above_them(package, forbidden):
+    offending = {module: sorted(imports & forbidden) for module, imports in imported_packages(package).items()
+                 if imports & forbidden}
+    assert offending == {}
+
+
+def test_the_report_imports_neither_torch_nor_transformers():
+    code = "import sys, icft.report; print(sorted({'torch', 'transformers', 'peft'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
