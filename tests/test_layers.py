@@ -40,3 +40,21 @@ def test_the_report_imports_neither_torch_nor_transformers():
     code = "import sys, icft.report; print(sorted({'torch', 'transformers', 'peft'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_library_errors_name_settings_not_command_line_flags():
+    """A study user cannot act on `--subsample`; `subsample` names the setting in a config and a flag alike."""
+    import re
+
+    flag = re.compile(r"(?<![\w-])--[a-z]")
+    found = []
+    for path in SRC.rglob("*.py"):
+        if path.name == "cli.py" or path.parent.name == "commands":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                texts = [c.value for c in ast.walk(node.exc) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                text = re.sub(r"`[^`]*`", "", "".join(texts))  # a whole command in backticks is a hint to run
+                if flag.search(text):
+                    found.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert found == []

@@ -286,5 +286,5 @@ def test_write_report_writes_the_page_and_summary(study):
 
 
 def test_compare_is_refused_for_transfer_studies(study, tmp_path):
-    with pytest.raises(IcftError, match="--compare reads icl_vs_ft studies only"):
+    with pytest.raises(IcftError, match="a comparison reads icl_vs_ft studies only"):
         write_report(study, compare=study)

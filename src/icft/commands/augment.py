@@ -20,7 +20,7 @@ def run_augment_command(
     out: str | Path | None = None,
     template: str | None = None,
     api_key_env: str = "OPENAI_API_KEY",
-    device: str = "cpu",
+    device: str = "auto",
     max_new_tokens: int | None = None,
     temperature: float = 0.0,
     seed: int = 0,

@@ -22,6 +22,7 @@ from icft.models.tokens import context_ids, continuation
 from icft.learn.modes import MODES
 from icft.learn.icl import NO_CONTEXT, TEMPLATES, IclContext, build_icl_context, check_fits
 from icft.models import LoadedModel
+from icft.models.device import precision_name
 from icft.store import ItemResult, ResultsStore, RunSpec, world_identity
 from icft.worlds.schema import Item, World
 
@@ -54,7 +55,7 @@ def evaluate_world(loaded: LoadedModel, world: World, world_ref: str, mode: str,
     if batch_items < 1:
         raise IcftError(f"batch_items must be at least 1, got {batch_items}")
     _require_unique_item_ids(world)
-    spec = run_spec(loaded.name, world, world_ref, mode, seed, config)
+    spec = run_spec(loaded.name, world, world_ref, mode, seed, config, precision_name(loaded.dtype))
     run_id = store.start_run(spec)
     n_scored = 0
     if store.run_status(run_id) != "finished":
@@ -78,11 +79,14 @@ def stored_summary(store: ResultsStore, spec: RunSpec, world: World) -> EvalSumm
                        config=spec.config, splits=summarize_splits(rows), n_scored=0)
 
 
-def run_spec(model_name: str, world: World, world_ref: str, mode: str, seed: int, config: dict) -> RunSpec:
+def run_spec(model_name: str, world: World, world_ref: str, mode: str, seed: int, config: dict,
+             precision: str = "float32") -> RunSpec:
     """The identity of a run; its `run_id` tells whether the store already has it (before any work)."""
     # the world's control splits travel with every run, so a report (which reads only the store) knows which
     # splits are the learned check
     config = {**config, "control_splits": list(world.control_splits)}
+    if precision != "float32":  # fp32 runs keep the ids they had before precision was recorded
+        config["precision"] = precision
     return RunSpec(world=world_ref, world_id=world_identity(world), model=model_name, mode=mode, seed=seed,
                    config=config)
 
@@ -95,13 +99,13 @@ def eval_config(mode: str, subsample: float = 1.0, template: str = "plain", trai
         if training is None:
             raise IcftError(f"mode {mode!r} scores a fine-tuned model: run it with `icft study` (or use pretrained/icl)")
         if subsample != 1.0 or template != "plain":
-            raise IcftError(f"--subsample and --template apply to --mode icl only, not {mode}")
+            raise IcftError(f"the ICL settings subsample and template apply to mode icl only, not {mode}")
         return {"training": training}
     if template not in TEMPLATES:
         raise IcftError(f"unknown ICL template {template!r}: choose one of {', '.join(TEMPLATES)}")
     if mode == "pretrained":
         if subsample != 1.0 or template != "plain":
-            raise IcftError("--subsample and --template apply to --mode icl only: drop them for pretrained")
+            raise IcftError("the ICL settings subsample and template apply to mode icl only: drop them for pretrained")
         return {}
     return {"subsample": float(subsample), "template": template}  # float: 1 and 1.0 must hash alike
 

@@ -93,6 +93,7 @@ class StudyResults:
     not_run: tuple[str, ...]  # grid cells with no run stored
     ignored: tuple[str, ...]  # stored runs outside the grid, or superseded by a later finished run
     code_versions: tuple[str, ...]
+    precisions: tuple[str, ...] = ()  # the runs' precision: float32, or bfloat16 (the default on a GPU)
 
     @property
     def name(self) -> str:
@@ -135,6 +136,7 @@ def load_study(folder: str | Path) -> StudyResults:
         not_run=tuple(_cells_not_run(runs, config)),
         ignored=tuple(ignored),
         code_versions=tuple(sorted({run.code_version for run in chosen})),
+        precisions=tuple(sorted({run.config.get("precision", "float32") for run in chosen})),
     )
 
 

@@ -102,6 +102,7 @@ class TransferResults:
     not_run: tuple[str, ...]
     ignored: tuple[str, ...]
     code_versions: tuple[str, ...]
+    precisions: tuple[str, ...] = ()  # the runs' precision: float32, or bfloat16 (the default on a GPU)
 
     @property
     def name(self) -> str:
@@ -139,6 +140,7 @@ def load_transfer(folder: str | Path) -> TransferResults:
         not_run=tuple(_not_run(runs, config, tasks, train_tasks)),
         ignored=tuple(ignored),
         code_versions=tuple(sorted({run.code_version for run in chosen})),
+        precisions=tuple(sorted({run.config.get("precision", "float32") for run in chosen})),
     )
 
 

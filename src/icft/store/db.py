@@ -178,7 +178,7 @@ class ResultsStore:
             elif version != SCHEMA_VERSION:
                 raise IcftError(
                     f"{self.path} has results schema {version}, this icft reads {SCHEMA_VERSION}: "
-                    "use the icft version that wrote it, or a new --db file"
+                    "use the icft version that wrote it, or a new results file"
                 )
 
     def _write(self) -> _Transaction:

@@ -70,7 +70,7 @@ class Study:
         self.out = Path(out)
         self.console = console or Console()
         self._worlds: dict[tuple, World] = {}
-        self._base = SharedModel()
+        self._base = SharedModel(config.device)
 
     @property
     def db_path(self) -> Path:
@@ -182,7 +182,15 @@ class Study:
             self.config.icl.template if mode.context else "plain",
             self.training(cell) if mode.finetunes else None,
         )
-        return run_spec(cell.model, self.world(cell.world, cell.seed), cell.world_ref, cell.mode, cell.seed, config)
+        return run_spec(cell.model, self.world(cell.world, cell.seed), cell.world_ref, cell.mode, cell.seed, config,
+                        self.precision)
+
+    @property
+    def precision(self) -> str:
+        """The precision every cell runs in (`icft.models.device`: bf16 on a GPU that supports it, else fp32)."""
+        from icft.models.device import device_precision
+
+        return device_precision(self.config.device)
 
     # ---- pieces of a cell -------------------------------------------------------------------------------
 
@@ -202,32 +210,20 @@ class Study:
 
     def finetune_settings(self, cell: Cell, **extra):
         """The cell's `FinetuneConfig`: the study's [finetune], then its world's overrides, seeded by the cell."""
-        return finetune_config({**self.config.finetune, **cell.world.finetune}, seed=cell.seed, **extra)
+        return finetune_config(cell.world.finetune, self.config.finetune, seed=cell.seed, **extra)
 
     def training(self, cell: Cell) -> dict:
         """Everything that determines a fine-tuned model: hashed into the cell's run id."""
-        mode = MODES[cell.mode]
-        out = {"data": list(mode.train_on), "finetune": self.finetune_settings(cell).to_dict()}
-        if "sentences" in mode.train_on:
-            out["split"] = self.config.split
-        if mode.augmentations:
-            out["augment"] = self.config.augment.model_dump()
-        return out
+        from icft.learn.training import training_identity
+
+        return training_identity(cell.mode, self.finetune_settings(cell), self.config.split,
+                                 self.config.augment.model_dump())
 
     def examples(self, cell: Cell, world: World) -> list:
-        from icft.learn.augment import load_augmented
-        from icft.learn.examples import TrainingExample, document_examples, sentence_examples
+        from icft.learn.training import mode_examples
 
-        examples = []
-        for source in MODES[cell.mode].train_on:
-            if source == "documents":
-                examples += document_examples(world)
-            elif source == "sentences":
-                examples += sentence_examples(world, self.config.split)
-            else:
-                path = self.augmentations(cell, world, source)
-                examples += [TrainingExample(prompt="", completion=text) for text in load_augmented(path)]
-        return examples
+        files = [self.augmentations(cell, world, strategy) for strategy in MODES[cell.mode].augmentations]
+        return mode_examples(cell.mode, world, self.config.split, files)
 
     def augmentations(self, cell: Cell, world: World, strategy: str) -> Path:
         """The augmentation file of (world, seed, generator, strategy), generated once (cached, resumable)."""
@@ -259,17 +255,17 @@ class Study:
 
         if (folder / "model" / "config.json").exists():  # kept from an earlier run (keep_weights)
             self.console.print(f"reusing fine-tuned weights in {folder / 'model'}")
-            return load_folder(str(folder / "model"), name=cell.model)
+            return load_folder(str(folder / "model"), name=cell.model, device=self.config.device)
         if (folder / "adapter" / "adapter_config.json").exists():
             from peft import PeftModel
 
-            base = load(cell.model)
+            base = load(cell.model, device=self.config.device)
             base.model = PeftModel.from_pretrained(base.model, str(folder / "adapter")).merge_and_unload()
             self.console.print(f"reusing the fine-tuned adapter in {folder / 'adapter'}")
             return base
         examples = self.examples(cell, world)
         config = self.finetune_settings(cell, save_weights=self.config.keep_weights)
-        fresh = load(cell.model)  # fine-tuning changes the model in place: never train the shared base copy
+        fresh = load(cell.model, device=self.config.device)  # fine-tuning changes the model in place: never train the shared base copy
         self.console.print(f"fine-tuning {cell.label} on {len(examples)} examples")
         result = finetune(fresh, examples, config, out_dir=folder)
         # the fit's record (steps, tokens, seconds, losses, the stopping rule and whether it was met) is keyed by
@@ -289,7 +285,8 @@ class Study:
 class SharedModel:
     """The study's unmodified model, loaded once and shared by its cells; one model in memory at a time."""
 
-    def __init__(self):
+    def __init__(self, device: str = "auto"):
+        self.device = device
         self._loaded = None
 
     def get(self, name: str):
@@ -297,7 +294,7 @@ class SharedModel:
 
         if self._loaded is None or self._loaded.name != name:
             self._loaded = None  # free the previous model before loading the next
-            self._loaded = load(name)
+            self._loaded = load(name, device=self.device)
         return self._loaded
 
 
@@ -323,7 +320,7 @@ def claim_folder(out: Path, config: StudyConfig) -> None:
         if recorded != resolved:
             changed = sorted(k for k in resolved.keys() | recorded.keys() if resolved.get(k) != recorded.get(k))
             raise IcftError(f"{out} holds a study with another config (differs in: {', '.join(changed)}): "
-                            "rerun with the same config to resume, or pass a new --out")
+                            "rerun with the same config to resume, or choose a new study folder")
     else:
         write_text_atomic(path, json.dumps(resolved, indent=1) + "\n")
 
