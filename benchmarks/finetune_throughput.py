@@ -43,12 +43,15 @@ import sys
 import tempfile
 import time
 
-MODEL = "smollm2-135m"
+from icft.models.registry import DEFAULT_MODEL
+
 PREFIX = "finetune-bench:"  # marks the worker's protocol lines among whatever the libraries print
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="a model name or local folder (default: embedded)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (icft's device setting)")
     parser.add_argument("--steps", type=int, default=12, help="measured optimizer steps (after the warmup)")
     parser.add_argument("--warmup", type=int, default=2, help="optimizer steps not measured")
     parser.add_argument("--world", default="semantic", help="the world whose train documents both train on")
@@ -143,7 +146,7 @@ def run_icft(args) -> dict:
     from icft.learn.packing import tokenize_examples
     from icft.models import load
 
-    loaded = load(MODEL)
+    loaded = load(args.model, device=args.device)
     texts, _ = documents(loaded.tokenizer, args)
     examples = [TrainingExample("", text) for text in texts]
     lengths = [len(e) for e in tokenize_examples(examples, loaded.tokenizer)]
@@ -176,7 +179,7 @@ def run_trainer(args) -> dict:
 
     from icft.models import load
 
-    loaded = load(MODEL)
+    loaded = load(args.model, device=args.device)
     texts, mean_length = documents(loaded.tokenizer, args)
     tokenizer = loaded.tokenizer
     dataset = [{"input_ids": ids + [tokenizer.eos_token_id]}
@@ -202,7 +205,8 @@ def run_trainer(args) -> dict:
         training = TrainingArguments(
             output_dir=out, max_steps=args.warmup + args.steps, per_device_train_batch_size=per_device,
             gradient_accumulation_steps=accumulation, learning_rate=args.learning_rate, lr_scheduler_type="constant",
-            warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0, optim="adamw_torch_fused", seed=0, use_cpu=True,
+            warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0, optim="adamw_torch_fused", seed=0,
+            use_cpu=loaded.device.type == "cpu",
             save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
             dataloader_num_workers=0,
         )
@@ -217,7 +221,7 @@ def run_trainer(args) -> dict:
 
 def report(results: dict[str, dict], args) -> None:
     """A table of both trainers, then the ratios (the last line is the summary)."""
-    print(f"{'LoRA' if args.lora else 'full FT'} of {MODEL} on the {args.world} ({args.preset}) documents: {args.steps} steps after "
+    print(f"{'LoRA' if args.lora else 'full FT'} of {args.model} on the {args.world} ({args.preset}) documents: {args.steps} steps after "
           f"{args.warmup}, {args.batch_tokens} real tokens per step, {args.threads} thread(s) each, in lockstep")
     print(f"{'':8} {'tokens/s':>9} {'tokens/CPU-s':>13} {'peak MB':>8} {'padding':>8} {'mean loss':>10}")
     rate, peak = {}, {}

@@ -20,8 +20,10 @@ Torch uses its default thread count; the load average is printed because other p
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,28 +34,34 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch  # noqa: E402
 
 from icft.evaluate import score_choices  # noqa: E402
-from icft.evaluate.tokens import context_ids, continuation  # noqa: E402
-from icft.models import load, resolve  # noqa: E402
+from icft.models.tokens import context_ids, continuation  # noqa: E402
+from icft.models import DEFAULT_MODEL, load, resolve  # noqa: E402
 from icft.models.loading import model_folder  # noqa: E402
 from icft.worlds import build_world  # noqa: E402
 
-MODEL = "smollm2-135m"
 TASK = "icft_icl_scoring"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="a model name or local folder (default: embedded)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (icft's device setting)")
     parser.add_argument("--world", default="semantic")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--naive-items", type=int, default=3, help="items scored by the naive reference")
-    parser.add_argument("--lm-eval-items", type=int, default=3, help="items scored by lm-evaluation-harness")
+    parser.add_argument("--lm-eval-items", type=int, default=3,
+                        help="items scored by lm-evaluation-harness (0: skip it)")
     parser.add_argument("--lm-eval-batch-size", type=int, default=1)
     parser.add_argument("--token-budget", type=int, default=2048)
+    parser.add_argument("--documents", type=int, default=None, help="only the first N documents in the context")
     args = parser.parse_args()
+    if args.lm_eval_items > 0 and importlib.util.find_spec("lm_eval") is None:
+        sys.exit("icl_scoring compares with lm-evaluation-harness: install it with `pip install -e '.[bench]'` "
+                 "(or pass --lm-eval-items 0 to skip it)")
 
-    loaded = load(MODEL)
+    loaded = load(args.model, device=args.device)
     world = build_world(args.world, seed=args.seed)
-    context = "\n\n".join(doc.text for doc in world.documents) + "\n\n"
+    context = "\n\n".join(doc.text for doc in world.documents[: args.documents]) + "\n\n"
     requests = [(item.prompt, list(item.options)) for item in world.items]
     describe(loaded, world, context, requests)
 
@@ -76,21 +84,22 @@ def main() -> None:
           "one full forward per option, so the time per item scales to all items)")
     naive_diff = max_abs_diff([cached[i].logprobs for i in naive_subset], [s.logprobs for s in naive])
 
-    lm_subset = spaced(len(requests), args.lm_eval_items)
-    lm_scores, lm_per_item, lm_version = run_lm_eval(context, [requests[i] for i in lm_subset],
-                                                      args.lm_eval_batch_size)
-    print(f"lm-eval {lm_version:<6}{len(lm_subset):4d} items  {lm_per_item:9.3f} s/item  (subset {lm_subset}, "
-          f"batch_size {args.lm_eval_batch_size}; model loading not counted)")
-    lm_diff = max_abs_diff([cached[i].logprobs for i in lm_subset], lm_scores)
-    same_ids = same_ids_as_lm_eval(loaded.tokenizer, context, [requests[i] for i in lm_subset])
-
-    vs_naive, vs_lm_eval = naive_per_item / icft_per_item, lm_per_item / icft_per_item
+    vs_naive, vs_lm_eval = naive_per_item / icft_per_item, "skipped"
+    if args.lm_eval_items > 0:
+        lm_subset = spaced(len(requests), args.lm_eval_items)
+        lm_scores, lm_per_item, lm_version = run_lm_eval(args.model, context, [requests[i] for i in lm_subset],
+                                                          args.lm_eval_batch_size)
+        print(f"lm-eval {lm_version:<6}{len(lm_subset):4d} items  {lm_per_item:9.3f} s/item  (subset {lm_subset}, "
+              f"batch_size {args.lm_eval_batch_size}; model loading not counted)")
+        lm_diff = max_abs_diff([cached[i].logprobs for i in lm_subset], lm_scores)
+        same_ids = same_ids_as_lm_eval(loaded.tokenizer, context, [requests[i] for i in lm_subset])
+        vs_lm_eval = f"{lm_per_item / icft_per_item:.1f}"
+        print(f"icft vs lm-eval: max |diff| {lm_diff:.3g} nats over {len(lm_subset)} items "
+              f"(token ids identical to lm-eval's whole-string encoding: {same_ids})")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
-    print(f"ratios (time per item / icft's): naive {vs_naive:.1f}x, lm-eval {vs_lm_eval:.1f}x")
+    print(f"ratios (time per item / icft's): naive {vs_naive:.1f}x, lm-eval {vs_lm_eval}")
     print(f"icft vs naive:   max |diff| {naive_diff:.3g} nats over {len(naive_subset)} items")
-    print(f"icft vs lm-eval: max |diff| {lm_diff:.3g} nats over {len(lm_subset)} items "
-          f"(token ids identical to lm-eval's whole-string encoding: {same_ids})")
-    print(f"icl_scoring: vs_lm_eval={vs_lm_eval:.1f} vs_naive={vs_naive:.1f} max_abs_diff={naive_diff:.3g}")
+    print(f"icl_scoring: vs_lm_eval={vs_lm_eval} vs_naive={vs_naive:.1f} max_abs_diff={naive_diff:.3g}")
 
 
 def describe(loaded, world, context: str, requests) -> None:
@@ -111,7 +120,7 @@ def max_abs_diff(a: list, b: list) -> float:
     return max(abs(x - y) for xs, ys in zip(a, b, strict=True) for x, y in zip(xs, ys, strict=True))
 
 
-def run_lm_eval(context: str, requests, batch_size: int) -> tuple[list[list[float]], float, str]:
+def run_lm_eval(model: str, context: str, requests, batch_size: int) -> tuple[list[list[float]], float, str]:
     """Per-option log-likelihoods from lm-evaluation-harness, its time per item, and its version."""
     import lm_eval
     from lm_eval.models.huggingface import HFLM
@@ -119,7 +128,7 @@ def run_lm_eval(context: str, requests, batch_size: int) -> tuple[list[list[floa
 
     with tempfile.TemporaryDirectory() as tmp:
         write_task(Path(tmp), context, requests)
-        lm = HFLM(pretrained=model_folder(resolve(MODEL)), dtype="float32", batch_size=batch_size, device="cpu")
+        lm = HFLM(pretrained=model_folder(resolve(model)), dtype="float32", batch_size=batch_size, device="cpu")
         start = time.perf_counter()
         results = lm_eval.simple_evaluate(model=lm, tasks=[TASK], task_manager=TaskManager(include_path=tmp),
                                           log_samples=True, num_fewshot=0)

@@ -106,3 +106,40 @@ def test_ctrl_c_says_how_to_resume(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
     assert exit_info.value.code == 130 and "rerun the same command to resume" in capsys.readouterr().err
+
+
+def test_a_world_size_typo_leaves_the_folder_free_for_the_fixed_config(tmp_path):
+    config = tmp_path / "s.toml"
+    config.write_text('[[worlds]]\nname = "reversals"\nsizes = { factz = 12 }\n')
+    result = icft("study", str(config), "--out", str(tmp_path / "s"))
+    assert result.returncode == 2 and "has no size 'factz'" in result.stderr
+    assert not (tmp_path / "s").exists()  # nothing recorded: the fixed config runs in the same folder
+
+
+def test_dry_run_refuses_an_unknown_model_as_the_real_run_does(tmp_path):
+    config = tmp_path / "s.toml"
+    config.write_text('models = ["gpt-17"]\n[[worlds]]\nname = "reversals"\n')
+    result = icft("study", str(config), "--out", str(tmp_path / "s"), "--dry-run")
+    assert result.returncode == 2 and "unknown model 'gpt-17'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unusable_results_path_is_one_line_before_the_model_loads(tmp_path):
+    world = tmp_path / "rev"
+    icft("worlds", "build", "reversals", "--out", str(world))
+    result = icft("eval", "--world", str(world), "--mode", "pretrained", "--model", "gpt-17",
+                  "--db", "/proc/nope/x.db")
+    assert result.returncode == 2 and "/proc/nope/x.db is not a usable results database" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_scoring_benchmark_says_what_to_install(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    if importlib.util.find_spec("lm_eval") is not None:
+        pytest.skip("lm-eval is installed: the benchmark runs instead of stopping")
+    script = Path(__file__).parents[1] / "benchmarks" / "icl_scoring.py"
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == ("icl_scoring compares with lm-evaluation-harness: install it with "
+                                     "`pip install -e '.[bench]'` (or pass --lm-eval-items 0 to skip it)")

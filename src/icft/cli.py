@@ -166,7 +166,10 @@ def worlds_import(
 @app.command("eval")
 def eval_command(
     world: Path = typer.Option(..., "--world", help="A world folder (see `icft worlds build`)."),
-    model: str = typer.Option("smollm2-135m", "--model", help="Embedded model name, local folder, or hub id."),
+    model: str = typer.Option(None, "--model", help="Embedded model name, local folder, or hub id "
+                              "(default: the embedded smollm2-135m)."),
+    device: str = typer.Option(None, "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N "
+                               "(default: auto)."),
     mode: str = typer.Option(..., "--mode", help="pretrained (prompt alone) or icl (train documents in context)."),
     db: Path = typer.Option(Path("results.db"), "--db", help="SQLite results store (created if missing)."),
     seed: int = typer.Option(0, help="Seed for the ICL document order and the bootstrap."),
@@ -174,9 +177,10 @@ def eval_command(
     template: str = typer.Option("plain", help="ICL: plain text, or chat (documents in the user turn)."),
 ) -> None:
     """Score a world's test splits in one mode; prints per-split accuracy, 95% CI and chance."""
-    from icft.evaluate.runner import run_eval_command
+    from icft.commands.evaluate import run_eval_command
 
-    run_eval_command(world, model, mode, db, seed=seed, subsample=subsample, template=template, console=console)
+    run_eval_command(world, model, mode, db, seed=seed, subsample=subsample, template=template, device=device,
+                     console=console)
 
 
 @app.command("augment")
@@ -187,6 +191,7 @@ def augment_command(
     base_url: str = typer.Option(None, "--base-url", help="Generator: an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1."),
     endpoint_model: str = typer.Option(None, "--endpoint-model", help="The model name the endpoint serves."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", help="Environment variable holding the endpoint's key."),
+    device: str = typer.Option(None, "--device", help="A local generator's device: auto, cpu, cuda or cuda:N."),
     out: Path = typer.Option(None, "--out", help="Output JSONL (default: augmented-STRATEGY.jsonl in the world)."),
     template: Path = typer.Option(None, "--template", help="A prompt template file (see src/icft/learn/prompts)."),
     max_new_tokens: int = typer.Option(None, min=1, help="Tokens generated per prompt (default per strategy)."),
@@ -195,17 +200,21 @@ def augment_command(
     limit: int = typer.Option(None, min=1, help="Only the first N prompts (a quick look)."),
 ) -> None:
     """Write in-context inferences (rephrasings, reversals, links) to fine-tune on."""
-    from icft.learn.augment import run_augment_command
+    from icft.commands.augment import run_augment_command
 
     run_augment_command(world, strategy, model=model, base_url=base_url, endpoint_model=endpoint_model,
                         out=out, template=str(template) if template else None, api_key_env=api_key_env,
+                        device=device or "auto",
                         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, limit=limit)
 
 
 @app.command("finetune")
 def finetune_command(
     world: Path = typer.Option(..., "--world", help="A world folder."),
-    model: str = typer.Option("smollm2-135m", "--model", help="Embedded model name, local folder, or hub id."),
+    model: str = typer.Option(None, "--model", help="Embedded model name, local folder, or hub id "
+                              "(default: the embedded smollm2-135m)."),
+    device: str = typer.Option(None, "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N "
+                               "(default: auto)."),
     out: Path = typer.Option(..., "--out", help="Run folder: weights/adapter, training curve, config."),
     lora: bool = typer.Option(False, "--lora", help="Train a LoRA adapter instead of all weights."),
     split_sentences: str = typer.Option(None, "--split-sentences", help="independent or cumulative."),
@@ -215,10 +224,11 @@ def finetune_command(
     db: Path = typer.Option(None, "--db", help="Also score the fine-tuned model on every split into this store."),
 ) -> None:
     """Fine-tune on a world's documents (or sentences), plus augmentations; optionally evaluate."""
-    from icft.learn.run import run_finetune_command
+    from icft.commands.finetune import run_finetune_command
 
     run_finetune_command(world, model, out, lora=lora, split=split_sentences, augmented=augmented, epochs=epochs,
-                         learning_rate=learning_rate, max_steps=max_steps, seed=seed, db=db, console=console)
+                         learning_rate=learning_rate, max_steps=max_steps, seed=seed, db=db, device=device,
+                         console=console)
 
 
 @app.command("study")
@@ -227,13 +237,14 @@ def study_command(
     out: Path = typer.Option(..., "--out", help="Study folder: results.db, worlds, caches, report."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the grid and its estimated cost; run nothing."),
     report: bool = typer.Option(True, help="Write the report when the grid is done."),
+    device: str = typer.Option(None, "--device", help="Overrides the config's `device`: auto, cpu, cuda or cuda:N."),
 ) -> None:
     """Run a study's grid (worlds x models x modes x seeds, or a transfer grid); rerun the same command to resume."""
     from icft.study.config import load_study_config
     from icft.study.grid import run_study
     from icft.study.transfer import run_transfer_study
 
-    study = load_study_config(config)
+    study = load_study_config(config, device=device)
     run = run_transfer_study if study.kind == "transfer" else run_study
     run(study, out, dry_run=dry_run, console=console)
     if report and not dry_run:

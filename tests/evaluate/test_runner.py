@@ -3,8 +3,9 @@ from rich.console import Console
 
 from icft.errors import IcftError
 from icft.evaluate import runner
-from icft.evaluate.runner import evaluate_world, run_eval_command, summary_table
-from icft.study.store import ResultsStore
+from icft.commands.evaluate import run_eval_command
+from icft.evaluate.runner import evaluate_world, summary_table
+from icft.store import ResultsStore
 from icft.worlds.io import save_world
 from icft.worlds.schema import Document, Item, World
 from tiny_models import tiny_model

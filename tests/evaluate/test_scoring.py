@@ -10,7 +10,7 @@ from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
 from icft.errors import IcftError
 from icft.evaluate import OptionScores, score_choices
-from icft.evaluate.tokens import context_ids, continuation
+from icft.models.tokens import context_ids, continuation
 from icft.models import LoadedModel
 from tiny_models import tiny_model, tiny_tokenizer
 

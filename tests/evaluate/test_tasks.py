@@ -4,7 +4,7 @@ import pytest
 
 from icft.evaluate.scoring import score_choices
 from icft.evaluate.tasks import evaluate_task, exact_match, rouge_l, score_examples, task_prompts
-from icft.study.store import ResultsStore, RunSpec
+from icft.store import ResultsStore, RunSpec
 from icft.tasks.prompts import answer_text
 from icft.tasks.schema import Task, TaskExample
 

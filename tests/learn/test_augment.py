@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from icft.commands.augment import run_augment_command
 from icft.errors import IcftError
 from icft.learn.augment import (
     FILTERS,
@@ -14,7 +15,6 @@ from icft.learn.augment import (
     clean_completion,
     load_augmented,
     mentions_world_term,
-    run_augment_command,
     unknown_words,
     world_vocabulary,
 )

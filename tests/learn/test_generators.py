@@ -133,7 +133,7 @@ def _closed_port() -> int:
 def test_unreachable_endpoint_is_one_line_naming_the_url():
     url = f"http://127.0.0.1:{_closed_port()}/v1"
     generator = EndpointGenerator(url, "any-model", max_retries=0, timeout=5)
-    with pytest.raises(IcftError, match=f"cannot reach the endpoint at {url}: start the server or fix --base-url"):
+    with pytest.raises(IcftError, match=f"cannot reach the endpoint at {url}: start the server or fix base_url"):
         generator.generate(["tuvir are"], "", SETTINGS)
 
 
@@ -152,7 +152,7 @@ def test_make_generator_needs_exactly_one_source():
         make_generator()
     with pytest.raises(IcftError, match="choose a generator"):
         make_generator(model="smollm2-135m", base_url="http://127.0.0.1:1/v1")
-    with pytest.raises(IcftError, match="needs --endpoint-model"):
+    with pytest.raises(IcftError, match="needs endpoint_model"):
         make_generator(base_url="http://127.0.0.1:1/v1")
     with pytest.raises(IcftError, match="unknown model"):
         make_generator(model="no-such-model-anywhere")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from icft.study.config import parse_study_config
-from icft.study.store import ItemResult, ResultsStore, RunSpec
+from icft.store import ItemResult, ResultsStore, RunSpec
 
 CHANCE = {"reversed": 0.5, "rephrased": 0.5, "syllogism": 1 / 6, "reverse_a": 0.25, "reverse_b": 0.25,
           "forward": 0.25}

@@ -12,7 +12,7 @@ from scipy.stats import binom
 from icft.report import write_report
 from icft.report.results import load_study
 from icft.study.config import parse_study_config
-from icft.study.store import ItemResult, ResultsStore, RunSpec, world_identity
+from icft.store import ItemResult, ResultsStore, RunSpec, world_identity
 from icft.worlds import build_world, save_world
 
 CELLS = {("reversals", "pretrained", "reversed"): 0.5, ("reversals", "pretrained", "rephrased"): 0.5,

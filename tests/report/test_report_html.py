@@ -163,7 +163,7 @@ def test_a_transfer_study_is_not_compared(tmp_path):
     transfer = tmp_path / "transfer"
     transfer.mkdir()
     (transfer / "study.json").write_text(json.dumps(parse_study_config({"kind": "transfer"}).model_dump(mode="json")))
-    with pytest.raises(IcftError, match="--compare reads icl_vs_ft studies only"):
+    with pytest.raises(IcftError, match="a comparison reads icl_vs_ft studies only"):
         write_report(folder, compare=transfer)
 
 

@@ -14,7 +14,7 @@ from icft.report.transfer import UNMODIFIED, label_rate, load_transfer
 from icft.report.transfer_findings import transfer_findings
 from icft.report.transfer_page import delta_table, label_rate_table, matrix_table, weight_table
 from icft.study.config import parse_study_config
-from icft.study.store import ResultsStore, RunSpec, TaskResult
+from icft.store import ResultsStore, RunSpec, TaskResult
 
 MODEL, SIZE, N = "tiny-model", 8, 40
 LABELS = ["true", "false"]
@@ -288,7 +288,7 @@ def test_write_report_writes_the_page_and_summary(study):
 
 
 def test_compare_is_refused_for_transfer_studies(study, tmp_path):
-    with pytest.raises(IcftError, match="--compare reads icl_vs_ft studies only"):
+    with pytest.raises(IcftError, match="a comparison reads icl_vs_ft studies only"):
         write_report(study, compare=study)
 
 

@@ -51,3 +51,24 @@ def test_malformed_toml_and_missing_file(tmp_path):
         load_study_config(bad)
     with pytest.raises(IcftError, match="does not exist"):
         load_study_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("world, message", [
+    ({"name": "reversals", "sizes": {"factz": 12}}, "key 'worlds.0': world 'reversals' has no size 'factz'"),
+    ({"name": "reversals", "preset": "huge"}, "key 'worlds.0': world 'reversals' has no preset 'huge'"),
+    ({"name": "reversals", "sizes": {"facts": 0}}, "size 'facts' of world 'reversals' must be a positive integer"),
+    ({"preset": "paper"}, "needs either `name` (a generator) or `path` (a world folder)"),
+])
+def test_world_sizes_and_presets_are_checked_with_the_config(world, message):
+    with pytest.raises(IcftError) as error:
+        parse_study_config({"worlds": [world]}, source="s.toml")
+    assert message in str(error.value)
+
+
+def test_two_worlds_with_one_label_are_refused_and_a_label_tells_them_apart():
+    twice = [{"name": "reversals"}, {"name": "reversals", "sizes": {"facts": 6}}]
+    with pytest.raises(IcftError, match="worlds 0 and 1 are both named 'reversals': give one of them a `label`"):
+        parse_study_config({"worlds": twice})
+    config = parse_study_config({"worlds": [twice[0], {**twice[1], "label": "reversals-small"}]})
+    assert [c.world_ref for c in expand_grid(config)][:: len(config.modes)] == ["reversals-s0", "reversals-small-s0"]
+    assert parse_study_config(config.model_dump(mode="json")) == config  # study.json reads back the same

@@ -10,8 +10,9 @@ import time
 import pytest
 
 from icft.errors import IcftError
-from icft.study import ResultsStore, parse_study_config
-from icft.study.grid import Study, run_study
+from icft.store import ResultsStore
+from icft.study import parse_study_config
+from icft.study.grid import Study, expand_grid, run_study
 
 MODES = ["pretrained", "icl", "ft", "ft-split"]
 
@@ -129,3 +130,17 @@ def test_dry_run_plans_the_findings_comparisons_with_their_power(tiny_folder, tm
 
     items = int(next(row for row in rows if row[0] == "2")[5].split(" × ")[0])
     assert next(row for row in rows if row[0] == "2")[6] == f"{planned_mde(items, 1):.2f}"
+
+
+def test_the_cli_and_a_study_give_one_fine_tuning_one_run_id(tiny_folder, tmp_path):
+    from icft.commands.finetune import run_finetune_command
+    from icft.worlds import build_world, save_world
+
+    world_dir = tmp_path / "rev"
+    save_world(build_world("reversals", seed=0, facts=4, articles_per_fact=1), world_dir)
+    study = Study(parse_study_config({"models": [tiny_folder], "modes": ["ft"], "seeds": [0],
+                                      "worlds": [{"path": str(world_dir)}], "finetune": {"max_steps": 1}}),
+                  tmp_path / "study")
+    [cell] = expand_grid(study.config)
+    summary = run_finetune_command(world_dir, tiny_folder, tmp_path / "ft", max_steps=1, seed=0, db=tmp_path / "r.db")
+    assert summary.run_id == study.cell_spec(cell).run_id

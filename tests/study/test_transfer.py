@@ -3,7 +3,8 @@
 import pytest
 
 from icft.errors import IcftError
-from icft.study import ResultsStore, parse_study_config
+from icft.store import ResultsStore
+from icft.study import parse_study_config
 from icft.study.transfer import BASE, TransferStudy, mean_abs_weight_change, run_transfer_study
 from tiny_models import tiny_model
 

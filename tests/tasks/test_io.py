@@ -313,7 +313,7 @@ def test_yang2024_preset_parses_and_names_its_training_tasks():
     transfer = config.transfer
     assert config.kind == "transfer" and transfer.builtin_domains == []
     assert transfer.train_sizes == [2000, 4000, 6000] and transfer.variants == ["ft", "fticl"]
-    assert config.finetune["epochs"] == 2
+    assert config.finetune.epochs == 2
     keys = {f"{t.name}/{t.domain}" for t in transfer.tasks}
     assert len(keys) == len(transfer.tasks) == 15
     assert all(t.dataset and t.train is None and t.test is None for t in transfer.tasks)

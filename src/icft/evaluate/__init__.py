@@ -1,14 +1,14 @@
-"""Evaluation: log-likelihood scoring of multiple-choice items and text generation, reusing a shared context;
+"""Evaluation: log-likelihood scoring of multiple-choice items, reusing a shared context; task scoring;
 metrics and the statistics of intervals and paired comparisons; the runner that scores a world in one mode
-into the store."""
+into the store.
 
-from icft.evaluate.generation import generate
-from icft.evaluate.metrics import SplitSummary, summarize_splits
-from icft.evaluate.runner import EvalSummary, evaluate_world
-from icft.evaluate.scoring import OptionScores, score_choices
-from icft.evaluate.stats import Difference, Estimate, cell_estimate, paired
+The names below load on first use, so the report (which reads `icft.evaluate.stats`) never imports torch.
+"""
 
-__all__ = [
-    "Difference", "Estimate", "EvalSummary", "OptionScores", "SplitSummary", "cell_estimate", "evaluate_world",
-    "generate", "paired", "score_choices", "summarize_splits",
-]
+from icft._lazy import lazy_exports
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "SplitSummary": "metrics", "summarize_splits": "metrics", "EvalSummary": "runner",
+    "evaluate_world": "runner", "OptionScores": "scoring", "score_choices": "scoring", "Difference": "stats",
+    "Estimate": "stats", "cell_estimate": "stats", "paired": "stats",
+})

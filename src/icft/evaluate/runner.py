@@ -11,21 +11,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from icft.errors import IcftError
 from icft.evaluate.metrics import Estimate, SplitSummary, is_correct, summarize_splits
 from icft.evaluate.scoring import score_choices
-from icft.evaluate.tokens import context_ids, continuation
+from icft.models.tokens import context_ids, continuation
 from icft.learn.modes import mode_spec
 from icft.learn.icl import NO_CONTEXT, TEMPLATES, IclContext, build_icl_context, check_fits
-from icft.models import LoadedModel, load
-from icft.study.store import ItemResult, ResultsStore, RunSpec, world_identity
-from icft.worlds.io import load_world
+from icft.models import LoadedModel
+from icft.models.device import precision_name
+from icft.store import ItemResult, ResultsStore, RunSpec, world_identity
 from icft.worlds.schema import Item, World
 
 TOKEN_BUDGET = 2048  # tokens per scoring forward pass (batch x length)
@@ -57,7 +55,7 @@ def evaluate_world(loaded: LoadedModel, world: World, world_ref: str, mode: str,
     if batch_items < 1:
         raise IcftError(f"batch_items must be at least 1, got {batch_items}")
     _require_unique_item_ids(world)
-    spec = run_spec(loaded.name, world, world_ref, mode, seed, config)
+    spec = run_spec(loaded.name, world, world_ref, mode, seed, config, precision_name(loaded.dtype))
     run_id = store.start_run(spec)
     n_scored = 0
     if store.run_status(run_id) != "finished":
@@ -81,11 +79,14 @@ def stored_summary(store: ResultsStore, spec: RunSpec, world: World) -> EvalSumm
                        config=spec.config, splits=summarize_splits(rows), n_scored=0)
 
 
-def run_spec(model_name: str, world: World, world_ref: str, mode: str, seed: int, config: dict) -> RunSpec:
+def run_spec(model_name: str, world: World, world_ref: str, mode: str, seed: int, config: dict,
+             precision: str = "float32") -> RunSpec:
     """The identity of a run; its `run_id` tells whether the store already has it (before any work)."""
     # the world's control splits travel with every run, so a report (which reads only the store) knows which
     # splits are the learned check
     config = {**config, "control_splits": list(world.control_splits)}
+    if precision != "float32":  # fp32 runs keep the ids they had before precision was recorded
+        config["precision"] = precision
     return RunSpec(world=world_ref, world_id=world_identity(world), model=model_name, mode=mode, seed=seed,
                    config=config)
 
@@ -96,13 +97,13 @@ def eval_config(mode: str, subsample: float = 1.0, template: str = "plain", trai
         if training is None:
             raise IcftError(f"mode {mode!r} scores a fine-tuned model: run it with `icft study` (or use pretrained/icl)")
         if subsample != 1.0 or template != "plain":
-            raise IcftError(f"--subsample and --template apply to --mode icl only, not {mode}")
+            raise IcftError(f"the ICL settings subsample and template apply to mode icl only, not {mode}")
         return {"training": training}
     if template not in TEMPLATES:
         raise IcftError(f"unknown ICL template {template!r}: choose one of {', '.join(TEMPLATES)}")
     if mode == "pretrained":
         if subsample != 1.0 or template != "plain":
-            raise IcftError("--subsample and --template apply to --mode icl only: drop them for pretrained")
+            raise IcftError("the ICL settings subsample and template apply to mode icl only: drop them for pretrained")
         return {}
     return {"subsample": float(subsample), "template": template}  # float: 1 and 1.0 must hash alike
 
@@ -163,7 +164,7 @@ def _rows_in_world_order(rows: list[ItemResult], world: World) -> list[ItemResul
     missing = [item.id for item in world.items if item.id not in by_id]
     if missing:
         raise IcftError(f"run is marked finished but lacks {len(missing)} items (first {missing[0]!r}): "
-                        "use a new --db file")
+                        "use a new results file")
     return [by_id[item.id] for item in world.items]
 
 
@@ -184,19 +185,3 @@ def summary_table(summary: EvalSummary) -> Table:
 
 def format_estimate(e: Estimate) -> str:
     return f"{e.mean:.2f} [{e.low:.2f}, {e.high:.2f}]"
-
-
-def run_eval_command(world_dir: str | Path, model_name: str, mode: str, db: str | Path, seed: int = 0,
-                     subsample: float = 1.0, template: str = "plain", console: Console | None = None) -> EvalSummary:
-    """`icft eval`: load the world and model, evaluate (resuming), print the table."""
-    eval_config(mode, subsample, template)  # bad options fail before the model loads
-    world = load_world(world_dir)
-    loaded = load(model_name)
-    with ResultsStore(db) as store:
-        summary = evaluate_world(loaded, world, str(Path(world_dir)), mode, store, seed=seed, subsample=subsample,
-                                 template=template)
-    console = console or Console()
-    console.print(summary_table(summary))
-    if summary.n_scored == 0:
-        console.print(f"run {summary.run_id} was already in {db}: nothing recomputed")
-    return summary

@@ -1,7 +1,7 @@
 """Multiple-choice scoring by log-likelihood, computing a long shared context's key/value cache once.
 
 `score_choices(loaded, [(prompt, options), ...], context)` gives, for every option, the summed log-probability
-(nats) of its tokens after context + prompt; `icft.evaluate.tokens` says exactly which tokens those are.
+(nats) of its tokens after context + prompt; `icft.models.tokens` says exactly which tokens those are.
 
 How the context is reused (reuse_context=True): the context runs through the model once, and its key/value
 cache (batch 1) is kept. The continuations of many items are then packed into ONE row after it, up to
@@ -27,7 +27,7 @@ from tqdm import tqdm
 from transformers import DynamicCache
 
 from icft.errors import IcftError
-from icft.evaluate.tokens import Continuation, context_ids, continuation
+from icft.models.tokens import Continuation, context_ids, continuation
 from icft.models import LoadedModel
 
 _PACKABLE_LAYERS = {"full_attention", "sliding_attention"}

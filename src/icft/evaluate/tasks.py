@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from rouge_score import rouge_scorer
 from rich.progress import Progress
 
-from icft.evaluate.generation import generate
+from icft.models.generation import generate
 from icft.evaluate.scoring import score_choices
 from icft.models import LoadedModel
-from icft.study.store import ResultsStore, RunSpec, TaskResult
+from icft.store import ResultsStore, RunSpec, TaskResult
 from icft.tasks.prompts import STOP, answer_text, format_prompt, pick_demonstrations
 from icft.tasks.schema import Task, TaskExample
 

@@ -1,13 +1,15 @@
 """Learning modes: ICL contexts, the fine-tuning loop and its data (documents, split sentences, augmentations,
-task prompts with or without in-context demonstrations for FTICL)."""
+task prompts with or without in-context demonstrations for FTICL).
 
-from icft.learn.examples import TrainingExample, document_examples, sentence_examples
-from icft.learn.finetune import FinetuneConfig, FinetuneResult, finetune
-from icft.learn.fticl import task_training_examples
-from icft.learn.icl import IclContext, build_icl_context
-from icft.learn.modes import MODES, Mode
+The names below load on first use, so reading `icft.learn.modes` (the report does) never imports torch. The
+loop itself is `icft.learn.finetune.finetune` (a name the package leaves to its submodule).
+"""
 
-__all__ = [
-    "MODES", "FinetuneConfig", "FinetuneResult", "IclContext", "Mode", "TrainingExample", "build_icl_context",
-    "document_examples", "finetune", "sentence_examples", "task_training_examples",
-]
+from icft._lazy import lazy_exports
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "TrainingExample": "examples", "document_examples": "examples", "sentence_examples": "examples",
+    "FinetuneConfig": "finetune_config", "FinetuneResult": "finetune",
+    "task_training_examples": "fticl", "IclContext": "icl", "build_icl_context": "icl", "MODES": "modes",
+    "Mode": "modes",
+})

@@ -153,7 +153,7 @@ def augment_world(
         raise IcftError(
             f"augmentation kept nothing: all {counts['sentences']} generated sentences were filtered out "
             f"({', '.join(f'{k} {counts[k]}' for k in FILTERS)}): use a larger generator or a different "
-            "template (--template)"
+            "prompt template (the `template` setting)"
         )
     write_text_atomic(out_path, "".join(json_line(r) for r in records))
     summary = _summary(world, generator.name, strategy, template, settings, counts, stats)
@@ -388,48 +388,3 @@ def _drop_reason(sentence: str, inputs: set[str], known: dict[str, set[str]], vo
     if key in known["kept"]:
         return "duplicate"
     return None
-
-
-def run_augment_command(
-    world_dir: str | Path,
-    strategy: str,
-    model: str | None = None,
-    base_url: str | None = None,
-    endpoint_model: str | None = None,
-    out: str | Path | None = None,
-    template: str | None = None,
-    api_key_env: str = "OPENAI_API_KEY",
-    device: str = "cpu",
-    max_new_tokens: int | None = None,
-    temperature: float = 0.0,
-    seed: int = 0,
-    chat: bool | None = None,
-    batch_size: int = 8,
-    max_words: int = 40,
-    context_documents: int | None = None,
-    limit: int | None = None,
-    cache: str | None = None,
-    progress: bool = True,
-) -> AugmentResult:
-    """`icft augment`: load the world, build the generator, augment, print the counts.
-
-    `out` defaults to `augmented-<strategy>.jsonl` in the world folder.
-    """
-    from icft.learn.generators import make_generator
-    from icft.worlds.io import load_world
-
-    if strategy not in STRATEGIES:
-        raise IcftError(f"unknown augmentation strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    settings = AugmentSettings(
-        template=template, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, chat=chat,
-        batch_size=batch_size, max_words=max_words, context_documents=context_documents, limit=limit,
-        cache_path=cache,
-    )
-    load_template(strategy, template)  # a bad template fails before a model is loaded
-    world = load_world(world_dir)
-    generator = make_generator(model, base_url, endpoint_model, api_key_env, device, batch_size)
-    out_path = Path(out) if out is not None else Path(world_dir) / f"augmented-{strategy}.jsonl"
-    result = augment_world(world, generator, strategy, out_path, settings, progress=progress)
-    print(result.describe())
-    print(f"wrote {result.path} and {result.summary_path}")
-    return result

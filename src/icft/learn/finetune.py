@@ -54,104 +54,9 @@ import torch.nn.functional as F
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
 from icft.learn.examples import TrainingExample
+from icft.learn.finetune_config import LR_SCHEDULES, FinetuneConfig
 from icft.learn.packing import IGNORE, TokenizedExample, collate_rows, pack_rows, tokenize_examples
 from icft.models import LoadedModel
-
-LLAMA_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-LR_SCHEDULES = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
-
-
-@dataclass(frozen=True)
-class FinetuneConfig:
-    """Everything that decides a fine-tuning run; validated on construction (ValueError names the field)."""
-
-    epochs: int = 3  # passes over the examples; with `target_loss`, the most passes allowed (the cap)
-    max_steps: int | None = None  # stop after this many optimizer steps, even mid-epoch
-    # the stopping rule "train until learned": stop at the end of the first epoch whose mean training loss
-    # (per learned token, over the whole epoch) is at most this; it reads only the training data, never a
-    # test split. None = always train `epochs` epochs
-    target_loss: float | None = None
-    learning_rate: float = 1e-4
-    lr_schedule: str = "cosine"  # constant | linear | cosine (after linear warmup)
-    warmup_steps: int = 0
-    row_tokens: int = 512  # packing row length: the longest example allowed (attention cost grows with it)
-    batch_tokens: int = 512  # tokens per optimizer step (row_tokens x rows): ~9 semantic documents, as the paper
-    micro_batch_tokens: int = 512  # tokens per forward/backward; gradients accumulate up to batch_tokens
-    # examples per optimizer step instead of batch_tokens: steps then do not depend on example length, so
-    # data with longer prompts (FTICL) takes as many steps as the same examples without them
-    batch_examples: int | None = None
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
-    seed: int = 0
-    lora: bool = False
-    lora_rank: int = 16
-    lora_alpha: float = 32.0
-    lora_dropout: float = 0.0
-    lora_targets: tuple[str, ...] = LLAMA_PROJECTIONS
-    merge_lora: bool = True  # merge the adapter into the weights after training (the adapter is saved first)
-    save_weights: bool = True  # write the weights or adapter to out_dir (curve and config are always written)
-
-    def __post_init__(self):
-        if isinstance(self.lora_targets, str) or not isinstance(self.lora_targets, (list, tuple)):
-            raise ValueError(f"lora_targets must be a list of module names, got {self.lora_targets!r}")
-        object.__setattr__(self, "lora_targets", tuple(self.lora_targets))  # a list from JSON is fine
-        self._check_types()
-        positive = ("epochs", "learning_rate", "row_tokens", "batch_tokens", "micro_batch_tokens", "lora_rank",
-                    "lora_alpha")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("warmup_steps", "weight_decay", "grad_clip"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative, got {getattr(self, name)!r}")
-        for name in ("max_steps", "batch_examples", "target_loss"):
-            if getattr(self, name) is not None and getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive or None, got {getattr(self, name)!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
-        if not 0 <= self.lora_dropout < 1:
-            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
-        if not self.lora_targets or not all(isinstance(t, str) and t for t in self.lora_targets):
-            raise ValueError(f"lora_targets must be a non-empty list of module names, got {self.lora_targets!r}")
-        for name in ("batch_tokens", "micro_batch_tokens"):
-            if getattr(self, name) % self.row_tokens:
-                raise ValueError(
-                    f"{name} must be a multiple of row_tokens ({self.row_tokens}), got {getattr(self, name)}"
-                )
-        if self.batch_tokens % self.micro_batch_tokens:
-            raise ValueError(
-                f"batch_tokens ({self.batch_tokens}) must be a multiple of micro_batch_tokens "
-                f"({self.micro_batch_tokens})"
-            )
-
-    def _check_types(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name == "lora_targets":
-                ok = True  # checked with its values
-            elif f.name in ("max_steps", "batch_examples"):
-                ok = value is None or _is_int(value)
-            elif f.name == "target_loss":
-                ok = value is None or _is_int(value) or isinstance(value, float)
-            elif isinstance(f.default, str):
-                ok = isinstance(value, str)
-            elif isinstance(f.default, bool):
-                ok = isinstance(value, bool)
-            elif isinstance(f.default, int):
-                ok = _is_int(value)
-            else:  # float fields also take ints
-                ok = _is_int(value) or isinstance(value, float)
-            if not ok:
-                raise ValueError(f"{f.name} has the wrong type: got {value!r}")
-
-    def to_dict(self) -> dict:
-        values = dataclasses.asdict(self)
-        values["lora_targets"] = list(self.lora_targets)
-        return values
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -214,7 +119,9 @@ def finetune(
     if not examples:
         raise IcftError("no training examples: give finetune at least one document or sentence")
     # --- setup -----------------------------------------------------------------------------------------
-    accelerator = Accelerator()
+    # training runs where the model was loaded: on a GPU machine a CPU-loaded model stays on the CPU, so a
+    # study's fine-tuned cells are scored on the same device as its others
+    accelerator = Accelerator(cpu=loaded.device.type == "cpu")
     torch.manual_seed(config.seed)  # LoRA initialization and dropout
     tokenizer = loaded.tokenizer
     tokenized = tokenize_examples(examples, tokenizer)

@@ -59,7 +59,7 @@ class Generator(Protocol):
 
 
 class LocalGenerator:
-    """A loaded model (`icft.models.load`) run with `icft.evaluate.generation.generate`."""
+    """A loaded model (`icft.models.load`) run with `icft.models.generation.generate`."""
 
     def __init__(self, loaded, batch_size: int = 8, name: str | None = None):
         self.loaded = loaded
@@ -67,7 +67,7 @@ class LocalGenerator:
         self.name = name or f"local:{loaded.name}"
 
     def generate(self, prompts: Sequence[str], context: str, settings: GenerationSettings) -> list[str]:
-        from icft.evaluate.generation import generate
+        from icft.models.generation import generate
 
         self._check_fits(prompts, context, settings)
         return generate(
@@ -92,7 +92,7 @@ class LocalGenerator:
         if needed > window:
             raise IcftError(
                 f"generation needs {needed} tokens ({context_tokens} of context) but {self.loaded.name} holds "
-                f"{window}: put fewer documents in context (--context-documents) or lower max_new_tokens"
+                f"{window}: put fewer documents in context (context_documents) or lower max_new_tokens"
             )
 
 
@@ -149,7 +149,7 @@ class EndpointGenerator:
         if served and self.model not in served:
             raise IcftError(
                 f"the endpoint at {self.base_url} does not serve model {self.model!r}: it serves "
-                f"{', '.join(served)}; pass one of those as --endpoint-model"
+                f"{', '.join(served)}; pass one of those as endpoint_model"
             )
         self._model_checked = True
 
@@ -181,7 +181,7 @@ class EndpointGenerator:
             return "no-key"  # local servers usually need none; one that does answers 401, reported below
         raise IcftError(
             f"no API key for {self.base_url}: set the environment variable {self.api_key_env} "
-            "(or name another one with --api-key-env)"
+            "(or name another one as api_key_env)"
         )
 
     def _error(self, e: Exception) -> IcftError:
@@ -192,15 +192,15 @@ class EndpointGenerator:
         if isinstance(e, openai.APITimeoutError):
             return IcftError(f"{where} did not answer in time: check the server's load or raise the timeout")
         if isinstance(e, openai.APIConnectionError):
-            return IcftError(f"cannot reach {where}: start the server or fix --base-url (it should end in /v1)")
+            return IcftError(f"cannot reach {where}: start the server or fix base_url (it should end in /v1)")
         if isinstance(e, (openai.AuthenticationError, openai.PermissionDeniedError)):
             return IcftError(
                 f"{where} rejected the API key (HTTP {e.status_code}): set a valid key in ${self.api_key_env}"
             )
         if isinstance(e, openai.NotFoundError):
             return IcftError(
-                f"{where} answered 404 for model {self.model!r}: check --endpoint-model, that --base-url ends in "
-                "/v1, and for a chat-only model (no /v1/completions) pass --chat"
+                f"{where} answered 404 for model {self.model!r}: check endpoint_model, that base_url ends in "
+                "/v1, and for a chat-only model (no /v1/completions) set chat = true"
             )
         status = getattr(e, "status_code", None)
         detail = " ".join(str(getattr(e, "message", e)).split())[:200]
@@ -301,13 +301,13 @@ def make_generator(
 ) -> Generator:
     """A local model by name (`--model`) or an endpoint (`--base-url` with `--endpoint-model`): exactly one."""
     if (model is None) == (base_url is None):
-        raise IcftError("choose a generator: pass --model NAME, or --base-url URL with --endpoint-model NAME")
+        raise IcftError("choose a generator: a model name, or base_url with endpoint_model (the model the server serves)")
     if base_url is not None:
         if not endpoint_model:
-            raise IcftError(f"--base-url {base_url} needs --endpoint-model: the model name the server serves")
+            raise IcftError(f"base_url {base_url} needs endpoint_model: the model name the server serves")
         return EndpointGenerator(base_url, endpoint_model, api_key_env=api_key_env)
     if endpoint_model is not None:
-        raise IcftError("--endpoint-model goes with --base-url; for a local model pass --model only")
+        raise IcftError("endpoint_model goes with base_url; for a local model give the model name only")
     from icft.models import load
 
     return LocalGenerator(load(model, device=device), batch_size=batch_size)

@@ -70,12 +70,12 @@ def chat_scaffold(tokenizer) -> tuple[str, str]:
     A leading BOS text is dropped when the tokenizer adds BOS itself, so it is not encoded twice.
     """
     if not getattr(tokenizer, "chat_template", None):
-        raise IcftError("the model's tokenizer has no chat template: use --template plain")
+        raise IcftError("the model's tokenizer has no chat template: use the ICL template \"plain\"")
     rendered = tokenizer.apply_chat_template(
         [{"role": "user", "content": _SENTINEL}], tokenize=False, add_generation_prompt=True
     )
     if rendered.count(_SENTINEL) != 1:
-        raise IcftError("the model's chat template does not place the user message once: use --template plain")
+        raise IcftError("the model's chat template does not place the user message once: use the ICL template \"plain\"")
     before, after = rendered.split(_SENTINEL)
     bos = getattr(tokenizer, "bos_token", None)
     if bos and before.startswith(bos) and _adds_bos(tokenizer):
@@ -93,7 +93,7 @@ def check_fits(loaded: LoadedModel, context_tokens: int, longest_request_tokens:
     window = loaded.context_window
     if context_tokens + longest_request_tokens > window:
         room = window - longest_request_tokens
-        hint = (f"lower --subsample to about {max(room, 0) / max(context_tokens, 1):.3g} of its value"
+        hint = (f"lower the ICL subsample to about {max(room, 0) / max(context_tokens, 1):.3g} of its value"
                 if room > 0 else "use a model with a longer window")
         raise IcftError(
             f"the ICL context is {context_tokens} tokens and the longest item needs {longest_request_tokens} more, "

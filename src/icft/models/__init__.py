@@ -1,6 +1,13 @@
-"""Models: which name means which weights (registry), and loading with a conversion cache."""
+"""Models: which name means which weights (registry), loading with a conversion cache, the device and precision
+they run in (`device`), tokenizing text the way scoring and generation need it (`tokens`), and generation with a
+shared context (`generation`).
 
-from icft.models.loading import LoadedModel, cache_root, load, load_folder
-from icft.models.registry import DEFAULT_MODEL, EMBEDDED, resolve
+The names below load on first use: a config reading `DEFAULT_MODEL` imports no torch.
+"""
 
-__all__ = ["DEFAULT_MODEL", "EMBEDDED", "LoadedModel", "cache_root", "load", "load_folder", "resolve"]
+from icft._lazy import lazy_exports
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "LoadedModel": "loading", "cache_root": "loading", "load": "loading", "load_folder": "loading",
+    "DEFAULT_MODEL": "registry", "EMBEDDED": "registry", "resolve": "registry",
+})

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from icft.errors import IcftError
+from icft.models.device import default_dtype, resolve_device
 from icft.models.registry import EMBEDDED, ModelSource, embedded_gguf_path, resolve
 
 CONVERTED_MARKER = "icft-converted.json"  # written last: a folder without it is an unfinished conversion
@@ -39,13 +40,21 @@ class LoadedModel:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
 
 def cache_root() -> Path:
     return Path(os.environ.get("ICFT_CACHE", "~/.cache/icft")).expanduser()
 
 
-def load(name: str, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> LoadedModel:
-    """Load `name` (an embedded model, a local folder or .gguf file, or a hub id)."""
+def load(name: str, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> LoadedModel:
+    """Load `name` (an embedded model, a local folder or .gguf file, or a hub id) onto `device`.
+
+    `device` is a torch device or a setting (auto | cpu | cuda | cuda:N); `dtype` defaults to the device's
+    (`icft.models.device.default_dtype`: bf16 on a GPU that supports it, else fp32).
+    """
     source = resolve(name)
     folder = model_folder(source)
     return load_folder(folder, name=name, device=device, dtype=dtype)
@@ -67,9 +76,13 @@ def model_folder(source: ModelSource) -> str:
     return str(target)
 
 
-def load_folder(folder: str, name: str, device="cpu", dtype=torch.float32) -> LoadedModel:
+def load_folder(folder: str, name: str, device: str | torch.device = "cpu",
+                dtype: torch.dtype | None = None) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
+
+    device = resolve_device(device) if isinstance(device, str) else device
+    dtype = dtype or default_dtype(device)
 
     hf_logging.disable_progress_bar()  # a cached load takes under a second: its bar is noise in a study's log
     try:

@@ -47,7 +47,7 @@ def write_report(study_dir: str | Path, compare: str | Path | None = None) -> Re
     kinds = [_read_config(Path(folder)).kind for folder in (study_dir, compare) if folder is not None]
     if "transfer" in kinds:
         if compare is not None:
-            raise IcftError("--compare reads icl_vs_ft studies only: report each transfer study on its own")
+            raise IcftError("a comparison reads icl_vs_ft studies only: report each transfer study on its own")
         return _write_transfer_report(study_dir)
     study = load_study(study_dir)
     comparison = None

@@ -100,6 +100,7 @@ def _overview(study: StudyResults) -> Part:
         ("modes", ", ".join(config.modes)),
         ("seeds", ", ".join(str(s) for s in config.seeds)),
         ("code versions of the runs", ", ".join(study.code_versions) or "none yet"),
+        ("precision of the runs", ", ".join(study.precisions) or "none yet"),
     ]
     return _title_and_facts(f"icft report: {study.name}", facts)
 

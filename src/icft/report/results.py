@@ -26,8 +26,8 @@ from icft.report.cases import BOOTSTRAP_SEED, Cell, SeedItems, cell_accuracy, ce
 from icft.report.learned import LearnedCheck, SeedCheck
 from icft.study.augmentations import world_modes
 from icft.study.config import StudyConfig, parse_study_config
-from icft.study.grid import CONFIG_FILE, RESULTS_DB
-from icft.study.store import FINISHED, ItemResult, ResultsStore, RunRecord, world_identity
+from icft.store import (CONFIG_FILE, FINISHED, RESULTS_DB, ItemResult, ResultsStore, RunRecord, world_identity,
+                        world_ref)
 from icft.worlds.io import load_world
 from icft.worlds.schema import Item, World
 
@@ -96,6 +96,7 @@ class StudyResults:
     not_run: tuple[str, ...]  # grid cells with no run stored
     ignored: tuple[str, ...]  # stored runs outside the grid, or superseded by a later finished run
     code_versions: tuple[str, ...]
+    precisions: tuple[str, ...] = ()  # the runs' precision: float32, or bfloat16 (the default on a GPU)
 
     @property
     def name(self) -> str:
@@ -138,6 +139,7 @@ def load_study(folder: str | Path) -> StudyResults:
         not_run=tuple(_cells_not_run(runs, config)),
         ignored=tuple(ignored),
         code_versions=tuple(sorted({run.code_version for run in chosen})),
+        precisions=tuple(sorted({run.config.get("precision", "float32") for run in chosen})),
     )
 
 
@@ -309,7 +311,7 @@ def _saved_worlds(folder: Path, config: StudyConfig, runs: list[RunRecord]) -> d
 
 def _cells_not_run(runs: list[RunRecord], config: StudyConfig) -> list[str]:
     stored = {(world_label(r), r.model, r.mode, r.seed) for r in runs}
-    return [f"{w.label}-s{seed} · {model} · {mode}: not run"
+    return [f"{world_ref(w.label, seed)} · {model} · {mode}: not run"
             for w in config.worlds for seed in config.seeds for model in config.models
             for mode in world_modes(config, w) if (w.label, model, mode, seed) not in stored]
 

@@ -25,9 +25,7 @@ from icft.report.cases import Cell as Examples, SeedItems, cell_accuracy
 from icft.report.learned import LEARNED_THRESHOLD
 from icft.report.results import _read_config, latest_finished
 from icft.study.config import StudyConfig
-from icft.study.grid import RESULTS_DB
-from icft.study.store import FINISHED, ResultsStore, RunRecord
-from icft.study.transfer import BASE  # the mode of the unmodified model's runs
+from icft.store import BASE, FINISHED, RESULTS_DB, ResultsStore, RunRecord  # BASE: the unmodified model's runs
 
 UNMODIFIED = "unmodified"  # the row name of those runs
 VARIANT_LABELS = {BASE: "unmodified", "ft": "FT", "fticl": "FTICL"}
@@ -114,6 +112,7 @@ class TransferResults:
     not_run: tuple[str, ...]
     ignored: tuple[str, ...]
     code_versions: tuple[str, ...]
+    precisions: tuple[str, ...] = ()  # the runs' precision: float32, or bfloat16 (the default on a GPU)
 
     @property
     def name(self) -> str:
@@ -151,6 +150,7 @@ def load_transfer(folder: str | Path) -> TransferResults:
         not_run=tuple(_not_run(runs, config, tasks, train_tasks)),
         ignored=tuple(ignored),
         code_versions=tuple(sorted({run.code_version for run in chosen})),
+        precisions=tuple(sorted({run.config.get("precision", "float32") for run in chosen})),
     )
 
 

@@ -24,7 +24,7 @@ from icft.report.findings import (
 )
 from icft.report.plan import AT_LEAST, GREATER, NO_GAIN
 from icft.report.transfer import Cell, TransferScores, variant_label
-from icft.study.transfer import BASE
+from icft.store import BASE
 
 OUT_OF_DOMAIN = ("cross-domain", "cross-task")
 

@@ -253,6 +253,7 @@ def _overview(results: TransferResults) -> Part:
         ("FTICL demonstrations per training prompt", str(spec.demonstrations)),
         ("test prompts", f"{spec.eval_shots}-shot, first {spec.test_examples} test examples per task"),
         ("code versions of the runs", ", ".join(results.code_versions) or "none yet"),
+        ("precision of the runs", ", ".join(results.precisions) or "none yet"),
     ]
     return _title_and_facts(f"icft report: {results.name}", facts)
 

@@ -1,8 +1,6 @@
-"""Studies: a validated config (`config`), the grid runners (`grid`: ICL vs FT; `transfer`: FT vs FTICL across
-tasks), and the SQLite results store (`store`)."""
+"""Studies: a validated config (`config`) and the grid runners (`grid`: ICL vs FT; `transfer`: FT vs FTICL
+across tasks). Their results go to the store (`icft.store`)."""
 
 from icft.study.config import StudyConfig, load_study_config, parse_study_config
-from icft.study.store import ItemResult, ResultsStore, RunSpec, TaskResult
 
-__all__ = ["ItemResult", "ResultsStore", "RunSpec", "StudyConfig", "TaskResult", "load_study_config",
-           "parse_study_config"]
+__all__ = ["StudyConfig", "load_study_config", "parse_study_config"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from icft.learn.modes import BUDGETED, budget_mode, mode_spec
+from icft.store.layout import safe_name
 from icft.study.config import AugmentSpec, StudyConfig, WorldSpec
 from icft.worlds.schema import World
 
@@ -35,8 +36,8 @@ def generator_name(spec: AugmentSpec, model: str) -> str:
 
 
 def self_path(out: str | Path, world_ref: str, generator: str, strategy: str) -> Path:
-    """The file of a generator's own augmentations (local or global) of a world."""
-    return Path(out) / AUGMENT_DIR / f"{world_ref}-{_safe(generator)}-{strategy}.jsonl"
+    """The file of a generator's own augmentations (local or global) of a world (the study folder's layout)."""
+    return Path(out) / AUGMENT_DIR / f"{world_ref}-{safe_name(generator)}-{strategy}.jsonl"
 
 
 def oracle_path(out: str | Path, world_ref: str, source: str, per_fact: int | None = None) -> Path:
@@ -54,7 +55,3 @@ def oracle_file(out: str | Path, world_ref: str, world: World, source: str, mode
     if not path.exists():
         write_oracle(world, source, path, per_fact=per_fact, seed=seed)
     return path
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("_")

@@ -2,7 +2,8 @@
 
 Validated once, here: an unknown key, a wrong type or an out-of-range value is a one-line `IcftError` naming
 the key and what is allowed. Defaults live in the models below (fine-tuning defaults in
-`icft.learn.finetune.FinetuneConfig`), and the resolved config is saved with every result.
+`icft.learn.finetune_config.FinetuneConfig`, held typed in `finetune`), and the resolved config is saved with
+every result.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from icft.errors import IcftError
+from icft.learn.finetune_config import FinetuneConfig
 from icft.learn.modes import MODES
+from icft.models.registry import DEFAULT_MODEL
 from icft.tasks.builtin import DOMAINS as BUILTIN_DOMAINS, TASK_NAMES as BUILTIN_TASKS
 
 WorldName = Literal["reversals", "syllogisms", "semantic", "reversal_curse", "process"]
@@ -34,20 +37,35 @@ class WorldSpec(Section):
     preset: str = "default"
     sizes: dict[str, int] = Field(default_factory=dict)
     path: str | None = None
+    label: str = ""  # how results name this world (default: its name, or its folder's name)
     modes: list[ModeName] | None = None  # this world's modes, when not the study's `modes`
     # this world's fine-tuning settings over the study's [finetune] (e.g. its target loss: worlds whose documents
     # carry random lead-in lines have a higher loss floor than worlds without)
     finetune: dict = Field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return self.name or Path(self.path or "world").name
 
     @field_validator("finetune")
     @classmethod
     def _known_finetune_keys(cls, value: dict) -> dict:
         finetune_config(value)  # raises with the key named
         return value
+
+    @model_validator(mode="after")
+    def _generated_or_imported(self):
+        """A generated world's preset and sizes are checked here, before a study folder records anything."""
+        from icft.worlds import resolve_sizes
+
+        if (self.name is None) == (self.path is None):
+            raise ValueError("a [[worlds]] entry needs either `name` (a generator) or `path` (a world folder)")
+        if self.name is not None:
+            try:
+                resolve_sizes(self.name, self.preset, self.sizes)
+            except IcftError as e:
+                raise ValueError(str(e)) from None
+        elif self.sizes or self.preset != "default":
+            raise ValueError(f"world {self.path}: `sizes` and `preset` apply to generated worlds, not to a `path`")
+        if not self.label:
+            object.__setattr__(self, "label", self.name or Path(self.path).name)
+        return self
 
 
 class IclSpec(Section):
@@ -133,16 +151,19 @@ class StudyConfig(Section):
     name: str = "study"
     kind: Literal["icl_vs_ft", "transfer"] = "icl_vs_ft"
     worlds: list[WorldSpec] = Field(default_factory=list)  # icl_vs_ft: at least one
-    models: list[str] = Field(default_factory=lambda: ["smollm2-135m"], min_length=1)
+    models: list[str] = Field(default_factory=lambda: [DEFAULT_MODEL], min_length=1)
     # by default every mode but the controls (the oracle's: they need a world with facts and wordings)
     modes: list[ModeName] = Field(default_factory=lambda: [m for m, spec in MODES.items() if not spec.control],
                                   min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     split: Literal["independent", "cumulative"] = "independent"  # sentence splitting of ft-split
     keep_weights: bool = False  # keep fine-tuned weights on disk after they are evaluated
+    # where every model loads, trains and is scored: auto (a GPU when torch sees one) | cpu | cuda | cuda:N
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda|cuda:\d+)$")
     icl: IclSpec = Field(default_factory=IclSpec)
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
-    finetune: dict = Field(default_factory=dict)  # fields of icft.learn.finetune.FinetuneConfig
+    # fine-tuning settings; `seed` and `save_weights` are set per run (the cell's seed, `keep_weights`)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     transfer: TransferSpec | None = None  # kind = "transfer" only
 
     @model_validator(mode="after")
@@ -155,30 +176,33 @@ class StudyConfig(Section):
             raise ValueError("a transfer study names tasks in [transfer], not [[worlds]]: drop the worlds")
         if self.kind == "transfer" and self.transfer is None:
             object.__setattr__(self, "transfer", TransferSpec())  # the built-in suite with its defaults
+        labels = [w.label for w in self.worlds]
+        for n, label in enumerate(labels):
+            if label in labels[:n]:  # one label = one folder under worlds/ and augment/, one name in the store
+                raise ValueError(f"worlds {labels.index(label)} and {n} are both named {label!r}: give one of "
+                                 "them a `label`")
         return self
 
-    @field_validator("finetune")
+    @field_validator("finetune", mode="before")
     @classmethod
-    def _known_finetune_keys(cls, value: dict) -> dict:
-        finetune_config(value)  # raises with the key named
-        return value
+    def _typed_finetune(cls, value):
+        return finetune_config(value) if isinstance(value, dict) else value  # raises with the key named
 
 
-def finetune_config(overrides: dict, **extra):
-    """`FinetuneConfig` with the study's overrides; unknown keys and bad values name the key."""
-    from icft.learn.finetune import FinetuneConfig
-
+def finetune_config(overrides: dict, base: FinetuneConfig | None = None, **extra) -> FinetuneConfig:
+    """`base` (default: the defaults) with `overrides` and `extra` applied; unknown keys and bad values name the key."""
     allowed = {f.name for f in dataclasses.fields(FinetuneConfig)}
     for key in overrides:
         if key not in allowed:
             raise ValueError(f"unknown key {key!r}; allowed: {', '.join(sorted(allowed))}")
     try:
-        return FinetuneConfig(**{**overrides, **extra})
+        return dataclasses.replace(base or FinetuneConfig(), **{**overrides, **extra})
     except (TypeError, ValueError) as e:
         raise ValueError(str(e)) from None
 
 
-def load_study_config(path: str | Path) -> StudyConfig:
+def load_study_config(path: str | Path, **overrides) -> StudyConfig:
+    """The config of a TOML file; `overrides` (None = unset) replace its top-level keys, e.g. `device`."""
     path = Path(path)
     if not path.is_file():
         raise IcftError(f"study config {path} does not exist: see configs/ for examples")
@@ -186,7 +210,7 @@ def load_study_config(path: str | Path) -> StudyConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise IcftError(f"{path}: malformed TOML ({e})") from None
-    return parse_study_config(raw, source=str(path))
+    return parse_study_config({**raw, **{k: v for k, v in overrides.items() if v is not None}}, source=str(path))
 
 
 def parse_study_config(raw: dict, source: str = "config") -> StudyConfig:

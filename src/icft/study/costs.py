@@ -31,8 +31,8 @@ def estimate_seconds(world: World, mode: str, config, finetune_overrides: dict |
     if spec.finetunes:
         from icft.study.config import finetune_config
 
-        # the typed config (its defaults, not a copy of them), with the world's overrides
-        finetune = finetune_config({**config.finetune, **(finetune_overrides or {})})
+        # the study's typed config (its defaults, not a copy of them), with the world's overrides
+        finetune = finetune_config(finetune_overrides or {}, config.finetune)
         epochs = finetune.epochs
         if finetune.target_loss is not None:  # the cap is an upper bound: runs usually stop well before it
             epochs = min(epochs, EPOCHS_TO_TARGET)

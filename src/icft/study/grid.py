@@ -27,15 +27,13 @@ from icft.errors import IcftError
 from icft.evaluate.runner import EvalSummary, eval_config, evaluate_world, run_spec, stored_summary
 from icft.jsonl import write_text_atomic
 from icft.learn.modes import mode_spec
-from icft.study.augmentations import AUGMENT_DIR, generator_name, oracle_file, self_path, world_modes
+from icft.study.augmentations import generator_name, oracle_file, world_modes
 from icft.study.config import StudyConfig, WorldSpec, finetune_config
 from icft.study.costs import estimate_seconds
-from icft.study.store import ResultsStore, RunSpec
+from icft.store import CONFIG_FILE, RESULTS_DB, CellKey, ResultsStore, RunSpec
+from icft.store.layout import augment_file, finetune_folder, generation_cache, world_folder
 from icft.worlds import build_world, check_world, load_world, save_world
 from icft.worlds.schema import World
-
-RESULTS_DB = "results.db"
-CONFIG_FILE = "study.json"
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: hashed by identity (a WorldSpec holds a dict)
@@ -46,12 +44,16 @@ class Cell:
     mode: str
 
     @property
+    def key(self) -> CellKey:
+        return CellKey(self.world.label, self.seed, self.model, self.mode)
+
+    @property
     def world_ref(self) -> str:
-        return f"{self.world.label}-s{self.seed}"
+        return self.key.world_ref
 
     @property
     def label(self) -> str:
-        return f"{self.world_ref} {self.model} {self.mode}"
+        return self.key.label
 
 
 def expand_grid(config: StudyConfig) -> list[Cell]:
@@ -70,7 +72,7 @@ class Study:
         self.out = Path(out)
         self.console = console or Console()
         self._worlds: dict[tuple, World] = {}
-        self._base = SharedModel()
+        self._base = SharedModel(config.device)
 
     @property
     def db_path(self) -> Path:
@@ -92,7 +94,7 @@ class Study:
             if done:
                 self.console.print(f"resuming: {done} of {len(cells)} cells already in {self.db_path}")
             for cell in cells:  # the worlds as the study saw them, for readers and `icft eval`
-                folder = self.out / "worlds" / cell.world_ref
+                folder = world_folder(self.out, cell.world.label, cell.seed)
                 if cell.world.path is None and not (folder / "test.jsonl").exists():
                     save_world(self.world(cell.world, cell.seed), folder)
             for n, cell in enumerate(cells, start=1):
@@ -163,7 +165,7 @@ class Study:
         if not mode.finetunes:
             return evaluate_world(self._base_model(cell.model), world, cell.world_ref, cell.mode, store, **kwargs)
         training = spec.config["training"]
-        folder = self.out / "finetune" / spec.run_id
+        folder = finetune_folder(self.out, spec.run_id)
         model = self._finetuned_model(cell, world, training, folder, store, spec.run_id)
         summary = evaluate_world(model, world, cell.world_ref, cell.mode, store, training=training, **kwargs)
         del model
@@ -197,7 +199,15 @@ class Study:
             self.config.icl.template if mode.context else "plain",
             self.training(cell) if mode.finetunes else None,
         )
-        return run_spec(cell.model, self.world(cell.world, cell.seed), cell.world_ref, cell.mode, cell.seed, config)
+        return run_spec(cell.model, self.world(cell.world, cell.seed), cell.world_ref, cell.mode, cell.seed, config,
+                        self.precision)
+
+    @property
+    def precision(self) -> str:
+        """The precision every cell runs in (`icft.models.device`: bf16 on a GPU that supports it, else fp32)."""
+        from icft.models.device import device_precision
+
+        return device_precision(self.config.device)
 
     # ---- pieces of a cell -------------------------------------------------------------------------------
 
@@ -217,36 +227,20 @@ class Study:
 
     def finetune_settings(self, cell: Cell, **extra):
         """The cell's `FinetuneConfig`: the study's [finetune], then its world's overrides, seeded by the cell."""
-        return finetune_config({**self.config.finetune, **cell.world.finetune}, seed=cell.seed, **extra)
+        return finetune_config(cell.world.finetune, self.config.finetune, seed=cell.seed, **extra)
 
     def training(self, cell: Cell) -> dict:
         """Everything that determines a fine-tuned model: hashed into the cell's run id."""
-        mode = mode_spec(cell.mode)
-        out = {"data": list(mode.train_on), "finetune": self.finetune_settings(cell).to_dict()}
-        if "sentences" in mode.train_on:
-            out["split"] = self.config.split
-        if mode.augmentations:  # (the curve's budgets are not the generator's settings)
-            out["augment"] = self.config.augment.model_dump(exclude={"per_fact"})
-        if mode.oracle:
-            from icft.learn.oracle import ORACLE_VERSION
+        from icft.learn.training import training_identity
 
-            out["oracle"] = {"per_fact": mode.per_fact, "version": ORACLE_VERSION}
-        return out
+        return training_identity(cell.mode, self.finetune_settings(cell), self.config.split,
+                                 self.config.augment.model_dump())
 
     def examples(self, cell: Cell, world: World) -> list:
-        from icft.learn.augment import load_augmented
-        from icft.learn.examples import TrainingExample, document_examples, sentence_examples
+        from icft.learn.training import mode_examples
 
-        examples = []
-        for source in mode_spec(cell.mode).train_on:
-            if source == "documents":
-                examples += document_examples(world)
-            elif source == "sentences":
-                examples += sentence_examples(world, self.config.split)
-            else:
-                path = self.augmentations(cell, world, source)
-                examples += [TrainingExample(prompt="", completion=text) for text in load_augmented(path)]
-        return examples
+        files = [self.augmentations(cell, world, strategy) for strategy in (*mode_spec(cell.mode).augmentations, *mode_spec(cell.mode).oracle)]
+        return mode_examples(cell.mode, world, self.config.split, files)
 
     def augmentations(self, cell: Cell, world: World, strategy: str) -> Path:
         """The augmentation file of (world, seed, generator, strategy), generated once (cached, resumable)."""
@@ -256,7 +250,7 @@ class Study:
         if strategy.startswith("oracle-"):
             return oracle_file(self.out, cell.world_ref, world, strategy, cell.mode, cell.seed)
         spec = self.config.augment
-        path = self_path(self.out, cell.world_ref, generator_name(spec, cell.model), strategy)
+        path = augment_file(self.out, cell.world.label, cell.seed, generator_name(spec, cell.model), strategy)
         if path.exists():
             return path
         if spec.base_url:
@@ -264,7 +258,7 @@ class Study:
         else:
             generator = LocalGenerator(self._base_model(generator_name(spec, cell.model)))
         settings = AugmentSettings(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature,
-                                   seed=cell.seed, cache_path=str(self.out / AUGMENT_DIR / "generation-cache.sqlite"))
+                                   seed=cell.seed, cache_path=str(generation_cache(self.out)))
         self.console.print(f"augmenting {cell.world_ref} ({strategy}) with {generator.name}")
         result = augment_world(world, generator, strategy, path, settings)
         self.console.print(result.describe(), highlight=False)
@@ -277,17 +271,17 @@ class Study:
 
         if (folder / "model" / "config.json").exists():  # kept from an earlier run (keep_weights)
             self.console.print(f"reusing fine-tuned weights in {folder / 'model'}")
-            return load_folder(str(folder / "model"), name=cell.model)
+            return load_folder(str(folder / "model"), name=cell.model, device=self.config.device)
         if (folder / "adapter" / "adapter_config.json").exists():
             from peft import PeftModel
 
-            base = load(cell.model)
+            base = load(cell.model, device=self.config.device)
             base.model = PeftModel.from_pretrained(base.model, str(folder / "adapter")).merge_and_unload()
             self.console.print(f"reusing the fine-tuned adapter in {folder / 'adapter'}")
             return base
         examples = self.examples(cell, world)
         config = self.finetune_settings(cell, save_weights=self.config.keep_weights)
-        fresh = load(cell.model)  # fine-tuning changes the model in place: never train the shared base copy
+        fresh = load(cell.model, device=self.config.device)  # fine-tuning changes the model in place: never train the shared base copy
         self.console.print(f"fine-tuning {cell.label} on {len(examples)} examples")
         result = finetune(fresh, examples, config, out_dir=folder)
         # the fit's record (steps, tokens, seconds, losses, the stopping rule and whether it was met) is keyed by
@@ -315,7 +309,8 @@ class Study:
 class SharedModel:
     """The study's unmodified model, loaded once and shared by its cells; one model in memory at a time."""
 
-    def __init__(self):
+    def __init__(self, device: str = "auto"):
+        self.device = device
         self._loaded = None
 
     def get(self, name: str):
@@ -323,8 +318,16 @@ class SharedModel:
 
         if self._loaded is None or self._loaded.name != name:
             self._loaded = None  # free the previous model before loading the next
-            self._loaded = load(name)
+            self._loaded = load(name, device=self.device)
         return self._loaded
+
+
+def check_models(config: StudyConfig) -> None:
+    """Resolve every model name (no weights load): an unknown one fails a dry run as it fails the real run."""
+    from icft.models.registry import resolve
+
+    for model in config.models:
+        resolve(model)
 
 
 def claim_folder(out: Path, config: StudyConfig) -> None:
@@ -332,10 +335,7 @@ def claim_folder(out: Path, config: StudyConfig) -> None:
 
     Every model name is resolved first, so a typo fails before the folder records a config.
     """
-    from icft.models.registry import resolve
-
-    for model in config.models:
-        resolve(model)
+    check_models(config)
     out.mkdir(parents=True, exist_ok=True)
     resolved = config.model_dump(mode="json")
     path = out / CONFIG_FILE
@@ -344,7 +344,7 @@ def claim_folder(out: Path, config: StudyConfig) -> None:
         if recorded != resolved:
             changed = sorted(k for k in resolved.keys() | recorded.keys() if resolved.get(k) != recorded.get(k))
             raise IcftError(f"{out} holds a study with another config (differs in: {', '.join(changed)}): "
-                            "rerun with the same config to resume, or pass a new --out")
+                            "rerun with the same config to resume, or choose a new study folder")
     else:
         write_text_atomic(path, json.dumps(resolved, indent=1) + "\n")
 
@@ -352,6 +352,7 @@ def claim_folder(out: Path, config: StudyConfig) -> None:
 def run_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progress: bool = True,
               console: Console | None = None) -> list[EvalSummary]:
     study = Study(config, out, console)
+    check_models(config)
     if dry_run:
         study.console.print(study.dry_run())
         study.console.print(study.planned_table())

@@ -25,13 +25,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from icft.errors import IcftError
+from icft.models.device import device_precision
 from icft.jsonl import write_text_atomic
 from icft.study.config import StudyConfig, finetune_config
-from icft.study.grid import RESULTS_DB, SharedModel, claim_folder
-from icft.study.store import ResultsStore, RunSpec, content_digest
+from icft.store import BASE, RESULTS_DB, ResultsStore, RunSpec, content_digest
+from icft.study.grid import SharedModel, check_models, claim_folder
 from icft.tasks.schema import Task, cell_relation
-
-BASE = "base"
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class TransferStudy:
         self.out = Path(out)
         self.console = console or Console()
         self._tasks: dict[int, dict[str, Task]] = {}
-        self._base = SharedModel()
+        self._base = SharedModel(config.device)
 
     @property
     def db_path(self) -> Path:
@@ -105,7 +104,7 @@ class TransferStudy:
         return {"model": fit.model, "seed": fit.seed, "train_task": fit.train_task,
                 "task_identity": self.tasks(fit.seed)[fit.train_task].identity, "train_size": fit.size,
                 "variant": fit.variant, "demonstrations": self.spec.demonstrations if fit.variant == "fticl" else 0,
-                "finetune": finetune_config(self.config.finetune, seed=fit.seed).to_dict()}
+                "finetune": finetune_config({}, self.config.finetune, seed=fit.seed).to_dict()}
 
     def fit_id(self, fit: Fit) -> str:
         return content_digest(self.fit_config(fit), 16)
@@ -122,6 +121,9 @@ class TransferStudy:
             "fit_id": self.fit_id(fit) if fit else None, "eval_shots": self.spec.eval_shots,
             "test_examples": self.spec.test_examples, "max_new_tokens": self.spec.max_new_tokens,
         }
+        precision = device_precision(self.config.device)
+        if precision != "float32":  # fp32 runs keep the ids they had before precision was recorded
+            config["precision"] = precision
         return RunSpec(world=test_key, world_id=test.identity, model=model, mode=fit.variant if fit else BASE,
                        seed=seed, config=config)
 
@@ -176,8 +178,8 @@ class TransferStudy:
         examples = task_training_examples(task, fit.variant, fit.size, fit.seed, self.spec.demonstrations)
         fit_config, fit_id = self.fit_config(fit), self.fit_id(fit)
         folder = self.out / "finetune" / fit_id
-        config = finetune_config(self.config.finetune, seed=fit.seed, save_weights=self.config.keep_weights)
-        model = load(fit.model)  # fine-tuning changes the model in place: never train the shared base copy
+        config = finetune_config({}, self.config.finetune, seed=fit.seed, save_weights=self.config.keep_weights)
+        model = load(fit.model, device=self.config.device)  # fine-tuning changes the model in place: never train the shared base copy
         self.console.print(f"fine-tuning {fit.label}: {len(examples)} examples")
         result = finetune(model, examples, config, out_dir=folder, progress=False)
         stats = {**result.summary(), "examples": len(examples),
@@ -221,7 +223,8 @@ def mean_abs_weight_change(base: torch.nn.Module, tuned: torch.nn.Module) -> flo
         for name, weight in tuned.named_parameters():
             if name not in base_weights:
                 raise IcftError(f"the fine-tuned model has a weight {name!r} the base model lacks")
-            total += float((weight - base_weights[name]).abs().sum())
+            base_weight = base_weights[name].to(weight.device, torch.float32)  # one device, fp32 differences
+            total += float((weight.float() - base_weight).abs().sum())
             count += weight.numel()
     return total / max(count, 1)
 
@@ -229,6 +232,7 @@ def mean_abs_weight_change(base: torch.nn.Module, tuned: torch.nn.Module) -> flo
 def run_transfer_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progress: bool = True,
                        console: Console | None = None) -> int:
     study = TransferStudy(config, out, console)
+    check_models(config)
     if dry_run:
         study.console.print(study.dry_run())
         return 0

@@ -5,7 +5,8 @@ import threading
 import pytest
 
 from icft.errors import IcftError
-from icft.study.store import SCHEMA_VERSION, ItemResult, ResultsStore, RunSpec, code_version, world_identity
+from icft.store import ItemResult, ResultsStore, RunSpec, code_version, world_identity
+from icft.store.db import SCHEMA_VERSION
 from icft.worlds.schema import Document, Item, World
 
 
@@ -133,7 +134,8 @@ def test_world_identity_follows_content():
 
 
 def test_a_version_1_store_keeps_its_runs_and_gains_the_task_tables(tmp_path):
-    from icft.study.store import _SCHEMA, TaskResult
+    from icft.store import TaskResult
+    from icft.store.db import _SCHEMA
 
     old = tmp_path / "v1.db"
     db = sqlite3.connect(old)

@@ -6,7 +6,7 @@ expanded to the batch, so the context is computed once and copied once per batch
 of different lengths are padded *between* the context and the prompt: the padding is masked out and the
 position ids come from the attention mask (transformers' generate counts them as cumsum(mask) - 1), so each
 prompt continues at position len(context) exactly as if it ran alone. Tokenization is the scorer's
-(`icft.evaluate.tokens`): the ids are those of context + prompt tokenized as one string when the context
+(`icft.models.tokens`): the ids are those of context + prompt tokenized as one string when the context
 ends at a natural boundary such as "\\n\\n".
 """
 
@@ -20,8 +20,8 @@ from tqdm import tqdm
 from transformers import DynamicCache, GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
 from icft.errors import IcftError
-from icft.evaluate.tokens import context_ids, text_ids
-from icft.models import LoadedModel
+from icft.models.tokens import context_ids, text_ids
+from icft.models.loading import LoadedModel
 
 _SENTINEL = "\u2063ICFT-PROMPT\u2063"  # marks where the prompt goes inside the rendered chat template
 

@@ -7,8 +7,8 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from icft.errors import IcftError
-from icft.evaluate import generate
-from icft.evaluate.generation import _chat_frame
+from icft.models.generation import generate
+from icft.models.generation import _chat_frame
 from icft.models import LoadedModel
 from tiny_models import tiny_model, tiny_tokenizer
 
@@ -121,7 +121,7 @@ def test_bad_arguments_are_rejected(kwargs, message):
 
 
 def test_a_stop_string_counts_only_after_the_text_begins():
-    from icft.evaluate.generation import _first_stop
+    from icft.models.generation import _first_stop
 
     assert _first_stop("\n\nglon are less.\nfemp", ["\n"]) == 2 + len("glon are less.")
     assert _first_stop("  \n", ["\n"]) is None  # whitespace only: nothing has begun

@@ -20,18 +20,15 @@ interruption loses at most the batch in flight. WAL mode and a busy timeout let 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 from icft.errors import IcftError
-from icft.worlds.schema import World
+from icft.store.identity import canonical_json, code_version, content_digest
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 60.0
@@ -144,56 +141,22 @@ class TaskResult:
     exact: bool
 
 
-def world_identity(world: World) -> str:
-    """Name, seed and generator version, plus a digest of the content (so sizes and edits count)."""
-    content = {
-        "sizes": world.sizes,
-        "documents": [[d.id, d.text] for d in world.documents],
-        "items": [[i.id, i.split, i.prompt, list(i.options), sorted(i.correct)] for i in world.items],
-        "control_splits": list(world.control_splits),
-    }
-    digest = content_digest(content, 12)
-    return f"{world.name}/seed{world.seed}/v{world.generator_version}/{digest}"
-
-
-def code_version() -> str:
-    """The installed icft version plus `git describe --always --dirty` of its checkout, or '+unknown'.
-
-    Git is asked only for a source checkout (src/icft beside a pyproject.toml), so an installed copy
-    inside some other repository is not described by that repository's commit.
-    """
-    try:
-        version = metadata.version("icft")
-    except metadata.PackageNotFoundError:
-        version = "0+unknown"
-    package = Path(__file__).resolve().parents[1]  # .../src/icft
-    described = ""
-    if package.parent.name == "src" and (package.parent.parent / "pyproject.toml").is_file():
-        try:
-            described = subprocess.run(
-                ["git", "describe", "--always", "--dirty"], cwd=package, capture_output=True, text=True,
-                timeout=10, check=True,
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            pass  # no git, or no commit yet
-    return f"{version}+{described or 'unknown'}"
-
-
 class ResultsStore:
     """A SQLite results file; open one per process (connections are not shared between threads)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             # autocommit mode: transactions are explicit (BEGIN IMMEDIATE takes the write lock up front,
             # so two writers wait for each other instead of failing on a lock upgrade)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._create_schema()
-        except sqlite3.DatabaseError as e:
-            raise IcftError(f"{self.path} is not a usable results database ({e}): pass another --db file") from None
+        except (sqlite3.DatabaseError, OSError) as e:
+            raise IcftError(f"{self.path} is not a usable results database ({e}): choose another results file") \
+                from None
 
     def close(self) -> None:
         self._db.close()
@@ -215,7 +178,7 @@ class ResultsStore:
             elif version != SCHEMA_VERSION:
                 raise IcftError(
                     f"{self.path} has results schema {version}, this icft reads {SCHEMA_VERSION}: "
-                    "use the icft version that wrote it, or a new --db file"
+                    "use the icft version that wrote it, or a new results file"
                 )
 
     def _write(self) -> _Transaction:
@@ -232,7 +195,7 @@ class ResultsStore:
             self._db.execute(
                 "INSERT OR IGNORE INTO runs (run_id, world, world_id, model, mode, seed, config, code_version, "
                 "started_at, finished_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                (run_id, spec.world, spec.world_id, spec.model, spec.mode, spec.seed, _canonical_json(spec.config),
+                (run_id, spec.world, spec.world_id, spec.model, spec.mode, spec.seed, canonical_json(spec.config),
                  code_version(), _now(), RUNNING),
             )
         return run_id
@@ -317,7 +280,7 @@ class ResultsStore:
         """Record a finished fine-tuning (a rerun of the same fit replaces its stats)."""
         with self._write():
             self._db.execute("INSERT OR REPLACE INTO fits (fit_id, config, stats) VALUES (?, ?, ?)",
-                             (fit_id, _canonical_json(config), _canonical_json(stats)))
+                             (fit_id, canonical_json(config), canonical_json(stats)))
 
     def fit_config(self, fit_id: str) -> dict | None:
         row = self._db.execute("SELECT config FROM fits WHERE fit_id = ?", (fit_id,)).fetchone()
@@ -359,15 +322,6 @@ def _run_record(row: Sequence) -> RunRecord:
     return RunRecord(run_id=row[0], world=row[1], world_id=row[2], model=row[3], mode=row[4], seed=row[5],
                      config=json.loads(row[6]), code_version=row[7], started_at=row[8], finished_at=row[9],
                      status=row[10])
-
-
-def content_digest(obj, length: int) -> str:
-    """A hex digest of a JSON-serializable value that ignores key order (ids of runs, worlds, fits)."""
-    return hashlib.sha256(_canonical_json(obj).encode()).hexdigest()[:length]
-
-
-def _canonical_json(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _now() -> str:

@@ -11,9 +11,15 @@ from pathlib import Path
 from rich.console import Console
 
 from icft.errors import IcftError
+from icft.evaluate.runner import evaluate_world, summary_table
 from icft.jsonl import read_jsonl
-from icft.learn.augment import load_augmented
-from icft.learn.examples import SPLIT_MODES, TrainingExample, document_examples, sentence_examples
+from icft.learn.examples import SPLIT_MODES
+from icft.learn.finetune import finetune
+from icft.learn.training import mode_examples, training_identity
+from icft.models import DEFAULT_MODEL, load
+from icft.store import ResultsStore
+from icft.study.config import finetune_config
+from icft.worlds.io import load_world
 
 
 def finetune_mode(split: str | None, strategies: set[str]) -> str:
@@ -28,14 +34,8 @@ def finetune_mode(split: str | None, strategies: set[str]) -> str:
 
 def run_finetune_command(world_dir, model_name: str, out, lora: bool = False, split: str | None = None,
                          augmented=(), epochs=None, learning_rate=None, max_steps=None, seed: int = 0, db=None,
-                         console: Console | None = None):
-    from icft.evaluate.runner import evaluate_world, summary_table
-    from icft.learn.finetune import finetune
-    from icft.models import load
-    from icft.study.config import finetune_config
-    from icft.study.store import ResultsStore
-    from icft.worlds.io import load_world
-
+                         device: str | None = None, console: Console | None = None):
+    """Fine-tune, then (with `db`) score into the store under the run id a study gives the same fine-tuning."""
     console = console or Console()
     if split is not None and split not in SPLIT_MODES:
         raise IcftError(f"--split-sentences must be one of {', '.join(SPLIT_MODES)}, got {split!r}")
@@ -46,21 +46,20 @@ def run_finetune_command(world_dir, model_name: str, out, lora: bool = False, sp
     except ValueError as e:
         raise IcftError(f"fine-tuning option: {e}") from None
     world = load_world(world_dir)
-    examples = sentence_examples(world, split) if split else document_examples(world)
-    strategies, digests = set(), []
+    strategies = set()
     for path in augmented:
-        texts = load_augmented(path)
         strategies |= {obj.get("strategy") for _, obj in read_jsonl(path)} - {None}
-        examples += [TrainingExample(prompt="", completion=t) for t in texts]
-        digests.append(hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16])
     mode = finetune_mode(split, strategies or ({"local"} if augmented else set()))
-    loaded = load(model_name)
+    examples = mode_examples(mode, world, split or "independent", augmented)
+    model_name = model_name or DEFAULT_MODEL
+    loaded = load(model_name, device=device or "auto")
     console.print(f"fine-tuning {model_name} on {len(examples)} examples ({mode})")
     result = finetune(loaded, examples, config, out_dir=out)
     console.print(f"{result.steps} steps, final loss {result.curve[-1].loss:.3f}, {result.seconds:.0f} s; wrote {out}")
     if db is None:
         return None
-    training = {"data": mode, "finetune": config.to_dict(), "split": split, "augmented": digests}
+    files = {"files": [hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] for path in augmented]}
+    training = training_identity(mode, config, split or "independent", files if augmented else None)
     with ResultsStore(db) as store:
         summary = evaluate_world(loaded, world, str(world_dir), mode, store, seed=seed, training=training)
     console.print(summary_table(summary))

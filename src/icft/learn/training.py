@@ -1,0 +1,47 @@
+"""What a fine-tuning mode trains on: its examples, and the identity of the model it makes.
+
+Studies and `icft finetune` both build their data and their run's identity here, so the same fine-tuning gets
+the same run id whichever started it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from icft.learn.augment import load_augmented
+from icft.learn.examples import TrainingExample, document_examples, sentence_examples
+from icft.learn.finetune_config import FinetuneConfig
+from icft.learn.modes import mode_spec
+from icft.worlds.schema import World
+
+
+def mode_examples(mode: str, world: World, split: str = "independent",
+                  augmented: Sequence[str | Path] = ()) -> list[TrainingExample]:
+    """The training examples of `mode`: documents or split sentences, then each augmentation file's texts (the
+    model's own or the oracle's)."""
+    sources = mode_spec(mode).train_on
+    examples = sentence_examples(world, split) if "sentences" in sources else document_examples(world)
+    for path in augmented:
+        examples += [TrainingExample(prompt="", completion=text) for text in load_augmented(path)]
+    return examples
+
+
+def training_identity(mode: str, finetune: FinetuneConfig, split: str = "independent",
+                      augment: dict | None = None) -> dict:
+    """Everything that determines the model `mode` fine-tunes (hashed into its run id).
+
+    `augment` says where an augmented mode's texts come from (a study's generator settings, or the digests of
+    the files `icft finetune` was given); the sentence split counts only for modes that train on sentences.
+    """
+    spec = mode_spec(mode)
+    out = {"data": list(spec.train_on), "finetune": finetune.to_dict()}
+    if "sentences" in spec.train_on:
+        out["split"] = split
+    if spec.augmentations:  # the scaling curve's budgets are not the generator's settings
+        out["augment"] = {k: v for k, v in (augment or {}).items() if k != "per_fact"}
+    if spec.oracle:
+        from icft.learn.oracle import ORACLE_VERSION
+
+        out["oracle"] = {"per_fact": spec.per_fact, "version": ORACLE_VERSION}
+    return out

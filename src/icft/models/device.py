@@ -1,0 +1,47 @@
+"""Where models run: the `device` setting (auto | cpu | cuda | cuda:N) and the precision that goes with it.
+
+Every mode of a study loads, trains and scores on the one device resolved here, so no comparison mixes a CPU
+score with a GPU one. On a GPU that supports it, bf16 is the default precision; on a CPU, fp32.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from icft.errors import IcftError
+
+DEVICE_SETTING = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+
+
+def resolve_device(setting: str = "auto") -> torch.device:
+    """The torch device of a setting; `auto` is the first GPU when torch sees one, else the CPU."""
+    if not DEVICE_SETTING.match(setting):
+        raise IcftError(f"device {setting!r} is not one of auto, cpu, cuda, cuda:N")
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(setting)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise IcftError(f"device {setting!r}: torch sees no GPU here; use device \"cpu\" (or \"auto\")")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise IcftError(f"device {setting!r}: torch sees {torch.cuda.device_count()} GPU(s), numbered from 0")
+    return device
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on a GPU that supports it (half the memory, tensor cores), else fp32."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    """"float32", "bfloat16": how runs record their precision."""
+    return str(dtype).removeprefix("torch.")
+
+
+def device_precision(setting: str) -> str:
+    """The precision models get on the device of `setting` (what a run records before any model loads)."""
+    return precision_name(default_dtype(resolve_device(setting)))

@@ -1,0 +1,24 @@
+"""The time estimate reads the study's typed fine-tuning settings (its defaults are FinetuneConfig's, not a copy)."""
+
+import dataclasses
+
+import pytest
+
+from icft.learn.finetune_config import FinetuneConfig
+from icft.study.config import parse_study_config
+from icft.study.costs import estimate_seconds
+from icft.worlds import build_world
+
+WORLD = {"name": "reversals", "sizes": {"facts": 4, "articles_per_fact": 1}}
+
+
+def test_the_estimate_follows_the_fine_tuning_settings_and_the_worlds_overrides():
+    world = build_world("reversals", facts=4, articles_per_fact=1)
+    defaults = parse_study_config({"worlds": [WORLD]})
+    explicit = parse_study_config({"worlds": [WORLD], "finetune": dataclasses.asdict(FinetuneConfig())})
+    assert estimate_seconds(world, "ft", defaults) == estimate_seconds(world, "ft", explicit)
+    one, two = (parse_study_config({"worlds": [WORLD], "finetune": {"epochs": n}}) for n in (1, 2))
+    scoring = estimate_seconds(world, "pretrained", one)
+    trained = estimate_seconds(world, "ft", two) - scoring
+    assert trained == pytest.approx(2 * (estimate_seconds(world, "ft", one) - scoring)) and trained > 0
+    assert estimate_seconds(world, "ft", two, {"epochs": 1}) == pytest.approx(estimate_seconds(world, "ft", one))

@@ -1,0 +1,60 @@
+"""The packages' layers point one way: the store at the bottom, the report reading only what is stored."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parents[1] / "src" / "icft"
+
+
+def imported_packages(package: str) -> dict[str, set[str]]:
+    """For each module of `package`: the icft packages it imports (at the top or inside a function)."""
+    found = {}
+    for path in (SRC / package).rglob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+        found[str(path.relative_to(SRC))] = {n.split(".")[1] for n in names if n.startswith("icft.")}
+    return found
+
+
+@pytest.mark.parametrize("package, forbidden", [
+    ("evaluate", {"study", "commands"}),
+    ("store", {"evaluate", "learn", "study", "report", "models", "commands"}),
+    ("learn", {"evaluate", "study", "report", "commands"}),
+    ("report", {"models", "commands"}),
+])
+def test_lower_layers_import_nothing_above_them(package, forbidden):
+    offending = {module: sorted(imports & forbidden) for module, imports in imported_packages(package).items()
+                 if imports & forbidden}
+    assert offending == {}
+
+
+def test_the_report_imports_neither_torch_nor_transformers():
+    code = "import sys, icft.report; print(sorted({'torch', 'transformers', 'peft'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_library_errors_name_settings_not_command_line_flags():
+    """A study user cannot act on `--subsample`; `subsample` names the setting in a config and a flag alike."""
+    import re
+
+    flag = re.compile(r"(?<![\w-])--[a-z]")
+    found = []
+    for path in SRC.rglob("*.py"):
+        if path.name == "cli.py" or path.parent.name == "commands":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                texts = [c.value for c in ast.walk(node.exc) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                text = re.sub(r"`[^`]*`", "", "".join(texts))  # a whole command in backticks is a hint to run
+                if flag.search(text):
+                    found.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert found == []
