@@ -153,7 +153,7 @@ def augment_world(
         raise IcftError(
             f"augmentation kept nothing: all {counts['sentences']} generated sentences were filtered out "
             f"({', '.join(f'{k} {counts[k]}' for k in FILTERS)}): use a larger generator or a different "
-            "prompt template (the `template` setting)"
+            "template (the `template` setting)"
         )
     write_text_atomic(out_path, "".join(json_line(r) for r in records))
     summary = _summary(world, generator.name, strategy, template, settings, counts, stats)
