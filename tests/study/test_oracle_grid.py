@@ -8,7 +8,8 @@ import pytest
 
 from icft.errors import IcftError
 from icft.learn.augment import load_augmented
-from icft.study import ResultsStore, parse_study_config
+from icft.store import ResultsStore
+from icft.study import parse_study_config
 from icft.study.grid import Study, expand_grid, run_study
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "byod"
