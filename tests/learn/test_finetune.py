@@ -95,6 +95,30 @@ def test_epoch_loss_weighs_steps_by_their_learned_tokens():
     assert result.epoch_losses[0] == pytest.approx(sum(l * n for l, n in zip(losses, learned)) / sum(learned))
 
 
+def test_the_stopping_rule_reads_the_loss_of_the_worlds_own_text_not_the_augmentations():
+    # two repetitive augmentation sentences: easy to learn, so their loss pulls the all-data mean below the
+    # documents' own; the augmentation flag changes what the rule reads, never what is trained
+    easy = [TrainingExample("", "a a a a a a a a a a a a a a a a"), TrainingExample("", "b b b b b b b b b b b b b b")]
+    augmented = [TrainingExample("", e.completion, augmentation=True) for e in easy]
+    config = FinetuneConfig(epochs=12, learning_rate=3e-3, **SMALL)  # one step per epoch (see SMALL)
+    result = finetune(tiny_model(), EXAMPLES + augmented, config, progress=False)
+    counted = finetune(tiny_model(), EXAMPLES + easy, config, progress=False)  # the same data, all counted
+    assert [log.loss for log in result.curve] == pytest.approx([log.loss for log in counted.curve])
+    assert result.epoch_losses_with_augmentations == pytest.approx(counted.epoch_losses)
+    assert not counted.epoch_losses_with_augmentations
+    assert all(own > both + 0.1 for own, both in zip(result.epoch_losses, result.epoch_losses_with_augmentations))
+    # the documents meet this target at the last epoch; all data would have met it earlier
+    target = result.epoch_losses[-1] + 1e-6
+    with_target = FinetuneConfig(**{**config.to_dict(), "target_loss": target})
+    stopped = finetune(tiny_model(), EXAMPLES + augmented, with_target, progress=False)
+    early = finetune(tiny_model(), EXAMPLES + easy, with_target, progress=False)
+    first = next(n for n, loss in enumerate(result.epoch_losses, start=1) if loss <= target)
+    assert stopped.stopped_by == "target_loss" and stopped.epochs == first == 12
+    assert early.stopped_by == "target_loss" and early.epochs < first
+    assert stopped.summary()["epoch_losses_with_augmentations"] == pytest.approx(
+        result.epoch_losses_with_augmentations)
+
+
 def test_lora_trains_only_the_adapter_and_saves_it(tmp_path):
     loaded = tiny_model_for_lora()
     base = {name: p.detach().clone() for name, p in loaded.model.named_parameters()}

@@ -100,6 +100,16 @@ def test_the_report_shows_the_panel_the_curve_and_the_ledger(study):
                                                              "correct_ft"}
 
 
+def test_the_scaling_curves_budgets_are_not_bars_of_the_accuracy_figure(study):
+    from icft.report.figures import bar_modes
+    from icft.report.results import load_study
+
+    scores = next(iter(load_study(study[0]).scores.values()))
+    assert {"ft-oracle-local@1", "ft-oracle-local@3"} <= set(scores.modes("reversals"))
+    assert "ft-oracle-local" in bar_modes(scores, "reversals")
+    assert not [mode for mode in bar_modes(scores, "reversals") if "@" in mode]
+
+
 def test_the_oracle_is_a_control_not_the_methods_result(study):
     out, _, paths = study
     markdown = paths.markdown.read_text()

@@ -40,6 +40,9 @@ class TrainingExample:
 
     prompt: str
     completion: str
+    # an augmentation (not the world's own text) trains like any other example, but the stopping rule measures
+    # the loss on the world's own text only: every mode then stops when the documents it was given are learned
+    augmentation: bool = False
 
 
 def document_examples(world: World) -> list[TrainingExample]:

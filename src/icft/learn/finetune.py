@@ -69,6 +69,33 @@ class StepLog:
 
 
 @dataclass
+class StepTotals:
+    """Summed losses and token counts of one step or an epoch's steps, over all processes."""
+
+    loss_sum: float = 0.0  # cross-entropy summed over learned tokens
+    learned: int = 0  # learned tokens
+    augmentation_loss_sum: float = 0.0  # the part of both on tokens of augmentation examples
+    augmentation_learned: int = 0
+    real_tokens: int = 0  # tokens through the model that are not padding
+
+    def __iadd__(self, other: StepTotals) -> StepTotals:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+    @property
+    def loss(self) -> float:
+        """Mean loss per learned token."""
+        return self.loss_sum / max(self.learned, 1)
+
+    @property
+    def own_text_loss(self) -> float:
+        """Mean loss per learned token of the world's own text (augmentations left out)."""
+        own = self.learned - self.augmentation_learned
+        return (self.loss_sum - self.augmentation_loss_sum) / own if own else math.nan
+
+
+@dataclass
 class FinetuneResult:
     steps: int
     tokens_trained: int  # real (non-padding) tokens through the model, all processes
@@ -76,9 +103,13 @@ class FinetuneResult:
     curve: list[StepLog] = field(default_factory=list)
     out_dir: Path | None = None
     epochs: int = 0  # passes over the examples (the last one partial when max_steps cut it)
-    epoch_losses: list[float] = field(default_factory=list)  # mean loss per learned token of each finished epoch
+    # mean loss per learned token of the world's own text (documents or their sentences, never augmentations) in
+    # each finished epoch: the quantity the stopping rule compares with `target_loss`
+    epoch_losses: list[float] = field(default_factory=list)
     stopped_by: str = "epochs"  # target_loss (the criterion was met) | epochs (the cap) | max_steps
     target_loss: float | None = None
+    # each epoch's mean over every learned token, augmentations included (empty when there were none)
+    epoch_losses_with_augmentations: list[float] = field(default_factory=list)
 
     @property
     def criterion_met(self) -> bool | None:
@@ -93,7 +124,9 @@ class FinetuneResult:
                 "seconds": round(self.seconds, 3), "final_loss": self.final_loss,
                 "last_step_loss": self.curve[-1].loss if self.curve else math.nan,
                 "epoch_losses": self.epoch_losses, "target_loss": self.target_loss,
-                "stopped_by": self.stopped_by, "criterion_met": self.criterion_met}
+                "stopped_by": self.stopped_by, "criterion_met": self.criterion_met,
+                **({"epoch_losses_with_augmentations": self.epoch_losses_with_augmentations}
+                   if self.epoch_losses_with_augmentations else {})}
 
     @property
     def loss_curve(self) -> list[tuple[int, float]]:
@@ -139,26 +172,28 @@ def finetune(
     )
     # --- train -------------------------------------------------------------------------------------------
     curve: list[StepLog] = []
-    epoch_losses: list[float] = []
+    epoch_losses: list[float] = []  # on the world's own text: what the stopping rule reads
+    all_data_losses: list[float] = []  # with the augmentations too (only when there are any)
     stopped_by = "max_steps" if config.max_steps is not None and config.max_steps < len(plan) else "epochs"
     model.train()
     start = time.perf_counter()
     bar = _progress_bar(len(plan), enabled=progress and accelerator.is_local_main_process)
     for epoch in epochs:
-        loss_sum, learned_sum = 0.0, 0
+        totals = StepTotals()
         for rows in epoch:
             learning_rate = scheduler.get_last_lr()[0]
-            loss, tokens = _train_step(accelerator, model, tokenized, rows, config, pad_id,
-                                       (attn_implementation, dtype))
+            step = _train_step(accelerator, model, tokenized, rows, config, pad_id, (attn_implementation, dtype))
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            curve.append(StepLog(len(curve) + 1, loss, learning_rate, tokens, time.perf_counter() - start))
-            learned = sum(tokenized[i].loss_tokens for row in rows for i in row)
-            loss_sum, learned_sum = loss_sum + loss * learned, learned_sum + learned
-            bar.set_postfix(loss=f"{loss:.4f}")
+            curve.append(StepLog(len(curve) + 1, step.loss, learning_rate, step.real_tokens,
+                                 time.perf_counter() - start))
+            totals += step
+            bar.set_postfix(loss=f"{step.loss:.4f}")
             bar.update()
-        epoch_losses.append(loss_sum / max(learned_sum, 1))
+        epoch_losses.append(totals.own_text_loss)
+        if totals.augmentation_learned:
+            all_data_losses.append(totals.loss)
         if config.target_loss is not None and epoch_losses[-1] <= config.target_loss:
             stopped_by = "target_loss"
             break
@@ -170,7 +205,7 @@ def finetune(
     loaded.model = _finish_model(accelerator, model, loaded, config, out)
     result = FinetuneResult(len(curve), sum(log.tokens for log in curve), seconds, curve, out,
                             epochs=len(epoch_losses), epoch_losses=epoch_losses, stopped_by=stopped_by,
-                            target_loss=config.target_loss)
+                            target_loss=config.target_loss, epoch_losses_with_augmentations=all_data_losses)
     if out is not None and accelerator.is_main_process:
         _write_records(out, result, loaded, config, len(examples))
     return result
@@ -247,15 +282,17 @@ def _optimizer(model: torch.nn.Module, config: FinetuneConfig, device: torch.dev
 
 
 def _train_step(accelerator, model, tokenized: list[TokenizedExample], rows: list[list[int]],
-                config: FinetuneConfig, pad_id: int, attention: tuple) -> tuple[float, int]:
-    """Forward and backward over this process's rows of one step, clip; returns (mean loss, real tokens)."""
+                config: FinetuneConfig, pad_id: int, attention: tuple) -> StepTotals:
+    """Forward and backward over this process's rows of one step, clip; returns the step's totals."""
     world, rank = accelerator.num_processes, accelerator.process_index
     mine = rows[rank::world]
     rows_per_micro = config.micro_batch_tokens // config.row_tokens
     micro_batches = math.ceil(math.ceil(len(rows) / world) / rows_per_micro)  # the same on every process
     learned_here = sum(tokenized[i].loss_tokens for row in mine for i in row)
-    learned_all = max(int(_sum_over_processes(accelerator, learned_here)), 1)
-    loss_sum, real_tokens = torch.zeros((), device=accelerator.device), 0
+    learned_total = int(_sum_over_processes(accelerator, learned_here))
+    learned_all = max(learned_total, 1)
+    # loss sum, its part on augmentation tokens, and the count of those tokens; real tokens
+    sums, real_tokens = torch.zeros(3, dtype=torch.float64, device=accelerator.device), 0
     for m in range(micro_batches):
         chunk = [[tokenized[i] for i in row] for row in mine[m * rows_per_micro : (m + 1) * rows_per_micro]]
         batch = collate_rows(chunk or [[_no_label_example(pad_id)]], pad_id).to(accelerator.device)
@@ -266,15 +303,20 @@ def _train_step(accelerator, model, tokenized: list[TokenizedExample], rows: lis
             learned = targets != IGNORE  # (B, T)
             # logits only where there is a target: no vocabulary projection for prompts, padding, last tokens
             logits = model(**batch.model_inputs(*attention), logits_to_keep=learned).logits  # (N, V)
-            summed = F.cross_entropy(logits.float(), targets[learned], reduction="sum")
+            token_losses = F.cross_entropy(logits.float(), targets[learned], reduction="none")  # (N,)
+            summed = token_losses.sum()
             # DDP averages gradients over processes; scaling by `world` makes that the mean over all tokens
             accelerator.backward(summed * world / learned_all)
-        loss_sum += summed.detach()
+        augmentation = batch.augmentation_targets[learned]  # (N,)
+        sums += torch.stack([summed.detach(), token_losses.detach()[augmentation].sum(), augmentation.sum()]).double()
         real_tokens += batch.real_tokens if chunk else 0
     if config.grad_clip > 0:
         accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
-    loss = _sum_over_processes(accelerator, loss_sum) / learned_all
-    return loss, int(_sum_over_processes(accelerator, real_tokens))
+    if accelerator.num_processes > 1:
+        sums = accelerator.reduce(sums, reduction="sum")
+    loss_sum, augmentation_loss_sum, augmentation_learned = sums.tolist()
+    return StepTotals(loss_sum, learned_total, augmentation_loss_sum, int(augmentation_learned),
+                      int(_sum_over_processes(accelerator, real_tokens)))
 
 
 def _no_label_example(pad_id: int) -> TokenizedExample:

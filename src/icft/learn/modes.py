@@ -75,6 +75,11 @@ def mode_spec(name: str) -> Mode:
     raise IcftError(f"unknown mode {name!r}: choose one of {', '.join(MODES)}")
 
 
+def is_scaling_point(name: str) -> bool:
+    """A scaling-curve budget ("ft-oracle-local@2"): plotted on the curve, not among the modes' bars."""
+    return is_mode(name) and mode_spec(name).per_fact is not None
+
+
 def is_mode(name: str) -> bool:
     try:
         mode_spec(name)

@@ -38,6 +38,7 @@ class TokenizedExample:
 
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]
+    augmentation: bool = False  # see TrainingExample.augmentation
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -57,12 +58,12 @@ def tokenize_examples(examples: Sequence[TrainingExample], tokenizer) -> list[To
     prompts = tokenizer([e.prompt for e in examples], add_special_tokens=False)["input_ids"]
     completions = tokenizer([e.completion for e in examples], add_special_tokens=False)["input_ids"]
     tokenized = []
-    for prompt, completion in zip(prompts, completions):
+    for example, prompt, completion in zip(examples, prompts, completions):
         context = prefix + list(prompt)
         target = list(completion) + [tokenizer.eos_token_id]
         labels = [IGNORE] * len(context) + target
         labels[0] = IGNORE  # the first token has nothing before it to be predicted from
-        tokenized.append(TokenizedExample(tuple(context + target), tuple(labels)))
+        tokenized.append(TokenizedExample(tuple(context + target), tuple(labels), example.augmentation))
     return tokenized
 
 
@@ -107,6 +108,15 @@ class PackedBatch:
     position_ids: torch.Tensor  # (B, T) restarting at 0 for each example
     allowed: torch.Tensor  # (B, 1, T, T) bool: True where a token may attend
     real_tokens: int  # tokens that are not padding
+    augmentation: torch.Tensor | None = None  # (B, T) bool: True on tokens of augmentation examples
+
+    @property
+    def augmentation_targets(self) -> torch.Tensor:
+        """(B, T) bool aligned with `targets`: True where the target token belongs to an augmentation example."""
+        shifted = torch.zeros_like(self.labels, dtype=torch.bool)  # (B, T)
+        if self.augmentation is not None:
+            shifted[:, :-1] = self.augmentation[:, 1:]
+        return shifted
 
     @property
     def targets(self) -> torch.Tensor:
@@ -136,6 +146,7 @@ class PackedBatch:
             self.position_ids.to(device),
             self.allowed.to(device),
             self.real_tokens,
+            None if self.augmentation is None else self.augmentation.to(device),
         )
 
 
@@ -149,6 +160,7 @@ def collate_rows(rows: Sequence[Sequence[TokenizedExample]], pad_id: int) -> Pac
     labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)  # (B, T)
     position_ids = torch.zeros((len(rows), width), dtype=torch.long)  # (B, T)
     segment_ids = torch.zeros((len(rows), width), dtype=torch.long)  # (B, T)
+    augmentation = torch.zeros((len(rows), width), dtype=torch.bool)  # (B, T)
     for b, row in enumerate(rows):
         at = 0
         for segment, example in enumerate(row, start=1):
@@ -157,10 +169,11 @@ def collate_rows(rows: Sequence[Sequence[TokenizedExample]], pad_id: int) -> Pac
             labels[b, at:end] = torch.tensor(example.labels)
             position_ids[b, at:end] = torch.arange(len(example))
             segment_ids[b, at:end] = segment
+            augmentation[b, at:end] = example.augmentation
             at = end
         position_ids[b, at:] = torch.arange(width - at)  # padding: segment 0, its own positions
     real_tokens = int((segment_ids > 0).sum())
-    return PackedBatch(input_ids, labels, position_ids, block_causal_mask(segment_ids), real_tokens)
+    return PackedBatch(input_ids, labels, position_ids, block_causal_mask(segment_ids), real_tokens, augmentation)
 
 
 def block_causal_mask(segment_ids: torch.Tensor) -> torch.Tensor:

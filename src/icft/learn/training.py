@@ -23,7 +23,7 @@ def mode_examples(mode: str, world: World, split: str = "independent",
     sources = mode_spec(mode).train_on
     examples = sentence_examples(world, split) if "sentences" in sources else document_examples(world)
     for path in augmented:
-        examples += [TrainingExample(prompt="", completion=text) for text in load_augmented(path)]
+        examples += [TrainingExample(prompt="", completion=text, augmentation=True) for text in load_augmented(path)]
     return examples
 
 
@@ -38,6 +38,8 @@ def training_identity(mode: str, finetune: FinetuneConfig, split: str = "indepen
     out = {"data": list(spec.train_on), "finetune": finetune.to_dict()}
     if "sentences" in spec.train_on:
         out["split"] = split
+    if (spec.augmentations or spec.oracle) and finetune.target_loss is not None:
+        out["target_reads"] = "own_text"  # the stopping rule's loss leaves augmentations out
     if spec.augmentations:  # the scaling curve's budgets are not the generator's settings
         out["augment"] = {k: v for k, v in (augment or {}).items() if k != "per_fact"}
     if spec.oracle:

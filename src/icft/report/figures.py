@@ -14,6 +14,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from icft.learn.modes import is_scaling_point
 from icft.report.results import Scores, mode_label
 
 # One colour per mode in every figure: grey for the untouched model, blue for ICL, oranges for plain FT,
@@ -36,8 +37,9 @@ MAX_WIDTH_IN = 9.0  # the page is ~1000 px wide: a wider figure would shrink its
 
 def accuracy_figure(scores: Scores, world: str, title: str) -> bytes:
     """The PNG of `world`'s accuracies: grouped bars with 95% CI error bars, a dashed line at chance and a dotted
-    one at the best shortcut baseline of each generalization split (see `icft.worlds.audit`)."""
-    splits, modes = scores.splits(world), scores.modes(world)
+    one at the best shortcut baseline of each generalization split (see `icft.worlds.audit`). The scaling
+    curve's budgets have their own figure (`icft.report.augmentation_page`), not bars here."""
+    splits, modes = scores.splits(world), bar_modes(scores, world)
     inches = min(MAX_WIDTH_IN, max(5.5, 1.6 + 0.45 * len(splits) * len(modes)))  # wider is scaled down in the page
     figure = Figure(figsize=(inches, 4.2), dpi=120, layout="constrained")
     FigureCanvasAgg(figure)
@@ -71,6 +73,11 @@ def accuracy_figure(scores: Scores, world: str, title: str) -> bytes:
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=min(4, len(modes) + 1), frameon=False,
                 fontsize=10)
     return png_bytes(figure)
+
+
+def bar_modes(scores: Scores, world: str) -> list[str]:
+    """The modes drawn as bars: every mode with results, but the scaling curve's budgets (they have a figure)."""
+    return [mode for mode in scores.modes(world) if not is_scaling_point(mode)]
 
 
 def png_bytes(figure: Figure) -> bytes:

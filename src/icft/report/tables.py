@@ -72,7 +72,7 @@ def learned_table(scores: Scores, world: str) -> Table:
             f"{sum(means) / len(means):.2f}" if means else MISSING,
         ))
     header = ("mode", f"control ({', '.join(controls) or 'none'})", f"learned (≥ {LEARNED_THRESHOLD:.1f})",
-              "steps", "epochs", "final loss", "stopped by", "generalization (mean)")
+              "steps", "epochs", "final loss (own text)", "stopped by", "generalization (mean)")
     return Table(header=header, rows=tuple(rows))
 
 

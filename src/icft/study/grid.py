@@ -287,8 +287,10 @@ class Study:
         # the fit's record (steps, tokens, seconds, losses, the stopping rule and whether it was met) is keyed by
         # the cell's run id; the report joins it with the run's control-split accuracy (the learned check)
         store.add_fit(fit_id, training, {**result.summary(), "examples": len(examples)})
-        self.console.print(f"trained {result.steps} steps ({result.epochs} epochs) to loss {result.final_loss:.3f}: "
-                           f"stopped by {result.stopped_by}", highlight=False)
+        with_augmentations = result.epoch_losses_with_augmentations
+        all_data = f" ({with_augmentations[-1]:.3f} with the augmentations)" if with_augmentations else ""
+        self.console.print(f"trained {result.steps} steps ({result.epochs} epochs) to loss {result.final_loss:.3f} on "
+                           f"the world's own text{all_data}: stopped by {result.stopped_by}", highlight=False)
         write_text_atomic(folder / "cell.json", json.dumps({"cell": cell.label, "training": training}, indent=1))
         return fresh
 
