@@ -14,7 +14,7 @@ def test_defaults_and_grid_expansion():
                                  "modes": ["pretrained", "icl"]})
     cells = expand_grid(config)
     assert len(cells) == 2 * 2 * 1 * 2
-    assert [c.mode for c in cells[:2]] == ["pretrained", "icl"] and cells[0].world_ref == "reversals-s0"
+    assert [c.mode for c in cells[:2]] == ["pretrained", "icl"] and cells[0].key.world_ref == "reversals-s0"
     assert config.models == ["smollm2-135m"] and config.icl.subsample == 1.0
 
 
@@ -70,5 +70,5 @@ def test_two_worlds_with_one_label_are_refused_and_a_label_tells_them_apart():
     with pytest.raises(IcftError, match="worlds 0 and 1 are both named 'reversals': give one of them a `label`"):
         parse_study_config({"worlds": twice})
     config = parse_study_config({"worlds": [twice[0], {**twice[1], "label": "reversals-small"}]})
-    assert [c.world_ref for c in expand_grid(config)][:: len(config.modes)] == ["reversals-s0", "reversals-small-s0"]
+    assert [c.key.world_ref for c in expand_grid(config)][:: len(config.modes)] == ["reversals-s0", "reversals-small-s0"]
     assert parse_study_config(config.model_dump(mode="json")) == config  # study.json reads back the same

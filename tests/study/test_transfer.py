@@ -19,9 +19,12 @@ def config(model, lora=False, **transfer):
 
 
 def stored(db):
+    """(variant, test task, config, scored examples) of every finished run, read from the transfer runs' view."""
     with ResultsStore(db) as store:
-        runs = sorted(store.runs(status="finished"), key=lambda r: r.run_id)
-        return [(r.mode, r.world, r.config, store.task_rows(r.run_id)) for r in runs]
+        runs = sorted((r for r in store.transfer_runs() if r.status == "finished"), key=lambda r: r.run_id)
+        assert all(r.train_task == (None if r.variant == BASE else "judge/reversals") for r in runs)
+        assert all(r.train_size == (None if r.variant == BASE else 4) for r in runs)
+        return [(r.variant, r.test_task, r.config, store.task_rows(r.run_id)) for r in runs]
 
 
 def test_grid_scores_the_base_and_every_fit_on_every_task(tiny_folder, tmp_path):

@@ -48,10 +48,6 @@ class Cell:
         return CellKey(self.world.label, self.seed, self.model, self.mode)
 
     @property
-    def world_ref(self) -> str:
-        return self.key.world_ref
-
-    @property
     def label(self) -> str:
         return self.key.label
 
@@ -94,7 +90,7 @@ class Study:
             if done:
                 self.console.print(f"resuming: {done} of {len(cells)} cells already in {self.db_path}")
             for cell in cells:  # the worlds as the study saw them, for readers and `icft eval`
-                folder = world_folder(self.out, cell.world.label, cell.seed)
+                folder = world_folder(self.out, cell.key)
                 if cell.world.path is None and not (folder / "test.jsonl").exists():
                     save_world(self.world(cell.world, cell.seed), folder)
             for n, cell in enumerate(cells, start=1):
@@ -163,11 +159,11 @@ class Study:
         if mode.context:
             kwargs.update(subsample=self.config.icl.subsample, template=self.config.icl.template)
         if not mode.finetunes:
-            return evaluate_world(self._base_model(cell.model), world, cell.world_ref, cell.mode, store, **kwargs)
+            return evaluate_world(self._base_model(cell.model), world, cell.world.label, cell.mode, store, **kwargs)
         training = spec.config["training"]
         folder = finetune_folder(self.out, spec.run_id)
         model = self._finetuned_model(cell, world, training, folder, store, spec.run_id)
-        summary = evaluate_world(model, world, cell.world_ref, cell.mode, store, training=training, **kwargs)
+        summary = evaluate_world(model, world, cell.world.label, cell.mode, store, training=training, **kwargs)
         del model
         self._record_learned_check(store, spec.run_id, world)  # the fit's id is its cell's run id
         if not self.config.keep_weights:
@@ -199,8 +195,7 @@ class Study:
             self.config.icl.template if mode.context else "plain",
             self.training(cell) if mode.finetunes else None,
         )
-        return run_spec(cell.model, self.world(cell.world, cell.seed), cell.world_ref, cell.mode, cell.seed, config,
-                        self.precision)
+        return run_spec(cell.key, self.world(cell.world, cell.seed), config, self.precision)
 
     @property
     def precision(self) -> str:
@@ -248,9 +243,9 @@ class Study:
         from icft.learn.generators import EndpointGenerator, LocalGenerator
 
         if strategy.startswith("oracle-"):
-            return oracle_file(self.out, cell.world_ref, world, strategy, cell.mode, cell.seed)
+            return oracle_file(self.out, cell.key, world, strategy)
         spec = self.config.augment
-        path = augment_file(self.out, cell.world.label, cell.seed, generator_name(spec, cell.model), strategy)
+        path = augment_file(self.out, cell.key, generator_name(spec, cell.model), strategy)
         if path.exists():
             return path
         if spec.base_url:
@@ -259,7 +254,7 @@ class Study:
             generator = LocalGenerator(self._base_model(generator_name(spec, cell.model)))
         settings = AugmentSettings(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature,
                                    seed=cell.seed, cache_path=str(generation_cache(self.out)))
-        self.console.print(f"augmenting {cell.world_ref} ({strategy}) with {generator.name}")
+        self.console.print(f"augmenting {cell.key.world_ref} ({strategy}) with {generator.name}")
         result = augment_world(world, generator, strategy, path, settings)
         self.console.print(result.describe(), highlight=False)
         return path

@@ -28,7 +28,8 @@ from icft.errors import IcftError
 from icft.models.device import device_precision
 from icft.jsonl import write_text_atomic
 from icft.study.config import StudyConfig, finetune_config
-from icft.store import BASE, RESULTS_DB, ResultsStore, RunSpec, content_digest
+from icft.store import BASE, RESULTS_DB, ResultsStore, RunSpec, content_digest, transfer_key
+from icft.store.layout import finetune_folder
 from icft.study.grid import SharedModel, check_models, claim_folder
 from icft.tasks.schema import Task, cell_relation
 
@@ -124,8 +125,8 @@ class TransferStudy:
         precision = device_precision(self.config.device)
         if precision != "float32":  # fp32 runs keep the ids they had before precision was recorded
             config["precision"] = precision
-        return RunSpec(world=test_key, world_id=test.identity, model=model, mode=fit.variant if fit else BASE,
-                       seed=seed, config=config)
+        return RunSpec(key=transfer_key(test_key, seed, model, fit.variant if fit else BASE), world_id=test.identity,
+                       config=config)
 
     # ---- running ------------------------------------------------------------------------------------
 
@@ -177,7 +178,7 @@ class TransferStudy:
         task = self.tasks(fit.seed)[fit.train_task]
         examples = task_training_examples(task, fit.variant, fit.size, fit.seed, self.spec.demonstrations)
         fit_config, fit_id = self.fit_config(fit), self.fit_id(fit)
-        folder = self.out / "finetune" / fit_id
+        folder = finetune_folder(self.out, fit_id)
         config = finetune_config({}, self.config.finetune, seed=fit.seed, save_weights=self.config.keep_weights)
         model = load(fit.model, device=self.config.device)  # fine-tuning changes the model in place: never train the shared base copy
         self.console.print(f"fine-tuning {fit.label}: {len(examples)} examples")
