@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,7 +11,6 @@ from icft.commands.augment import run_augment_command
 from icft.errors import IcftError
 from icft.learn.augment import (
     FILTERS,
-    AugmentSettings,
     augment_world,
     clean_completion,
     load_augmented,
@@ -18,6 +18,7 @@ from icft.learn.augment import (
     unknown_words,
     world_vocabulary,
 )
+from icft.learn.augment_settings import AugmentSettings
 from icft.learn.templates import load_template, parse_template
 from icft.worlds.schema import Document, Fact, World
 
@@ -204,3 +205,32 @@ def test_settings_and_command_validation(tmp_path):
         run_augment_command(tmp_path, "both", model="smollm2-135m")
     with pytest.raises(IcftError, match="unknown augmentation strategy"):
         augment_world(tiny_world(), ScriptedGenerator({}), "both", tmp_path / "a.jsonl", progress=False)
+
+
+def test_one_default_set_for_the_command_and_studies(tmp_path, monkeypatch):
+    """`icft augment` with its options unset augments with the settings a study's [augment] passes by default."""
+    from typer.testing import CliRunner
+
+    import icft.commands.augment as command
+    from icft.cli import app
+    from icft.study.config import AugmentSpec
+    from icft.worlds.io import save_world
+
+    spec = AugmentSpec()
+    study = AugmentSettings(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature)  # as a study builds it
+    assert study == AugmentSettings()
+    assert {AugmentSettings().generation(s).max_new_tokens for s in ("local", "global")} == {spec.max_new_tokens}
+    used = []
+
+    def augment_world(world, generator, strategy, out, settings, **_):
+        used.append(settings)
+        return SimpleNamespace(describe=lambda: "", path=out, summary_path=out)
+
+    monkeypatch.setattr(command, "make_generator", lambda *args: ScriptedGenerator({}))
+    monkeypatch.setattr(command, "augment_world", augment_world)
+    save_world(tiny_world(), tmp_path / "w")
+    for strategy in ("local", "global"):
+        result = CliRunner().invoke(app, ["augment", "--world", str(tmp_path / "w"), "--strategy", strategy,
+                                          "--model", "m"])
+        assert result.exit_code == 0, result.output
+    assert used == [AugmentSettings(), AugmentSettings()]

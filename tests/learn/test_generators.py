@@ -8,7 +8,8 @@ import pytest
 from tiny_models import tiny_model
 
 from icft.errors import IcftError
-from icft.learn.augment import AugmentSettings, augment_world
+from icft.learn.augment import augment_world
+from icft.learn.augment_settings import AugmentSettings
 from icft.learn.generators import (
     CacheStats,
     EndpointGenerator,

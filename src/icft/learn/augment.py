@@ -36,56 +36,16 @@ import icft
 from icft.errors import IcftError
 from icft.jsonl import json_line, read_jsonl, write_text_atomic
 from icft.learn.examples import split_sentences
-from icft.learn.generators import CacheStats, GenerationCache, GenerationSettings, Generator, cached_generate
+from icft.learn.augment_settings import STRATEGIES, AugmentSettings
+from icft.learn.generators import CacheStats, GenerationCache, Generator, cached_generate
 from icft.learn.templates import Template, load_template
 from icft.worlds.schema import World
 from icft.worlds.vocabulary import is_english, is_nonce_word
 
-STRATEGIES = ("local", "global")
 FILTERS = (
     "empty", "too_long", "no_world_term", "unknown_word", "tautology", "copy_of_input", "copy_of_template", "in_train",
     "duplicate",
 )
-# a few-shot template's model tends to go on with a new "Statement:" of its own: stop there
-DEFAULT_STOP = {"local": ("\nStatement:",), "global": ("\nNow read this passage",)}
-DEFAULT_MAX_NEW_TOKENS = {"local": 128, "global": 256}
-# the local template is a few-shot pattern, which a model continues best as plain text (measured on
-# smollm2-135m: in a chat turn it mostly repeats the last example); the global one is an instruction
-DEFAULT_CHAT = {"local": False, "global": True}
-
-
-@dataclass(frozen=True)
-class AugmentSettings:
-    """Everything that shapes the augmentations; None means the strategy's default."""
-
-    template: str | None = None  # a template file; None: the built-in one of the strategy
-    max_new_tokens: int | None = None
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
-    chat: bool | None = None  # None: plain completion for local, a chat turn for global
-    stop: tuple[str, ...] | None = None
-    batch_size: int = 8
-    max_words: int = 40
-    context_documents: int | None = None  # global: a seeded sample of this many documents in context
-    limit: int | None = None  # only the first N requests (a quick look at a big world)
-    cache_path: str | None = None  # None: augment-cache.sqlite beside the output file
-
-    def __post_init__(self):
-        for key in ("batch_size", "max_words", "context_documents", "limit"):
-            value = getattr(self, key)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise IcftError(f"augment setting {key!r} must be a positive integer, got {value!r}")
-
-    def generation(self, strategy: str) -> GenerationSettings:
-        return GenerationSettings(
-            max_new_tokens=self.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[strategy],
-            temperature=self.temperature,
-            top_p=self.top_p,
-            seed=self.seed,
-            chat=DEFAULT_CHAT[strategy] if self.chat is None else self.chat,
-            stop=DEFAULT_STOP[strategy] if self.stop is None else tuple(self.stop),
-        )
 
 
 @dataclass(frozen=True)

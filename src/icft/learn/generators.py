@@ -29,9 +29,11 @@ from icft.errors import IcftError
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """How to sample. temperature 0 means greedy; chat wraps context + prompt as one user turn."""
+    """How to sample. temperature 0 means greedy; chat wraps context + prompt as one user turn.
 
-    max_new_tokens: int = 256
+    No defaults for the length: augmentation's (`icft.learn.augment_settings`) is the one a caller passes."""
+
+    max_new_tokens: int
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from icft.errors import IcftError
+from icft.learn.augment_settings import AugmentSettings
 from icft.learn.finetune_config import FinetuneConfig
 from icft.learn.modes import MODES
 from icft.models.registry import DEFAULT_MODEL
@@ -74,11 +75,14 @@ class IclSpec(Section):
 
 
 class AugmentSpec(Section):
+    """A study's augmentation: who generates, and the generation settings it passes (their defaults are
+    `AugmentSettings`', the same as `icft augment`'s)."""
+
     generator: str = "self"  # "self" = the model under study; or a model name; or an endpoint (base_url)
     base_url: str | None = None
     endpoint_model: str | None = None
-    max_new_tokens: int = Field(96, ge=8, le=2048)
-    temperature: float = Field(0.0, ge=0, le=2)
+    max_new_tokens: int = Field(AugmentSettings.max_new_tokens, ge=8, le=2048)
+    temperature: float = Field(AugmentSettings.temperature, ge=0, le=2)
     # the scaling curve: ft-oracle-local also trained at these many augmentation sentences per fact, on each
     # world that has ft-oracle-local (0 is plain FT: the curve reads the world's ft cell); [] = no curve
     per_fact: list[int] = Field(default_factory=list)

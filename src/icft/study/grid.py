@@ -239,7 +239,8 @@ class Study:
 
     def augmentations(self, cell: Cell, world: World, strategy: str) -> Path:
         """The augmentation file of (world, seed, generator, strategy), generated once (cached, resumable)."""
-        from icft.learn.augment import AugmentSettings, augment_world
+        from icft.learn.augment import augment_world
+        from icft.learn.augment_settings import AugmentSettings
         from icft.learn.generators import EndpointGenerator, LocalGenerator
 
         if strategy.startswith("oracle-"):
