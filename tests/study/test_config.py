@@ -27,6 +27,8 @@ def test_defaults_and_grid_expansion():
     ({**MINIMAL, "finetune": {"lerning_rate": 1e-4}}, "unknown key 'lerning_rate'; allowed: batch_examples, batch_tokens"),
     ({**MINIMAL, "finetune": {"epochs": -1}}, "key 'finetune'"),
     ({"worlds": []}, "an icl_vs_ft study needs at least one [[worlds]] entry"),
+    ({**MINIMAL, "augment": {"base_url": "http://localhost:8000/v1"}},
+     "key 'augment': base_url and endpoint_model go together"),
     ({"kind": "transfer", "transfer": {"train_sizes": [0]}}, "key 'transfer.train_sizes': every train size"),
     ({"kind": "transfer", "transfer": {"tasks": [{"name": "a", "domain": "b", "kind": "generation",
                                                   "instruction": "x"}]}},

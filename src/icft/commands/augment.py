@@ -7,7 +7,7 @@ from pathlib import Path
 from icft.errors import IcftError
 from icft.learn.augment import AugmentResult, augment_world
 from icft.learn.augment_settings import STRATEGIES, AugmentSettings
-from icft.learn.generators import make_generator
+from icft.learn.generators import GeneratorSource, make_generator
 from icft.learn.templates import load_template
 from icft.worlds.io import load_world
 
@@ -33,9 +33,10 @@ def run_augment_command(
     if strategy not in STRATEGIES:
         raise IcftError(f"unknown augmentation strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
     settings = AugmentSettings(**{key: value for key, value in settings.items() if value is not None})
-    load_template(strategy, settings.template)  # a bad template fails before a model is loaded
+    load_template(strategy, settings.template)  # a bad template or generator fails before a model is loaded
+    source = GeneratorSource(model, base_url, endpoint_model, api_key_env)
     world = load_world(world_dir)
-    generator = make_generator(model, base_url, endpoint_model, api_key_env, device, settings.batch_size)
+    generator = make_generator(source, device, settings.batch_size)
     out_path = Path(out) if out is not None else Path(world_dir) / f"augmented-{strategy}.jsonl"
     result = augment_world(world, generator, strategy, out_path, settings, progress=progress)
     print(result.describe())

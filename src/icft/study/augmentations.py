@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from icft.learn.generators import GeneratorSource
 from icft.learn.modes import BUDGETED, budget_mode, mode_spec
 from icft.store.layout import CellKey, oracle_augment_file
 from icft.study.config import AugmentSpec, StudyConfig, WorldSpec
@@ -27,11 +28,17 @@ def world_modes(config: StudyConfig, spec: WorldSpec) -> list[str]:
     return modes
 
 
-def generator_name(spec: AugmentSpec, model: str) -> str:
-    """Who writes a study's own augmentations: the model under study ("self"), a named model, or an endpoint."""
+def generator_source(spec: AugmentSpec, model: str) -> GeneratorSource:
+    """Who writes a study's own augmentations for `model`'s cells: the model under study ("self"), a named
+    model, or an endpoint."""
     if spec.base_url:
-        return f"{spec.base_url}:{spec.endpoint_model}"
-    return model if spec.generator == "self" else spec.generator
+        return GeneratorSource(base_url=spec.base_url, endpoint_model=spec.endpoint_model)
+    return GeneratorSource(model=model if spec.generator == "self" else spec.generator)
+
+
+def generator_name(spec: AugmentSpec, model: str) -> str:
+    """The recorded name of that generator: its augmentation files are named by it."""
+    return generator_source(spec, model).name
 
 
 def oracle_file(out: str | Path, key: CellKey, world: World, source: str) -> Path:

@@ -94,6 +94,13 @@ class AugmentSpec(Section):
             raise ValueError("per_fact lists distinct counts of 0 or more, e.g. [0, 1, 2, 4]")
         return value
 
+    @model_validator(mode="after")
+    def _one_endpoint(self):
+        """An endpoint is a base_url with the model it serves (checked here, before a study folder is claimed)."""
+        if bool(self.base_url) != bool(self.endpoint_model):
+            raise ValueError("base_url and endpoint_model go together: the endpoint and the model name it serves")
+        return self
+
 
 class TaskFileSpec(Section):
     """A user's task: examples from JSONL files (`train`, `test`) or from a `datasets` folder (`dataset`).

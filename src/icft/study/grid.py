@@ -27,7 +27,7 @@ from icft.errors import IcftError
 from icft.evaluate.runner import EvalSummary, eval_config, evaluate_world, run_spec, stored_summary
 from icft.jsonl import write_text_atomic
 from icft.learn.modes import mode_spec
-from icft.study.augmentations import generator_name, oracle_file, world_modes
+from icft.study.augmentations import generator_source, oracle_file, world_modes
 from icft.study.config import StudyConfig, WorldSpec, finetune_config
 from icft.study.costs import estimate_seconds
 from icft.store import CONFIG_FILE, RESULTS_DB, CellKey, ResultsStore, RunSpec
@@ -241,18 +241,17 @@ class Study:
         """The augmentation file of (world, seed, generator, strategy), generated once (cached, resumable)."""
         from icft.learn.augment import augment_world
         from icft.learn.augment_settings import AugmentSettings
-        from icft.learn.generators import EndpointGenerator, LocalGenerator
+        from icft.learn.generators import make_generator
 
         if strategy.startswith("oracle-"):
             return oracle_file(self.out, cell.key, world, strategy)
         spec = self.config.augment
-        path = augment_file(self.out, cell.key, generator_name(spec, cell.model), strategy)
+        source = generator_source(spec, cell.model)
+        path = augment_file(self.out, cell.key, source.name, strategy)
         if path.exists():
             return path
-        if spec.base_url:
-            generator = EndpointGenerator(spec.base_url, spec.endpoint_model or "")
-        else:
-            generator = LocalGenerator(self._base_model(generator_name(spec, cell.model)))
+        loaded = self._base_model(source.model) if source.model else None  # the study's copy, not a second one
+        generator = make_generator(source, loaded=loaded)
         settings = AugmentSettings(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature,
                                    seed=cell.seed, cache_path=str(generation_cache(self.out)))
         self.console.print(f"augmenting {cell.key.world_ref} ({strategy}) with {generator.name}")
