@@ -91,8 +91,11 @@ micro_batch_tokens = 256
     while time.time() < deadline:  # wait until one cell is finished, then kill hard
         if (out / "results.db").exists():
             with sqlite3.connect(out / "results.db") as db:
-                if db.execute("select count(*) from runs where status='finished'").fetchone()[0] >= 1:
-                    break
+                try:
+                    if db.execute("select count(*) from runs where status='finished'").fetchone()[0] >= 1:
+                        break
+                except sqlite3.OperationalError:  # the file exists before its tables are committed
+                    pass
         time.sleep(0.2)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
