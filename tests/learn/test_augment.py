@@ -9,15 +9,8 @@ import pytest
 
 from icft.commands.augment import run_augment_command
 from icft.errors import IcftError
-from icft.learn.augment import (
-    FILTERS,
-    augment_world,
-    clean_completion,
-    load_augmented,
-    mentions_world_term,
-    unknown_words,
-    world_vocabulary,
-)
+from icft.learn.augment import augment_world, load_augmented
+from icft.learn.augment_filters import FILTERS
 from icft.learn.augment_settings import AugmentSettings
 from icft.learn.templates import load_template, parse_template
 from icft.worlds.schema import Document, Fact, World
@@ -69,17 +62,6 @@ LOCAL_SCRIPT = {
     "This is about feran": "Inferences: Some ukal are feran.",
     "All feran are ukal": "All feran are ukal.\nSome ukal are feran.",  # copy of input, then a duplicate
 }
-
-
-def test_clean_completion_strips_numbering_bullets_labels_and_quotes():
-    raw = (
-        '1. glon are big\n  - **Step 2: "tuvir are small."**\n\n'
-        "(a) Inferences: pevab eat ukal. feran run.\nStatement: x"
-    )
-    assert clean_completion(raw, stop=("\nStatement:",)) == [
-        "glon are big.", "tuvir are small.", "pevab eat ukal.", "feran run."
-    ]
-    assert clean_completion("2.\nInferences:") == ["", ""]  # counted as empty, not silently lost
 
 
 def test_local_filters_count_what_they_drop(tmp_path):
@@ -185,17 +167,6 @@ def test_template_splits_into_shared_context_and_prompt():
     assert context + prompt == template._render(template.pieces, {**shared, "document": "DOC B"})
     local = parse_template("## comment\nSay {{this}}:\nStatement: {sentence}\n", "local", "t")
     assert local.context({}) == "Say {this}:\n" and local.prompt({}, {"sentence": "x"}) == "Statement: x\n"
-
-
-def test_world_vocabulary_and_world_terms():
-    vocabulary = world_vocabulary(tiny_world())
-    assert {"tuvir", "pevab", "feran", "ukal"} <= vocabulary
-    assert not vocabulary & {"scientists", "report", "about", "this", "dangerous"}
-    assert mentions_world_term("Some Tuvirs bite.", vocabulary)
-    assert not mentions_world_term("Some dogs bite.", vocabulary)
-    assert unknown_words("Gkuad and 2nd tuvirs are dangerous.", vocabulary) == ["gkuad"]
-    imported = World("mine", 0, "v", {}, [Document("d", "The zorblat glimmers near Quenta.")], [])
-    assert world_vocabulary(imported) == {"zorblat", "quenta"}
 
 
 def test_settings_and_command_validation(tmp_path):
