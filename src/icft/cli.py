@@ -186,7 +186,8 @@ def eval_command(
 @app.command("augment")
 def augment_command(
     world: Path = typer.Option(..., "--world", help="A world folder."),
-    strategy: str = typer.Option(..., "--strategy", help="local (each sentence) or global (whole set in context)."),
+    strategy: str = typer.Option(..., "--strategy", help="local (each sentence) or global (whole set in context); "
+                                 "oracle-local or oracle-global: the world's own reasoner writes them (no generator)."),
     model: str = typer.Option(None, "--model", help="Generator: a local model name or folder."),
     base_url: str = typer.Option(None, "--base-url", help="Generator: an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1."),
     endpoint_model: str = typer.Option(None, "--endpoint-model", help="The model name the endpoint serves."),
@@ -200,7 +201,7 @@ def augment_command(
     seed: int = typer.Option(None, help="Sampling seed (default 0)."),
     limit: int = typer.Option(None, min=1, help="Only the first N prompts (a quick look)."),
 ) -> None:
-    """Write in-context inferences (rephrasings, reversals, links) to fine-tune on."""
+    """Write in-context inferences (rephrasings, reversals, links) to fine-tune on, or the oracle's."""
     from icft.commands.augment import run_augment_command
 
     run_augment_command(world, strategy, model=model, base_url=base_url, endpoint_model=endpoint_model,
