@@ -105,3 +105,13 @@ def test_weight_change_is_the_mean_absolute_difference():
     first = next(tuned.parameters())
     first.data += 0.5
     assert mean_abs_weight_change(base, tuned) == pytest.approx(0.5 * first.numel() / count)
+
+
+def test_each_runner_refuses_the_other_kind(tiny_folder, tmp_path):
+    from icft.study.grid import Study
+
+    with pytest.raises(IcftError, match="'t' is a transfer study, not icl_vs_ft"):
+        Study(config(tiny_folder), tmp_path)
+    other = parse_study_config({"name": "w", "worlds": [{"name": "reversals"}]})
+    with pytest.raises(IcftError, match="'w' is a icl_vs_ft study, not transfer"):
+        TransferStudy(other, tmp_path)

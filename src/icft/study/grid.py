@@ -14,8 +14,6 @@ Ctrl-C or kill -9 does only the missing cells. What is expensive and shared is c
 from __future__ import annotations
 
 import json
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +28,8 @@ from icft.learn.modes import mode_spec
 from icft.study.augmentations import generator_source, oracle_file, world_modes
 from icft.study.config import StudyConfig, WorldSpec, finetune_config
 from icft.study.costs import estimate_seconds
-from icft.store import CONFIG_FILE, RESULTS_DB, CellKey, ResultsStore, RunSpec
+from icft.study.runner_base import StudyRunner, claim_folder, minutes, run_or_plan
+from icft.store import CellKey, ResultsStore, RunSpec
 from icft.store.layout import augment_file, finetune_folder, generation_cache, world_folder
 from icft.worlds import build_world, check_world, load_world, save_world
 from icft.worlds.schema import World
@@ -58,21 +57,14 @@ def expand_grid(config: StudyConfig) -> list[Cell]:
             for model in config.models for mode in world_modes(config, w)]
 
 
-class Study:
+class Study(StudyRunner):
     """One study folder: its config, worlds, caches and results store."""
 
-    def __init__(self, config: StudyConfig, out: str | Path, console: Console | None = None):
-        if config.kind != "icl_vs_ft":
-            raise IcftError(f"study {config.name!r} is a {config.kind} study: run it with icft.study.transfer")
-        self.config = config
-        self.out = Path(out)
-        self.console = console or Console()
-        self._worlds: dict[tuple, World] = {}
-        self._base = SharedModel(config.device)
+    kind = "icl_vs_ft"
 
-    @property
-    def db_path(self) -> Path:
-        return self.out / RESULTS_DB
+    def __init__(self, config: StudyConfig, out: str | Path, console: Console | None = None):
+        super().__init__(config, out, console)
+        self._worlds: dict[tuple, World] = {}
 
     # ---- the grid ---------------------------------------------------------------------------------------
 
@@ -112,10 +104,10 @@ class Study:
             seconds = self.estimate(cell)
             left += 0 if done else seconds
             table.add_row(cell.world.label, str(cell.seed), cell.model, cell.mode, "done" if done else "to run",
-                          "-" if done else _minutes(seconds))
+                          "-" if done else minutes(seconds))
         if store is not None:
             store.close()
-        table.caption = (f"{len(cells)} cells; about {_minutes(left)} left on a 2-core CPU with a 135M model "
+        table.caption = (f"{len(cells)} cells; about {minutes(left)} left on a 2-core CPU with a 135M model "
                          "(scale by model size and hardware)")
         return table
 
@@ -149,6 +141,12 @@ class Study:
                          f"{self.config.seeds[0]}'s worlds; more items or seeds lower it.")
         return table
 
+    def dry_run_tables(self) -> list[Table]:
+        return [self.dry_run(), self.planned_table()]
+
+    def done_line(self, summaries: list[EvalSummary], seconds: float) -> str:
+        return f"study {self.config.name}: {len(summaries)} cells in {minutes(seconds)}; results in {self.db_path}"
+
     def run_cell(self, cell: Cell, store: ResultsStore, progress: bool) -> EvalSummary:
         world = self.world(cell.world, cell.seed)
         spec = self.cell_spec(cell)
@@ -166,9 +164,7 @@ class Study:
         summary = evaluate_world(model, world, cell.world.label, cell.mode, store, training=training, **kwargs)
         del model
         self._record_learned_check(store, spec.run_id, world)  # the fit's id is its cell's run id
-        if not self.config.keep_weights:
-            for weights in ("model", "adapter"):
-                shutil.rmtree(folder / weights, ignore_errors=True)
+        self.release_weights(folder)
         return summary
 
     def _record_learned_check(self, store: ResultsStore, fit_id: str, world: World) -> None:
@@ -262,18 +258,12 @@ class Study:
     def _finetuned_model(self, cell: Cell, world: World, training: dict, folder: Path, store: ResultsStore,
                          fit_id: str):
         from icft.learn.finetune import finetune
-        from icft.models import load, load_folder
+        from icft.models import load, load_finetuned
 
-        if (folder / "model" / "config.json").exists():  # kept from an earlier run (keep_weights)
-            self.console.print(f"reusing fine-tuned weights in {folder / 'model'}")
-            return load_folder(str(folder / "model"), name=cell.model, device=self.config.device)
-        if (folder / "adapter" / "adapter_config.json").exists():
-            from peft import PeftModel
-
-            base = load(cell.model, device=self.config.device)
-            base.model = PeftModel.from_pretrained(base.model, str(folder / "adapter")).merge_and_unload()
-            self.console.print(f"reusing the fine-tuned adapter in {folder / 'adapter'}")
-            return base
+        kept = load_finetuned(folder, cell.model, device=self.config.device)  # from an earlier run (keep_weights)
+        if kept is not None:
+            self.console.print(f"reusing the fine-tuned weights kept in {folder}")
+            return kept
         examples = self.examples(cell, world)
         config = self.finetune_settings(cell, save_weights=self.config.keep_weights)
         fresh = load(cell.model, device=self.config.device)  # fine-tuning changes the model in place: never train the shared base copy
@@ -301,68 +291,11 @@ class Study:
     def _is_done(self, cell: Cell, store: ResultsStore) -> bool:
         return store.run_status(self.cell_spec(cell).run_id) == "finished"
 
-class SharedModel:
-    """The study's unmodified model, loaded once and shared by its cells; one model in memory at a time."""
-
-    def __init__(self, device: str = "auto"):
-        self.device = device
-        self._loaded = None
-
-    def get(self, name: str):
-        from icft.models import load
-
-        if self._loaded is None or self._loaded.name != name:
-            self._loaded = None  # free the previous model before loading the next
-            self._loaded = load(name, device=self.device)
-        return self._loaded
-
-
-def check_models(config: StudyConfig) -> None:
-    """Resolve every model name (no weights load): an unknown one fails a dry run as it fails the real run."""
-    from icft.models.registry import resolve
-
-    for model in config.models:
-        resolve(model)
-
-
-def claim_folder(out: Path, config: StudyConfig) -> None:
-    """Record the config in `out`; a folder holding a different study is refused (its results would mix).
-
-    Every model name is resolved first, so a typo fails before the folder records a config.
-    """
-    check_models(config)
-    out.mkdir(parents=True, exist_ok=True)
-    resolved = config.model_dump(mode="json")
-    path = out / CONFIG_FILE
-    if path.exists():
-        recorded = json.loads(path.read_text())
-        if recorded != resolved:
-            changed = sorted(k for k in resolved.keys() | recorded.keys() if resolved.get(k) != recorded.get(k))
-            raise IcftError(f"{out} holds a study with another config (differs in: {', '.join(changed)}): "
-                            "rerun with the same config to resume, or choose a new study folder")
-    else:
-        write_text_atomic(path, json.dumps(resolved, indent=1) + "\n")
-
-
 def run_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progress: bool = True,
               console: Console | None = None) -> list[EvalSummary]:
-    study = Study(config, out, console)
-    check_models(config)
-    if dry_run:
-        study.console.print(study.dry_run())
-        study.console.print(study.planned_table())
-        return []
-    start = time.perf_counter()
-    summaries = study.run(progress=progress)
-    study.console.print(f"study {config.name}: {len(summaries)} cells in {_minutes(time.perf_counter() - start)}; "
-                        f"results in {study.db_path}")
-    return summaries
+    return run_or_plan(Study(config, out, console), dry_run, progress) or []
 
 
 def _grid_progress(enabled: bool) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                     TimeRemainingColumn(), disable=not enabled)
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
