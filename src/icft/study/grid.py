@@ -116,7 +116,7 @@ class Study(StudyRunner):
         from icft.evaluate.metrics import chance_level
         from icft.evaluate.stats import ALPHA, ASSUMED_DISCORDANCE
         from icft.learn.modes import mode_label
-        from icft.report.plan import plan, planned_effect  # the report reads study folders: imported here
+        from icft.evaluate.plan import plan, planned_effect
 
         cells, items, chance = [], {}, {}
         for spec in self.config.worlds:
