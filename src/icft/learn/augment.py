@@ -25,11 +25,11 @@ from tqdm import tqdm
 import icft
 from icft.errors import IcftError
 from icft.jsonl import json_line, read_jsonl, write_text_atomic
-from icft.learn.examples import split_sentences
 from icft.learn.augment_filters import FILTERS, SentenceFilter, clean_completion
 from icft.learn.augment_settings import STRATEGIES, AugmentSettings
 from icft.learn.generators import CacheStats, GenerationCache, Generator, cached_generate
 from icft.learn.templates import Template, load_template
+from icft.text import split_sentences
 from icft.worlds.schema import World
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from icft.learn.examples import split_sentences
+from icft.text import split_sentences
 from icft.worlds.schema import World
 from icft.worlds.vocabulary import is_english, is_nonce_word
 

@@ -21,6 +21,7 @@ from icft.learn.finetune_config import FinetuneConfig
 from icft.learn.modes import MODES
 from icft.models.registry import DEFAULT_MODEL
 from icft.tasks.builtin import DOMAINS as BUILTIN_DOMAINS, TASK_NAMES as BUILTIN_TASKS
+from icft.tasks.io import TaskFileSpec
 
 WorldName = Literal["reversals", "syllogisms", "semantic", "reversal_curse", "process"]
 ModeName = Literal["pretrained", "icl", "ft", "ft-split", "ft-local", "ft-global", "ft-local-global", "ft-oracle-local",
@@ -99,38 +100,6 @@ class AugmentSpec(Section):
         """An endpoint is a base_url with the model it serves (checked here, before a study folder is claimed)."""
         if bool(self.base_url) != bool(self.endpoint_model):
             raise ValueError("base_url and endpoint_model go together: the endpoint and the model name it serves")
-        return self
-
-
-class TaskFileSpec(Section):
-    """A user's task: examples from JSONL files (`train`, `test`) or from a `datasets` folder (`dataset`).
-
-    JSONL lines are {"input": ..., "output": ..., "id"?: ...}; a saved dataset (`datasets.load_from_disk`)
-    gives its `train_split` and `test_split`, reading `input_field` and `output_field` (an integer class
-    label is turned into its name by `labels`, or by the dataset's ClassLabel names).
-    """
-
-    name: str
-    domain: str
-    kind: Literal["classification", "generation"]
-    instruction: str
-    labels: list[str] = Field(default_factory=list)
-    train: str | None = None
-    test: str | None = None
-    dataset: str | None = None
-    input_field: str = "input"
-    output_field: str = "output"
-    train_split: str = "train"
-    test_split: str = "test"
-    max_train: int | None = Field(None, ge=1)  # keep at most this many train examples (seeded shuffle)
-    max_test: int | None = Field(None, ge=1)
-
-    @model_validator(mode="after")
-    def _one_source(self):
-        if (self.dataset is None) == (self.train is None and self.test is None):
-            raise ValueError(f"task {self.name}/{self.domain} needs either `dataset` or both `train` and `test`")
-        if self.dataset is None and (self.train is None or self.test is None):
-            raise ValueError(f"task {self.name}/{self.domain} needs both `train` and `test` JSONL files")
         return self
 
 
