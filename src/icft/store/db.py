@@ -301,7 +301,8 @@ def _run_record(row: Sequence) -> RunRecord:
 
 
 def _transfer_run(row: Sequence) -> TransferRun:
-    return TransferRun(*row[:8], json.loads(row[8]), *row[9:])
+    return TransferRun(*row[:8], config=json.loads(row[8]), code_version=row[9], started_at=row[10],
+                       finished_at=row[11], status=row[12])
 
 
 def _now() -> str:

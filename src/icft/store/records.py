@@ -53,22 +53,28 @@ class RunSpec(_KeyParts):
         return content_digest(key, 20)
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Stored:
+    """What the store keeps of every run beside what it is: its config, the code that ran it and its progress."""
+
+    config: dict
+    code_version: str
+    started_at: str
+    finished_at: str | None
+    status: str  # running | finished
+
+
 @dataclass(frozen=True)
-class RunRecord(_KeyParts):
+class RunRecord(_Stored, _KeyParts):
     """A row of the runs table."""
 
     run_id: str
     key: CellKey
     world_id: str
-    config: dict
-    code_version: str
-    started_at: str
-    finished_at: str | None
-    status: str
 
 
 @dataclass(frozen=True)
-class TransferRun:
+class TransferRun(_Stored):
     """A row of the transfer_runs view: one test task scored by the unmodified model (variant `BASE`, no
     training task) or by one fit."""
 
@@ -80,11 +86,6 @@ class TransferRun:
     seed: int
     train_task: str | None
     train_size: int | None
-    config: dict
-    code_version: str
-    started_at: str
-    finished_at: str | None
-    status: str
 
 
 @dataclass(frozen=True)
