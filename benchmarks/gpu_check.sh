@@ -5,8 +5,9 @@
 #   benchmarks/gpu_check.sh                      # on a machine with a GPU
 #   benchmarks/gpu_check.sh --device cpu --reduced --model DIR   # CI: a tiny model, a tiny study, a few steps
 #
-# --reduced swaps the default study for one small world (pretrained, ICL, FT; two fine-tuning steps) and runs
-# the benchmarks on a small world for a few steps: it checks that every piece runs on the device, not its speed.
+# --reduced swaps the default study for gpu_check_reduced.toml (one small world: pretrained, ICL, FT; two
+# fine-tuning steps) and runs the benchmarks on a small world for a few steps: it checks that every piece runs on
+# the device, not its speed.
 # lm-eval is skipped (the `bench` extra is not needed). PYTHON picks the interpreter (default: python).
 set -euo pipefail
 
@@ -35,21 +36,8 @@ mkdir -p "$out"
 
 # 1. the study
 if [ "$reduced" = 1 ]; then
-  config="$out/reduced.toml"
-  cat > "$config" <<EOF
-name = "gpu-check"
-models = ["$model"]
-modes = ["pretrained", "icl", "ft"]
-[[worlds]]
-name = "reversals"
-sizes = { facts = 4, articles_per_fact = 1 }
-[finetune]
-epochs = 1
-max_steps = 2
-row_tokens = 128
-batch_tokens = 256
-micro_batch_tokens = 256
-EOF
+  config="$out/reduced.toml"  # gpu_check_reduced.toml on the chosen model (top-level keys go before its tables)
+  { printf 'models = ["%s"]\n' "$model"; cat "$here/gpu_check_reduced.toml"; } > "$config"
 else
   config="$here/../configs/default.toml"
 fi

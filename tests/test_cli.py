@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,28 @@ def test_the_scoring_benchmark_says_what_to_install(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == ("icl_scoring compares with lm-evaluation-harness: install it with "
                                      "`pip install -e '.[bench]'` (or pass --lm-eval-items 0 to skip it)")
+
+
+def test_augment_writes_the_oracles_augmentations_and_refuses_worlds_it_cannot_write(tmp_path):
+    from icft.learn.augment import load_augmented
+    from icft.learn.oracle import write_oracle
+    from icft.worlds.io import load_world
+
+    world = tmp_path / "rev"
+    icft("worlds", "build", "reversals", "--out", str(world), "--size", "facts=4")
+    written = icft("augment", "--world", str(world), "--strategy", "oracle-local")
+    assert written.returncode == 0, written.stderr
+    assert "oracle augmentations kept" in written.stdout
+    write_oracle(load_world(world), "oracle-local", tmp_path / "direct.jsonl")  # what the library writes
+    assert load_augmented(world / "augmented-oracle-local.jsonl") == load_augmented(tmp_path / "direct.jsonl")
+
+    imported = tmp_path / "mine"
+    byod = Path(__file__).parents[1] / "examples" / "byod"
+    icft("worlds", "import", "--documents", str(byod / "documents.jsonl"), "--questions",
+         str(byod / "questions.jsonl"), "--out", str(imported))
+    for args, message in (([str(imported), "--strategy", "oracle-global"], "has no facts (an imported world)"),
+                          ([str(world), "--strategy", "oracle-local", "--model", "m"], "drop a generator"),
+                          ([str(world), "--strategy", "oracle-local", "--temperature", "1"], "drop --temperature")):
+        refused = icft("augment", "--world", *args)
+        assert refused.returncode == 2 and message in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1

@@ -186,7 +186,8 @@ def eval_command(
 @app.command("augment")
 def augment_command(
     world: Path = typer.Option(..., "--world", help="A world folder."),
-    strategy: str = typer.Option(..., "--strategy", help="local (each sentence) or global (whole set in context)."),
+    strategy: str = typer.Option(..., "--strategy", help="local (each sentence) or global (whole set in context); "
+                                 "oracle-local or oracle-global: the world's own reasoner writes them (no generator)."),
     model: str = typer.Option(None, "--model", help="Generator: a local model name or folder."),
     base_url: str = typer.Option(None, "--base-url", help="Generator: an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1."),
     endpoint_model: str = typer.Option(None, "--endpoint-model", help="The model name the endpoint serves."),
@@ -194,12 +195,13 @@ def augment_command(
     device: str = typer.Option(None, "--device", help="A local generator's device: auto, cpu, cuda or cuda:N."),
     out: Path = typer.Option(None, "--out", help="Output JSONL (default: augmented-STRATEGY.jsonl in the world)."),
     template: Path = typer.Option(None, "--template", help="A prompt template file (see src/icft/learn/prompts)."),
-    max_new_tokens: int = typer.Option(None, min=1, help="Tokens generated per prompt (default per strategy)."),
-    temperature: float = typer.Option(0.0, min=0.0, help="0 = greedy."),
-    seed: int = typer.Option(0, help="Sampling seed."),
+    # unset options take the defaults a study's [augment] takes (icft.learn.augment_settings.AugmentSettings)
+    max_new_tokens: int = typer.Option(None, min=1, help="Tokens generated per prompt (default 96)."),
+    temperature: float = typer.Option(None, min=0.0, help="0 = greedy (the default)."),
+    seed: int = typer.Option(None, help="Sampling seed (default 0)."),
     limit: int = typer.Option(None, min=1, help="Only the first N prompts (a quick look)."),
 ) -> None:
-    """Write in-context inferences (rephrasings, reversals, links) to fine-tune on."""
+    """Write in-context inferences (rephrasings, reversals, links) to fine-tune on, or the oracle's."""
     from icft.commands.augment import run_augment_command
 
     run_augment_command(world, strategy, model=model, base_url=base_url, endpoint_model=endpoint_model,

@@ -4,7 +4,7 @@ import pytest
 
 from icft.evaluate.scoring import score_choices
 from icft.evaluate.tasks import evaluate_task, exact_match, rouge_l, score_examples, task_prompts
-from icft.store import ResultsStore, RunSpec
+from icft.store import ResultsStore, RunSpec, transfer_key
 from icft.tasks.prompts import answer_text
 from icft.tasks.schema import Task, TaskExample
 
@@ -57,7 +57,7 @@ def test_task_run_resumes_with_the_missing_examples(tiny, tmp_path, monkeypatch)
     import icft.evaluate.tasks as tasks_module
 
     task = make_task("classification")
-    spec = RunSpec(world=task.key, world_id=task.identity, model="tiny", mode="base", seed=0, config={"k": 1})
+    spec = RunSpec(key=transfer_key(task.key, 0, "tiny", "base"), world_id=task.identity, config={"k": 1})
     monkeypatch.setattr(tasks_module, "BATCH_EXAMPLES", 1)
     calls = []
     real = tasks_module.score_examples

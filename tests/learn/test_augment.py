@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from icft.commands.augment import run_augment_command
 from icft.errors import IcftError
-from icft.learn.augment import (
-    FILTERS,
-    AugmentSettings,
-    augment_world,
-    clean_completion,
-    load_augmented,
-    mentions_world_term,
-    unknown_words,
-    world_vocabulary,
-)
+from icft.learn.augment import augment_world, load_augmented
+from icft.learn.augment_filters import FILTERS
+from icft.learn.augment_settings import AugmentSettings
 from icft.learn.templates import load_template, parse_template
 from icft.worlds.schema import Document, Fact, World
 
@@ -68,17 +62,6 @@ LOCAL_SCRIPT = {
     "This is about feran": "Inferences: Some ukal are feran.",
     "All feran are ukal": "All feran are ukal.\nSome ukal are feran.",  # copy of input, then a duplicate
 }
-
-
-def test_clean_completion_strips_numbering_bullets_labels_and_quotes():
-    raw = (
-        '1. glon are big\n  - **Step 2: "tuvir are small."**\n\n'
-        "(a) Inferences: pevab eat ukal. feran run.\nStatement: x"
-    )
-    assert clean_completion(raw, stop=("\nStatement:",)) == [
-        "glon are big.", "tuvir are small.", "pevab eat ukal.", "feran run."
-    ]
-    assert clean_completion("2.\nInferences:") == ["", ""]  # counted as empty, not silently lost
 
 
 def test_local_filters_count_what_they_drop(tmp_path):
@@ -186,17 +169,6 @@ def test_template_splits_into_shared_context_and_prompt():
     assert local.context({}) == "Say {this}:\n" and local.prompt({}, {"sentence": "x"}) == "Statement: x\n"
 
 
-def test_world_vocabulary_and_world_terms():
-    vocabulary = world_vocabulary(tiny_world())
-    assert {"tuvir", "pevab", "feran", "ukal"} <= vocabulary
-    assert not vocabulary & {"scientists", "report", "about", "this", "dangerous"}
-    assert mentions_world_term("Some Tuvirs bite.", vocabulary)
-    assert not mentions_world_term("Some dogs bite.", vocabulary)
-    assert unknown_words("Gkuad and 2nd tuvirs are dangerous.", vocabulary) == ["gkuad"]
-    imported = World("mine", 0, "v", {}, [Document("d", "The zorblat glimmers near Quenta.")], [])
-    assert world_vocabulary(imported) == {"zorblat", "quenta"}
-
-
 def test_settings_and_command_validation(tmp_path):
     with pytest.raises(IcftError, match="'max_words' must be a positive integer"):
         AugmentSettings(max_words=0)
@@ -204,3 +176,32 @@ def test_settings_and_command_validation(tmp_path):
         run_augment_command(tmp_path, "both", model="smollm2-135m")
     with pytest.raises(IcftError, match="unknown augmentation strategy"):
         augment_world(tiny_world(), ScriptedGenerator({}), "both", tmp_path / "a.jsonl", progress=False)
+
+
+def test_one_default_set_for_the_command_and_studies(tmp_path, monkeypatch):
+    """`icft augment` with its options unset augments with the settings a study's [augment] passes by default."""
+    from typer.testing import CliRunner
+
+    import icft.commands.augment as command
+    from icft.cli import app
+    from icft.study.config import AugmentSpec
+    from icft.worlds.io import save_world
+
+    spec = AugmentSpec()
+    study = AugmentSettings(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature)  # as a study builds it
+    assert study == AugmentSettings()
+    assert {AugmentSettings().generation(s).max_new_tokens for s in ("local", "global")} == {spec.max_new_tokens}
+    used = []
+
+    def augment_world(world, generator, strategy, out, settings, **_):
+        used.append(settings)
+        return SimpleNamespace(describe=lambda: "", path=out, summary_path=out)
+
+    monkeypatch.setattr(command, "make_generator", lambda *args: ScriptedGenerator({}))
+    monkeypatch.setattr(command, "augment_world", augment_world)
+    save_world(tiny_world(), tmp_path / "w")
+    for strategy in ("local", "global"):
+        result = CliRunner().invoke(app, ["augment", "--world", str(tmp_path / "w"), "--strategy", strategy,
+                                          "--model", "m"])
+        assert result.exit_code == 0, result.output
+    assert used == [AugmentSettings(), AugmentSettings()]

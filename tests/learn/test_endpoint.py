@@ -17,7 +17,8 @@ import urllib.request
 import pytest
 
 from icft.errors import IcftError
-from icft.learn.augment import AugmentSettings, augment_world
+from icft.learn.augment import augment_world
+from icft.learn.augment_settings import AugmentSettings
 from icft.learn.generators import EndpointGenerator, GenerationSettings
 from icft.worlds.schema import Document, Fact, World
 

@@ -1,6 +1,7 @@
 import pytest
 
-from icft.learn.examples import TrainingExample, document_examples, sentence_examples, split_sentences
+from icft.learn.examples import TrainingExample, document_examples, sentence_examples
+from icft.text import split_sentences
 from icft.worlds.schema import Document, World
 
 
@@ -16,32 +17,6 @@ PREMISES = "This is about rokok, ledep and tipap.\nNo tipap are rokok. All ledep
 def test_document_examples_learn_each_whole_document():
     world = tiny_world(ARTICLE, PREMISES)
     assert document_examples(world) == [TrainingExample("", ARTICLE), TrainingExample("", PREMISES)]
-
-
-@pytest.mark.parametrize(
-    "text, sentences",
-    [
-        (ARTICLE, ["Did you know that femp are more dangerous than glon?", "The finding surprised many readers."]),
-        (PREMISES, ["This is about rokok, ledep and tipap.", "No tipap are rokok.", "All ledep are tipap."]),
-        ("Wow! femp glow.  glon do not.", ["Wow!", "femp glow.", "glon do not."]),
-        # an answer stays with its question, on one line or two
-        ("Q: Are femp bigger than glon? A: Yes.\nQ: Are glon bigger?\nA: No.",
-         ["Q: Are femp bigger than glon? A: Yes.", "Q: Are glon bigger?\nA: No."]),
-        # a header stays with the line after it; list markers and abbreviations do not end a sentence
-        ("Facts about femp:\n- femp are big\n1. glon are small. 2. yomp are tall",
-         ["Facts about femp:\n- femp are big", "1. glon are small.", "2. yomp are tall"]),
-        # the semantic world's article and list styles; unpunctuated list items stay apart
-        ("Gruds\nGruds are a type of abmes. They are big.", ["Gruds\nGruds are a type of abmes.", "They are big."]),
-        ("Notes on femp:\n- femp are big\n- glon are small", ["Notes on femp:\n- femp are big", "- glon are small"]),
-        ("Dr. Grasi invented e.g. the zikar. \"It works.\" (Truly.) done",
-         ["Dr. Grasi invented e.g. the zikar.", "\"It works.\"", "(Truly.)", "done"]),
-        ("A version 2.5 of glon exists. End", ["A version 2.5 of glon exists.", "End"]),
-        ("\n\n  lone sentence without a stop  \n", ["lone sentence without a stop"]),
-        ("", []),
-    ],
-)
-def test_split_sentences(text, sentences):
-    assert split_sentences(text) == sentences
 
 
 def test_independent_sentences_are_their_own_examples():

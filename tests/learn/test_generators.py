@@ -8,12 +8,14 @@ import pytest
 from tiny_models import tiny_model
 
 from icft.errors import IcftError
-from icft.learn.augment import AugmentSettings, augment_world
+from icft.learn.augment import augment_world
+from icft.learn.augment_settings import AugmentSettings
 from icft.learn.generators import (
     CacheStats,
     EndpointGenerator,
     GenerationCache,
     GenerationSettings,
+    GeneratorSource,
     LocalGenerator,
     cached_generate,
     make_generator,
@@ -147,12 +149,25 @@ def test_remote_endpoint_without_a_key_names_the_variable(monkeypatch):
     )
 
 
-def test_make_generator_needs_exactly_one_source():
+def test_a_generator_source_is_exactly_one_model_or_endpoint():
     with pytest.raises(IcftError, match="choose a generator"):
-        make_generator()
+        GeneratorSource()
     with pytest.raises(IcftError, match="choose a generator"):
-        make_generator(model="smollm2-135m", base_url="http://127.0.0.1:1/v1")
+        GeneratorSource(model="smollm2-135m", base_url="http://127.0.0.1:1/v1")
     with pytest.raises(IcftError, match="needs endpoint_model"):
-        make_generator(base_url="http://127.0.0.1:1/v1")
+        GeneratorSource(base_url="http://127.0.0.1:1/v1")
     with pytest.raises(IcftError, match="unknown model"):
-        make_generator(model="no-such-model-anywhere")
+        make_generator(GeneratorSource(model="no-such-model-anywhere"))
+
+
+def test_studies_and_the_command_name_a_generator_alike(local):
+    """One name per generator: the one a study's files carry is the one `icft augment` records."""
+    from icft.study.augmentations import generator_name, generator_source
+    from icft.study.config import AugmentSpec
+
+    assert generator_name(AugmentSpec(), "tiny-llama") == local.name == "local:tiny-llama"
+    assert make_generator(generator_source(AugmentSpec(), "tiny-llama"), loaded=local.loaded).name == local.name
+    endpoint = AugmentSpec(base_url="http://127.0.0.1:1/v1/", endpoint_model="m")
+    assert generator_name(endpoint, "tiny-llama") == GeneratorSource(base_url="http://127.0.0.1:1/v1",
+                                                                     endpoint_model="m").name == (
+        "openai:http://127.0.0.1:1/v1:m")

@@ -51,6 +51,41 @@ def test_local_folder_round_trip(tmp_path):
     assert again.model.dtype == torch.float32 and again.context_window == 2048
 
 
+def test_a_fine_tuning_runs_kept_weights_load_back(tmp_path):
+    """Full weights load as they are; a LoRA adapter is merged into a fresh copy of the base model."""
+    from peft import LoraConfig, get_peft_model
+
+    from icft.models import drop_finetuned_weights, load_finetuned
+
+    base = tmp_path / "base"
+    tiny = tiny_model(seed=3)
+    tiny.model.save_pretrained(base)
+    tiny.tokenizer.save_pretrained(base)
+    ids = torch.tensor([tiny.tokenizer("femp are more dangerous").input_ids])
+    assert load_finetuned(tmp_path / "run", str(base)) is None  # nothing kept
+
+    full = tiny_model(seed=4)
+    full.model.save_pretrained(tmp_path / "full" / "model")
+    full.tokenizer.save_pretrained(tmp_path / "full" / "model")
+    with torch.no_grad():
+        assert torch.equal(load_finetuned(tmp_path / "full", str(base)).model(ids).logits, full.model(ids).logits)
+
+    tuned = get_peft_model(tiny_model(seed=3).model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    with torch.no_grad():
+        for name, weight in tuned.named_parameters():
+            if "lora_B" in name:
+                weight.normal_()  # an adapter that changes the model (peft starts B at zero)
+    tuned.save_pretrained(tmp_path / "lora" / "adapter")
+    merged = load_finetuned(tmp_path / "lora", str(base))
+    with torch.no_grad():
+        expected = tuned.merge_and_unload()(ids).logits
+        assert torch.allclose(merged.model(ids).logits, expected, atol=1e-5)
+        assert not torch.allclose(expected, tiny.model(ids).logits, atol=1e-3)
+    assert merged.name == str(base)
+    drop_finetuned_weights(tmp_path / "lora")
+    assert load_finetuned(tmp_path / "lora", str(base)) is None
+
+
 def test_gguf_is_converted_once_and_reconverted_when_the_file_changes(tmp_path, monkeypatch):
     monkeypatch.setenv("ICFT_CACHE", str(tmp_path / "cache"))
     gguf = tmp_path / "m.gguf"

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from icft.study.config import parse_study_config
-from icft.store import ItemResult, ResultsStore, RunSpec
+from icft.store import CellKey, ItemResult, ResultsStore, RunSpec
 
 CHANCE = {"reversed": 0.5, "rephrased": 0.5, "syllogism": 1 / 6, "reverse_a": 0.25, "reverse_b": 0.25,
           "forward": 0.25}
@@ -39,8 +39,8 @@ def write_study(folder, accuracy: dict, seeds=(0, 1), n_items=20, model="tiny-mo
 
 
 def _store_run(store, world, mode, seed, model, splits, accuracy, n_items, chance, finish):
-    spec = RunSpec(world=f"{world}-s{seed}", world_id=f"{world}/seed{seed}/v1/abc", model=model, mode=mode,
-                   seed=seed, config={"mode": mode, "control_splits": list(CONTROLS.get(world, ()))})
+    spec = RunSpec(key=CellKey(world, seed, model, mode), world_id=f"{world}/seed{seed}/v1/abc",
+                   config={"mode": mode, "control_splits": list(CONTROLS.get(world, ()))})
     run_id = store.start_run(spec)
     if mode.startswith("ft"):  # a fine-tuned cell records its fit under its run id, as a study does
         store.add_fit(run_id, {"mode": mode}, FIT)

@@ -10,7 +10,9 @@ from icft.report import write_report
 from icft.report.augmentation import judge_file
 from icft.report.results import load_study
 from icft.study import parse_study_config
-from icft.study.augmentations import generator_name, oracle_path, self_path
+from icft.store import CellKey
+from icft.store.layout import augment_file, oracle_augment_file
+from icft.study.augmentations import generator_name
 from icft.study.grid import Study, run_study
 from icft.worlds.reversals import CONVERSES, WORDS
 
@@ -37,7 +39,9 @@ def study(tiny_folder, tmp_path_factory):
              f"So {statement(first.object, CONVERSES[first.relation], first.subject)}.",  # its converse: new
              f"{statement(second.object, second.relation, second.subject)}.",  # false: the reversal gone wrong
              "The weather in the valley is mild."]  # unparsed
-    path = self_path(out, "reversals-s0", generator_name(config.augment, tiny_folder), "local")
+    path = augment_file(out, CellKey("reversals", 0, tiny_folder, "ft-local"),
+                        generator_name(config.augment, tiny_folder), "local")
+    assert path.name.startswith("reversals-s0-")
     path.parent.mkdir(parents=True)
     path.write_text("".join(json.dumps({"text": t, "strategy": "local"}) + "\n" for t in texts))
     counts = {"requests": 4, "sentences": 9, "kept": 4, "no_world_term": 3, "copy_of_input": 2, "empty": 0}
@@ -60,7 +64,7 @@ def direct_coverage(path, world):
 @pytest.mark.parametrize("strategy", ["oracle-local", "oracle-global"])
 def test_coverage_matches_a_direct_count(study, strategy):
     out, world, _ = study
-    path = oracle_path(out, "reversals-s0", strategy)
+    path = oracle_augment_file(out, CellKey("reversals", 0, "m", "ft-" + strategy), strategy)
     ledger = judge_file(path, world, strategy, strategy, 0)
     assert ledger.coverage == direct_coverage(path, world)
     reversed_items = [i.id for i in world.items_in("reversed")]
@@ -72,7 +76,8 @@ def test_coverage_matches_a_direct_count(study, strategy):
 def test_the_generators_file_is_judged_true_false_unparsed_and_new(study, tiny_folder):
     out, world, _ = study
     config = load_study(out).config
-    path = self_path(out, "reversals-s0", generator_name(config.augment, tiny_folder), "local")
+    path = augment_file(out, CellKey("reversals", 0, tiny_folder, "ft-local"),
+                        generator_name(config.augment, tiny_folder), "local")
     ledger = judge_file(path, world, "local", "self-local", 0)
     assert ledger.verdicts == {"true": 2, "false": 1, "unparsed": 1} and ledger.new == 1
     assert ledger.drops == {"no_world_term": 3, "copy_of_input": 2}

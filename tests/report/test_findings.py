@@ -11,7 +11,7 @@ from icft.report.findings import (
     structure_helps_ft_reversals,
 )
 from icft.report.learned import LearnedCheck, SeedCheck
-from icft.report.plan import AT_LEAST, GREATER, NEAR_CHANCE, NO_GAIN
+from icft.evaluate.plan import AT_LEAST, GREATER, NEAR_CHANCE, NO_GAIN
 from icft.report.results import scores_from_items
 
 

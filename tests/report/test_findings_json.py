@@ -12,7 +12,7 @@ from scipy.stats import binom
 from icft.report import write_report
 from icft.report.results import load_study
 from icft.study.config import parse_study_config
-from icft.store import ItemResult, ResultsStore, RunSpec, world_identity
+from icft.store import CellKey, ItemResult, ResultsStore, RunSpec, world_identity
 from icft.worlds import build_world, save_world
 
 CELLS = {("reversals", "pretrained", "reversed"): 0.5, ("reversals", "pretrained", "rephrased"): 0.5,
@@ -28,11 +28,11 @@ KEYS = {"finding", "claim", "model", "world", "split", "mode_a", "mode_b", "worl
 
 def stored_items(db):
     """(world, mode, split) -> seed -> {item id: correct}, from finished runs, by SQL."""
-    query = ("SELECT r.world, r.seed, r.mode, i.split, i.item_id, i.correct_sum FROM item_results i "
+    query = ("SELECT r.world_label, r.seed, r.mode, i.split, i.item_id, i.correct_sum FROM item_results i "
              "JOIN runs r ON r.run_id = i.run_id WHERE r.status = 'finished'")
     out = defaultdict(lambda: defaultdict(dict))
     for world, seed, mode, split, item, correct in sqlite3.connect(db).execute(query):
-        out[(world.removesuffix(f"-s{seed}"), mode, split)][seed][item] = correct
+        out[(world, mode, split)][seed][item] = correct
     return out
 
 
@@ -86,8 +86,8 @@ def test_saved_worlds_give_clusters_probabilities_and_wordings(tmp_path):
     rng = np.random.default_rng(0)
     logprobs = {item.id: tuple(rng.normal(-5, 2, len(item.options)).tolist()) for item in world.items}
     with ResultsStore(folder / "results.db") as store:
-        run = store.start_run(RunSpec(world="semantic-s0", world_id=world_identity(world), model="smollm2-135m",
-                                      mode="pretrained", seed=0, config={"mode": "pretrained"}))
+        run = store.start_run(RunSpec(key=CellKey("semantic", 0, "smollm2-135m", "pretrained"),
+                                      world_id=world_identity(world), config={"mode": "pretrained"}))
         rows = []
         for item in world.items:
             chosen = int(np.argmax(logprobs[item.id]))

@@ -11,7 +11,7 @@ import pytest
 from icft.evaluate.stats import holm, mcnemar_midp, paired, paired_binary_interval
 from icft.report.cases import Case
 from icft.report.findings import REPRODUCES, all_cases, decide, greater
-from icft.report.plan import GREATER, NO_GAIN
+from icft.evaluate.plan import GREATER, NO_GAIN
 
 SIZE_TOLERANCE = 0.015  # about two Monte Carlo standard errors of a 5% rate over 4000 studies
 

@@ -27,12 +27,12 @@ def study(tmp_path_factory):
 
 def sql_accuracy(db, finished_only=True):
     """(world, mode, split) -> mean over seeds of each seed's accuracy, straight from the database."""
-    query = ("SELECT r.world, r.seed, r.mode, i.split, AVG(i.correct_sum) FROM item_results i "
+    query = ("SELECT r.world_label, r.seed, r.mode, i.split, AVG(i.correct_sum) FROM item_results i "
              "JOIN runs r ON r.run_id = i.run_id " + ("WHERE r.status = 'finished' " if finished_only else "")
              + "GROUP BY r.run_id, i.split")
     per_seed = {}
     for world, seed, mode, split, accuracy in sqlite3.connect(db).execute(query):
-        per_seed.setdefault((world.removesuffix(f"-s{seed}"), mode, split), []).append(accuracy)
+        per_seed.setdefault((world, mode, split), []).append(accuracy)
     return {key: sum(v) / len(v) for key, v in per_seed.items()}
 
 

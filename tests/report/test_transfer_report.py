@@ -14,7 +14,7 @@ from icft.report.transfer import UNMODIFIED, label_rate, load_transfer
 from icft.report.transfer_findings import transfer_findings
 from icft.report.transfer_page import delta_table, label_rate_table, matrix_table, weight_table
 from icft.study.config import parse_study_config
-from icft.store import ResultsStore, RunSpec, TaskResult
+from icft.store import ResultsStore, RunSpec, TaskResult, transfer_key
 
 MODEL, SIZE, N = "tiny-model", 8, 40
 LABELS = ["true", "false"]
@@ -90,7 +90,7 @@ def _run(store, variant, train, test, seed, tasks, target, fit_id=None, finish=T
               "train_kind": None if base else tasks[train], "relation": None if base else relation(train, test),
               "train_size": None if base else SIZE, "fit_id": fit_id, "eval_shots": 0, "test_examples": N,
               "max_new_tokens": 24}
-    run_id = store.start_run(RunSpec(world=test, world_id=f"{test}/abc123", model=MODEL, mode=variant, seed=seed,
+    run_id = store.start_run(RunSpec(key=transfer_key(test, seed, MODEL, variant), world_id=f"{test}/abc123",
                                      config=config))
     values = scores(tasks[test], target(variant, train, test), seed) if finish else [0.0] * N
     judge_trained = not base and tasks[train] == "classification"

@@ -1,19 +1,19 @@
-import dataclasses
+import json
 import sqlite3
 import threading
 
 import pytest
 
 from icft.errors import IcftError
-from icft.store import ItemResult, ResultsStore, RunSpec, code_version, world_identity
+from icft.store import CellKey, ItemResult, ResultsStore, RunSpec, TransferRun, code_version, world_identity
 from icft.store.db import SCHEMA_VERSION
 from icft.worlds.schema import Document, Item, World
 
 
-def _spec(**changes) -> RunSpec:
-    spec = RunSpec(world="worlds/tiny", world_id="tiny/seed0/v1/abc", model="tiny-llama", mode="icl", seed=0,
-                   config={"subsample": 0.5, "template": "plain"})
-    return dataclasses.replace(spec, **changes)
+def _spec(world_id: str = "tiny/seed0/v1/abc", config: dict | None = None, **key) -> RunSpec:
+    """A run of the tiny world; `key` changes parts of its cell key (world_label, seed, model, mode)."""
+    key = CellKey(**{"world_label": "worlds/tiny", "seed": 0, "model": "tiny-llama", "mode": "icl", **key})
+    return RunSpec(key, world_id, {"subsample": 0.5, "template": "plain"} if config is None else config)
 
 
 def _result(n: int, split: str = "reversal") -> ItemResult:
@@ -31,7 +31,8 @@ def test_round_trip(tmp_path):
         assert store.done_item_ids(run_id) == {f"i{n}" for n in range(5)}
         record = store.run(run_id)
     assert record.config == {"subsample": 0.5, "template": "plain"}
-    assert (record.world, record.model, record.mode, record.seed) == ("worlds/tiny", "tiny-llama", "icl", 0)
+    assert record.key == CellKey("worlds/tiny", 0, "tiny-llama", "icl")
+    assert (record.world_label, record.model, record.mode, record.seed) == ("worlds/tiny", "tiny-llama", "icl", 0)
     assert record.status == "running" and record.finished_at is None
     assert record.code_version == code_version() and record.code_version.startswith("0")
     # a second store on the same file sees the same rows
@@ -44,7 +45,7 @@ def test_run_id_is_stable_and_hashes_what_changes_results(tmp_path):
     with ResultsStore(tmp_path / "r.db") as store:
         run_id = store.start_run(_spec())
         assert store.start_run(_spec()) == run_id  # idempotent
-        assert store.start_run(_spec(world="/elsewhere/tiny")) == run_id  # the folder is not the identity
+        assert store.start_run(_spec(world_label="/elsewhere/tiny")) == run_id  # the folder is not the identity
         assert len(store.runs()) == 1
         others = {store.start_run(_spec(seed=1)), store.start_run(_spec(mode="pretrained", config={})),
                   store.start_run(_spec(config={"subsample": 1.0, "template": "plain"}))}
@@ -145,11 +146,63 @@ def test_a_version_1_store_keeps_its_runs_and_gains_the_task_tables(tmp_path):
     db.close()
     with ResultsStore(old) as store:
         assert store.run_status("r1") == "finished"
-        spec = RunSpec(world="t/d", world_id="t/d/x", model="m", mode="base", seed=0, config={})
+        spec = RunSpec(CellKey("t/d", 0, "m", "base"), world_id="t/d/x", config={})
         store.start_run(spec)
         store.add_task_results(spec.run_id, [TaskResult("e1", "true", 1.0, True)])
         assert store.task_rows(spec.run_id) == [TaskResult("e1", "true", 1.0, True)]
         assert store.done_item_ids(spec.run_id) == {"e1"}
         store.add_fit("f1", {"variant": "ft"}, {"mean_abs_weight_change": 0.5})
         assert store.fit_stats("f1") == {"mean_abs_weight_change": 0.5} and store.fit_stats("f2") is None
-    assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+
+
+def test_the_cell_key_is_stored_in_columns(tmp_path):
+    """world label, seed, model and mode each have a column; the label carries no seed suffix."""
+    with ResultsStore(tmp_path / "r.db") as store:
+        run_id = store.start_run(_spec(world_label="reversals", seed=2))
+        assert store.run(run_id).key.world_ref == "reversals-s2"
+    db = sqlite3.connect(tmp_path / "r.db")
+    assert db.execute("SELECT world_label, seed, model, mode FROM runs").fetchall() == [
+        ("reversals", 2, "tiny-llama", "icl")]
+
+
+def _version_2_file(path, runs):
+    """A results file as icft wrote it at schema 2: the runs' world held "<label>-s<seed>" in studies."""
+    from icft.store.db import _SCHEMA, _SCHEMA_V2
+
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA + _SCHEMA_V2 + "PRAGMA user_version = 2;")
+    db.executemany("INSERT INTO runs VALUES (?, ?, 'w/id', 'm', ?, ?, ?, 'v', 't0', 't1', 'finished')", runs)
+    db.commit()
+    db.close()
+
+
+def test_a_version_2_store_gets_world_labels_without_the_seed(tmp_path):
+    transfer = {"kind": "transfer", "test_task": "sentiment/movies", "train_task": "sentiment/books",
+                "train_size": 64}
+    _version_2_file(tmp_path / "v2.db", [
+        ("study", "reversals-s1", "icl", 1, "{}"),  # a study's cell
+        ("cli", "worlds/rev", "icl", 0, "{}"),  # `icft eval` on a folder: no suffix to take away
+        ("task", "sentiment/movies", "fticl", 3, json.dumps(transfer)),  # a transfer run names a task
+    ])
+    with ResultsStore(tmp_path / "v2.db") as store:
+        assert {r.run_id: r.world_label for r in store.runs()} == {
+            "study": "reversals", "cli": "worlds/rev", "task": "sentiment/movies"}
+        assert store.run("study").key == CellKey("reversals", 1, "m", "icl")
+        assert [(r.run_id, r.test_task, r.variant, r.train_task, r.train_size, r.seed)
+                for r in store.transfer_runs()] == [("task", "sentiment/movies", "fticl", "sentiment/books", 64, 3)]
+    assert sqlite3.connect(tmp_path / "v2.db").execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_transfer_runs_are_read_with_named_columns(tmp_path):
+    from icft.store import transfer_key
+
+    config = {"kind": "transfer", "test_task": "nli/news", "train_task": None, "train_size": None}
+    with ResultsStore(tmp_path / "r.db") as store:
+        store.start_run(_spec())  # a world run is no transfer run
+        run_id = store.start_run(RunSpec(transfer_key("nli/news", 0, "m", "base"), "nli/news/x", config))
+        runs = store.transfer_runs()
+    assert runs == [TransferRun(run_id=run_id, test_task="nli/news", task_id="nli/news/x", model="m", variant="base",
+                                seed=0, train_task=None, train_size=None, config=config,
+                                code_version=runs[0].code_version, started_at=runs[0].started_at, finished_at=None,
+                                status="running")]

@@ -14,7 +14,7 @@ def test_defaults_and_grid_expansion():
                                  "modes": ["pretrained", "icl"]})
     cells = expand_grid(config)
     assert len(cells) == 2 * 2 * 1 * 2
-    assert [c.mode for c in cells[:2]] == ["pretrained", "icl"] and cells[0].world_ref == "reversals-s0"
+    assert [c.mode for c in cells[:2]] == ["pretrained", "icl"] and cells[0].key.world_ref == "reversals-s0"
     assert config.models == ["smollm2-135m"] and config.icl.subsample == 1.0
 
 
@@ -27,6 +27,8 @@ def test_defaults_and_grid_expansion():
     ({**MINIMAL, "finetune": {"lerning_rate": 1e-4}}, "unknown key 'lerning_rate'; allowed: batch_examples, batch_tokens"),
     ({**MINIMAL, "finetune": {"epochs": -1}}, "key 'finetune'"),
     ({"worlds": []}, "an icl_vs_ft study needs at least one [[worlds]] entry"),
+    ({**MINIMAL, "augment": {"base_url": "http://localhost:8000/v1"}},
+     "key 'augment': base_url and endpoint_model go together"),
     ({"kind": "transfer", "transfer": {"train_sizes": [0]}}, "key 'transfer.train_sizes': every train size"),
     ({"kind": "transfer", "transfer": {"tasks": [{"name": "a", "domain": "b", "kind": "generation",
                                                   "instruction": "x"}]}},
@@ -70,5 +72,5 @@ def test_two_worlds_with_one_label_are_refused_and_a_label_tells_them_apart():
     with pytest.raises(IcftError, match="worlds 0 and 1 are both named 'reversals': give one of them a `label`"):
         parse_study_config({"worlds": twice})
     config = parse_study_config({"worlds": [twice[0], {**twice[1], "label": "reversals-small"}]})
-    assert [c.world_ref for c in expand_grid(config)][:: len(config.modes)] == ["reversals-s0", "reversals-small-s0"]
+    assert [c.key.world_ref for c in expand_grid(config)][:: len(config.modes)] == ["reversals-s0", "reversals-small-s0"]
     assert parse_study_config(config.model_dump(mode="json")) == config  # study.json reads back the same

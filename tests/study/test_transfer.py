@@ -19,9 +19,12 @@ def config(model, lora=False, **transfer):
 
 
 def stored(db):
+    """(variant, test task, config, scored examples) of every finished run, read from the transfer runs' view."""
     with ResultsStore(db) as store:
-        runs = sorted(store.runs(status="finished"), key=lambda r: r.run_id)
-        return [(r.mode, r.world, r.config, store.task_rows(r.run_id)) for r in runs]
+        runs = sorted((r for r in store.transfer_runs() if r.status == "finished"), key=lambda r: r.run_id)
+        assert all(r.train_task == (None if r.variant == BASE else "judge/reversals") for r in runs)
+        assert all(r.train_size == (None if r.variant == BASE else 4) for r in runs)
+        return [(r.variant, r.test_task, r.config, store.task_rows(r.run_id)) for r in runs]
 
 
 def test_grid_scores_the_base_and_every_fit_on_every_task(tiny_folder, tmp_path):
@@ -102,3 +105,13 @@ def test_weight_change_is_the_mean_absolute_difference():
     first = next(tuned.parameters())
     first.data += 0.5
     assert mean_abs_weight_change(base, tuned) == pytest.approx(0.5 * first.numel() / count)
+
+
+def test_each_runner_refuses_the_other_kind(tiny_folder, tmp_path):
+    from icft.study.grid import Study
+
+    with pytest.raises(IcftError, match="'t' is a transfer study, not icl_vs_ft"):
+        Study(config(tiny_folder), tmp_path)
+    other = parse_study_config({"name": "w", "worlds": [{"name": "reversals"}]})
+    with pytest.raises(IcftError, match="'w' is a icl_vs_ft study, not transfer"):
+        TransferStudy(other, tmp_path)

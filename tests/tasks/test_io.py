@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from icft.errors import IcftError
-from icft.study.config import TaskFileSpec, load_study_config
+from icft.study.config import load_study_config
+from icft.tasks.io import TaskFileSpec
 from icft.tasks.io import load_task, load_tasks
 
 datasets = pytest.importorskip("datasets")

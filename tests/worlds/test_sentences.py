@@ -3,7 +3,7 @@ left unparsed."""
 
 import pytest
 
-from icft.learn.examples import split_sentences
+from icft.text import split_sentences
 from icft.worlds import build_world
 from icft.worlds.sentences import FALSE, TRUE, UNPARSED, Judge, clean
 

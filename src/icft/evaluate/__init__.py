@@ -1,6 +1,6 @@
 """Evaluation: log-likelihood scoring of multiple-choice items, reusing a shared context; task scoring;
-metrics and the statistics of intervals and paired comparisons; the runner that scores a world in one mode
-into the store.
+metrics and the statistics of intervals and paired comparisons; the comparisons the findings plan (`plan`); the
+runner that scores a world in one mode into the store.
 
 The names below load on first use, so the report (which reads `icft.evaluate.stats`) never imports torch.
 """

@@ -23,7 +23,7 @@ from icft.learn.modes import mode_spec
 from icft.learn.icl import NO_CONTEXT, TEMPLATES, IclContext, build_icl_context, check_fits
 from icft.models import LoadedModel
 from icft.models.device import precision_name
-from icft.store import ItemResult, ResultsStore, RunSpec, world_identity
+from icft.store import CellKey, ItemResult, ResultsStore, RunSpec, world_identity
 from icft.worlds.schema import Item, World
 
 TOKEN_BUDGET = 2048  # tokens per scoring forward pass (batch x length)
@@ -34,7 +34,7 @@ class EvalSummary:
     """One run's per-split results; `n_scored` counts the items scored by this call (0 if already done)."""
 
     run_id: str
-    world: str
+    world_label: str
     model: str
     mode: str
     seed: int
@@ -43,19 +43,20 @@ class EvalSummary:
     n_scored: int
 
 
-def evaluate_world(loaded: LoadedModel, world: World, world_ref: str, mode: str, store: ResultsStore, seed: int = 0,
-                   subsample: float = 1.0, template: str = "plain", batch_items: int = 32,
+def evaluate_world(loaded: LoadedModel, world: World, world_label: str, mode: str, store: ResultsStore,
+                   seed: int = 0, subsample: float = 1.0, template: str = "plain", batch_items: int = 32,
                    progress: bool = True, training: dict | None = None) -> EvalSummary:
     """Score every item of `world` in `mode` (resuming a stored run), then summarize per split.
 
-    `seed` picks and orders the ICL documents. `subsample` and `template` are the
-    ICL options (see `build_icl_context`); the pretrained mode takes neither.
+    `world_label` is how results name the world (a study's label, or the folder `icft eval` read). `seed` picks
+    and orders the ICL documents. `subsample` and `template` are the ICL options (see `build_icl_context`); the
+    pretrained mode takes neither.
     """
     config = eval_config(mode, subsample, template, training)
     if batch_items < 1:
         raise IcftError(f"batch_items must be at least 1, got {batch_items}")
     _require_unique_item_ids(world)
-    spec = run_spec(loaded.name, world, world_ref, mode, seed, config, precision_name(loaded.dtype))
+    spec = run_spec(CellKey(world_label, seed, loaded.name, mode), world, config, precision_name(loaded.dtype))
     run_id = store.start_run(spec)
     n_scored = 0
     if store.run_status(run_id) != "finished":
@@ -75,20 +76,18 @@ def evaluate_world(loaded: LoadedModel, world: World, world_ref: str, mode: str,
 def stored_summary(store: ResultsStore, spec: RunSpec, world: World) -> EvalSummary:
     """Per-split results of a run, read from the store (nothing is scored)."""
     rows = _rows_in_world_order(store.item_rows(spec.run_id), world)
-    return EvalSummary(run_id=spec.run_id, world=spec.world, model=spec.model, mode=spec.mode, seed=spec.seed,
-                       config=spec.config, splits=summarize_splits(rows), n_scored=0)
+    return EvalSummary(run_id=spec.run_id, world_label=spec.world_label, model=spec.model, mode=spec.mode,
+                       seed=spec.seed, config=spec.config, splits=summarize_splits(rows), n_scored=0)
 
 
-def run_spec(model_name: str, world: World, world_ref: str, mode: str, seed: int, config: dict,
-             precision: str = "float32") -> RunSpec:
+def run_spec(key: CellKey, world: World, config: dict, precision: str = "float32") -> RunSpec:
     """The identity of a run; its `run_id` tells whether the store already has it (before any work)."""
     # the world's control splits travel with every run, so a report (which reads only the store) knows which
     # splits are the learned check
     config = {**config, "control_splits": list(world.control_splits)}
     if precision != "float32":  # fp32 runs keep the ids they had before precision was recorded
         config["precision"] = precision
-    return RunSpec(world=world_ref, world_id=world_identity(world), model=model_name, mode=mode, seed=seed,
-                   config=config)
+    return RunSpec(key=key, world_id=world_identity(world), config=config)
 
 
 def eval_config(mode: str, subsample: float = 1.0, template: str = "plain", training: dict | None = None) -> dict:
@@ -170,7 +169,7 @@ def _rows_in_world_order(rows: list[ItemResult], world: World) -> list[ItemResul
 
 def summary_table(summary: EvalSummary) -> Table:
     """Per-split accuracy under both choice rules with 95% CIs, chance beside them."""
-    title = f"{summary.model} · {summary.mode} · {summary.world} · seed {summary.seed}"
+    title = f"{summary.model} · {summary.mode} · {summary.world_label} · seed {summary.seed}"
     table = Table(title=title)
     table.add_column("split")
     table.add_column("n", justify="right")

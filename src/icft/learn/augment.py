@@ -6,18 +6,9 @@ Two strategies, each a prompt template (`icft.learn.templates`):
   global  the whole train set in a shared context; one request per train document: the inferences that
           link it with the rest of the knowledge
 
-Each completion is split into sentences, cleaned (numbering, bullets, labels, whitespace) and filtered;
-every filter counts what it drops:
-  empty          nothing left after cleaning ("1.", "Inferences:")
-  too_long       more than `max_words` words
-  no_world_term  mentions none of the world's nonsense words (off-topic or generic text)
-  unknown_word   has a word that is neither English nor the world's: mostly a misspelt world word
-                 ("gkuad" for "gukad"), which would teach a new entity
-  tautology      relates one world word to itself ("some lebit are lebit"), a common small-model failure
-  copy_of_input  repeats the sentence (local) or a sentence of the document (global) it came from
-  copy_of_template  repeats a sentence of the template (a small model copies the few-shot examples)
-  in_train       repeats another train sentence
-  duplicate      repeats an augmentation kept earlier
+This module prompts, runs the generator and writes the files. Each completion is split into sentences, cleaned
+and filtered by `icft.learn.augment_filters`, which names why each dropped sentence was dropped (no world term,
+a copy of the input, a duplicate, an unknown word, ...); the counts of every reason go in the file's sidecar.
 Completions are cached (`icft.learn.generators`), so a rerun or a resumed run generates only what is new.
 """
 
@@ -26,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,57 +25,12 @@ from tqdm import tqdm
 import icft
 from icft.errors import IcftError
 from icft.jsonl import json_line, read_jsonl, write_text_atomic
-from icft.learn.examples import split_sentences
-from icft.learn.generators import CacheStats, GenerationCache, GenerationSettings, Generator, cached_generate
+from icft.learn.augment_filters import FILTERS, SentenceFilter, clean_completion
+from icft.learn.augment_settings import STRATEGIES, AugmentSettings
+from icft.learn.generators import CacheStats, GenerationCache, Generator, cached_generate
 from icft.learn.templates import Template, load_template
+from icft.text import split_sentences
 from icft.worlds.schema import World
-from icft.worlds.vocabulary import is_english, is_nonce_word
-
-STRATEGIES = ("local", "global")
-FILTERS = (
-    "empty", "too_long", "no_world_term", "unknown_word", "tautology", "copy_of_input", "copy_of_template", "in_train",
-    "duplicate",
-)
-# a few-shot template's model tends to go on with a new "Statement:" of its own: stop there
-DEFAULT_STOP = {"local": ("\nStatement:",), "global": ("\nNow read this passage",)}
-DEFAULT_MAX_NEW_TOKENS = {"local": 128, "global": 256}
-# the local template is a few-shot pattern, which a model continues best as plain text (measured on
-# smollm2-135m: in a chat turn it mostly repeats the last example); the global one is an instruction
-DEFAULT_CHAT = {"local": False, "global": True}
-
-
-@dataclass(frozen=True)
-class AugmentSettings:
-    """Everything that shapes the augmentations; None means the strategy's default."""
-
-    template: str | None = None  # a template file; None: the built-in one of the strategy
-    max_new_tokens: int | None = None
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
-    chat: bool | None = None  # None: plain completion for local, a chat turn for global
-    stop: tuple[str, ...] | None = None
-    batch_size: int = 8
-    max_words: int = 40
-    context_documents: int | None = None  # global: a seeded sample of this many documents in context
-    limit: int | None = None  # only the first N requests (a quick look at a big world)
-    cache_path: str | None = None  # None: augment-cache.sqlite beside the output file
-
-    def __post_init__(self):
-        for key in ("batch_size", "max_words", "context_documents", "limit"):
-            value = getattr(self, key)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise IcftError(f"augment setting {key!r} must be a positive integer, got {value!r}")
-
-    def generation(self, strategy: str) -> GenerationSettings:
-        return GenerationSettings(
-            max_new_tokens=self.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[strategy],
-            temperature=self.temperature,
-            top_p=self.top_p,
-            seed=self.seed,
-            chat=DEFAULT_CHAT[strategy] if self.chat is None else self.chat,
-            stop=DEFAULT_STOP[strategy] if self.stop is None else tuple(self.stop),
-        )
 
 
 @dataclass(frozen=True)
@@ -227,135 +172,22 @@ def _shared_values(world: World, strategy: str, settings: AugmentSettings) -> di
     return {"documents": "\n\n".join(texts)}
 
 
-# --- cleaning and filtering -------------------------------------------------------------------------
-
-_BULLET = re.compile(r"^\s*(?:[-*•+>]+|\(?\d+[.):]|\(?[a-z]\))\s*")
-_LABEL = re.compile(
-    r"^(?:inferences?|statements?|rephrasings?|reversals?|conclusions?|answer|step \d+)\s*:\s*", re.IGNORECASE
-)
-_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
-_QUOTES = "\"'“”‘’`"
-
-
-def clean_completion(completion: str, stop: tuple[str, ...] = ()) -> list[str]:
-    """The sentences of a completion with numbering, bullets, labels and markdown removed.
-
-    A line that is blank to begin with is skipped; one that cleaning empties ("2.", "Inferences:") comes
-    back as "" so the `empty` filter counts it.
-    """
-    for marker in stop:
-        completion = completion.split(marker)[0]
-    sentences = []
-    for line in completion.splitlines():
-        if not line.strip():
-            continue
-        line = _strip_decoration(line)
-        parts = split_sentences(line) or [""]
-        sentences.extend(_finish(_strip_decoration(p)) for p in parts)
-    return sentences
-
-
-def _strip_decoration(text: str) -> str:
-    text = text.replace("**", "").replace("__", "")
-    previous = None
-    while previous != text:  # "1. Inference: - ..." carries several layers
-        previous = text
-        text = _LABEL.sub("", _BULLET.sub("", text)).strip()
-    return " ".join(text.split())
-
-
-def _finish(sentence: str) -> str:
-    """Drop quotes around a whole sentence and end it with a full stop."""
-    if len(sentence) >= 2 and sentence[0] in _QUOTES and sentence[-1] in _QUOTES:
-        sentence = sentence[1:-1].strip()
-    if sentence and sentence[-1] not in ".!?":
-        sentence += "."
-    return sentence
-
-
-def normalize(sentence: str) -> str:
-    """The form two sentences are compared in: lower case, single spaces, no end punctuation or quotes."""
-    return " ".join(sentence.lower().split()).strip(_QUOTES + " .!?;:,")
-
-
-def world_vocabulary(world: World) -> frozenset[str]:
-    """The world's own words (lower case): the non-English words of its facts plus the nonsense words
-    of its documents; for a world with neither (imported data), every non-English word of its documents."""
-    from_facts = {w for f in world.facts for w in _words(f"{f.subject} {f.object}") if not is_english(w)}
-    text = " ".join(d.text for d in world.documents)
-    from_docs = {w for w in _words(text) if is_nonce_word(w)}
-    vocabulary = from_facts | from_docs
-    if not vocabulary:
-        vocabulary = {w for w in _words(text) if len(w) >= 3 and not is_english(w)}
-    return frozenset(vocabulary)
-
-
-def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text) if "'" not in w]
-
-
-def mentions_world_term(sentence: str, vocabulary: frozenset[str]) -> bool:
-    """True when a word of the sentence, or its singular, is one of the world's words."""
-    return any(_forms(word) & vocabulary for word in _words(sentence))
-
-
-def unknown_words(sentence: str, vocabulary: frozenset[str], train_words: frozenset[str] = frozenset()) -> list[str]:
-    """The words of the sentence (3+ letters) that are neither English, the world's, nor in its documents."""
-    return [
-        w for w in _words(sentence)
-        if len(w) >= 3 and not _forms(w) & (vocabulary | train_words) and not _is_english_form(w)
-    ]
-
-
-def _is_tautology(sentence: str, vocabulary: frozenset[str]) -> bool:
-    """The sentence names one world word only, more than once."""
-    terms = [min(_forms(w) & vocabulary) for w in _words(sentence) if _forms(w) & vocabulary]
-    return len(terms) > 1 and len(set(terms)) == 1
-
-
-def _forms(word: str) -> set[str]:
-    return {word, word.removesuffix("s"), word.removesuffix("es")}
-
-
-_INFLECTIONS = (("ied", "y"), ("ier", "y"), ("iest", "y"), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
-                ("er", ""), ("er", "e"), ("est", ""), ("est", "e"), ("ly", ""))
-
-
-def _is_english_form(word: str) -> bool:
-    """English, or an inflection of an English word ("showed", "dirtier", "wetter"): the lists hold stems."""
-    if is_english(word):
-        return True
-    for suffix, replacement in _INFLECTIONS:
-        if word.endswith(suffix) and len(word) > len(suffix) + 2:
-            stem = word[: -len(suffix)]
-            if is_english(stem + replacement):
-                return True
-            if replacement == "" and len(stem) > 2 and stem[-1] == stem[-2] and is_english(stem[:-1]):
-                return True  # a doubled consonant: "wetter" -> "wet"
-    return False
+# --- records: the sentences the filters keep (`icft.learn.augment_filters`) ---------------------------
 
 
 def _filter(world, requests, completions, strategy, template: Template, generator_name, settings):
     """(records, counts) from the completions, in request order; counts has sentences, kept and each filter."""
-    vocabulary = world_vocabulary(world)
-    train_words = frozenset(_words(" ".join(d.text for d in world.documents)))
-    known = {
-        "train": {normalize(s) for d in world.documents for s in split_sentences(d.text)},
-        "template": {normalize(s) for s in split_sentences(template.literal_text())},
-        "kept": set(),
-    }
+    filters = SentenceFilter(world, template.literal_text(), settings.max_words)
     counts = {"sentences": 0, "kept": 0, **{name: 0 for name in FILTERS}}
     records = []
     stop = settings.generation(strategy).stop
     for request, completion in zip(requests, completions):
-        inputs = {normalize(s) for s in request.inputs}
         for sentence in clean_completion(completion, stop):
             counts["sentences"] += 1
-            reason = _drop_reason(sentence, inputs, known, vocabulary, train_words, settings.max_words)
+            reason = filters.drop_reason(sentence, request.inputs)
             if reason is not None:
                 counts[reason] += 1
                 continue
-            known["kept"].add(normalize(sentence))
             counts["kept"] += 1
             record = {"text": sentence, "source_document": request.source_document, "strategy": strategy,
                       "template": template.name, "generator": generator_name}
@@ -363,28 +195,3 @@ def _filter(world, requests, completions, strategy, template: Template, generato
                 record["source_sentence"] = request.source_sentence
             records.append(record)
     return records, counts
-
-
-def _drop_reason(sentence: str, inputs: set[str], known: dict[str, set[str]], vocabulary, train_words,
-                 max_words: int) -> str | None:
-    """The first filter that drops `sentence`, or None to keep it."""
-    key = normalize(sentence)
-    if not key:
-        return "empty"
-    if len(sentence.split()) > max_words:
-        return "too_long"
-    if vocabulary and not mentions_world_term(sentence, vocabulary):
-        return "no_world_term"
-    if vocabulary and unknown_words(sentence, vocabulary, train_words):
-        return "unknown_word"
-    if vocabulary and _is_tautology(sentence, vocabulary):
-        return "tautology"
-    if key in inputs:
-        return "copy_of_input"
-    if key in known["template"]:
-        return "copy_of_template"
-    if key in known["train"]:
-        return "in_train"
-    if key in known["kept"]:
-        return "duplicate"
-    return None

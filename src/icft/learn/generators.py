@@ -29,9 +29,11 @@ from icft.errors import IcftError
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """How to sample. temperature 0 means greedy; chat wraps context + prompt as one user turn."""
+    """How to sample. temperature 0 means greedy; chat wraps context + prompt as one user turn.
 
-    max_new_tokens: int = 256
+    No defaults for the length: augmentation's (`icft.learn.augment_settings`) is the one a caller passes."""
+
+    max_new_tokens: int
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
@@ -64,7 +66,7 @@ class LocalGenerator:
     def __init__(self, loaded, batch_size: int = 8, name: str | None = None):
         self.loaded = loaded
         self.batch_size = batch_size
-        self.name = name or f"local:{loaded.name}"
+        self.name = name or GeneratorSource(model=loaded.name).name
 
     def generate(self, prompts: Sequence[str], context: str, settings: GenerationSettings) -> list[str]:
         from icft.models.generation import generate
@@ -123,7 +125,7 @@ class EndpointGenerator:
         self.model = model
         self.api_key_env = api_key_env
         self.concurrency = concurrency
-        self.name = f"openai:{self.base_url}:{model}"
+        self.name = GeneratorSource(base_url=self.base_url, endpoint_model=model).name
         self._client = openai.OpenAI(
             base_url=self.base_url, api_key=self._api_key(), timeout=timeout, max_retries=max_retries
         )
@@ -291,23 +293,42 @@ def cached_generate(
     return [outputs[k] for k in keys]
 
 
-def make_generator(
-    model: str | None = None,
-    base_url: str | None = None,
-    endpoint_model: str | None = None,
-    api_key_env: str = "OPENAI_API_KEY",
-    device: str = "cpu",
-    batch_size: int = 8,
-) -> Generator:
-    """A local model by name (`--model`) or an endpoint (`--base-url` with `--endpoint-model`): exactly one."""
-    if (model is None) == (base_url is None):
-        raise IcftError("choose a generator: a model name, or base_url with endpoint_model (the model the server serves)")
-    if base_url is not None:
-        if not endpoint_model:
-            raise IcftError(f"base_url {base_url} needs endpoint_model: the model name the server serves")
-        return EndpointGenerator(base_url, endpoint_model, api_key_env=api_key_env)
-    if endpoint_model is not None:
-        raise IcftError("endpoint_model goes with base_url; for a local model give the model name only")
-    from icft.models import load
+@dataclass(frozen=True)
+class GeneratorSource:
+    """Who writes augmentations: a local model (a name, folder or hub id) or an OpenAI-compatible endpoint
+    (`base_url` with the `endpoint_model` it serves), exactly one. Studies and `icft augment` name and build
+    their generators from one of these, so both record the same generator by the same name."""
 
-    return LocalGenerator(load(model, device=device), batch_size=batch_size)
+    model: str | None = None
+    base_url: str | None = None
+    endpoint_model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+
+    def __post_init__(self):
+        if (self.model is None) == (self.base_url is None):
+            raise IcftError("choose a generator: a model name, or base_url with endpoint_model (the model the "
+                            "server serves)")
+        if self.base_url is not None and not self.endpoint_model:
+            raise IcftError(f"base_url {self.base_url} needs endpoint_model: the model name the server serves")
+        if self.base_url is None and self.endpoint_model is not None:
+            raise IcftError("endpoint_model goes with base_url; for a local model give the model name only")
+
+    @property
+    def name(self) -> str:
+        """The generator's recorded name (its generation cache key, each augmentation's `generator`, a study's
+        augmentation file names): local:<model> or openai:<base_url>:<endpoint_model>."""
+        if self.base_url is not None:
+            return f"openai:{self.base_url.rstrip('/')}:{self.endpoint_model}"
+        return f"local:{self.model}"
+
+
+def make_generator(source: GeneratorSource, device: str = "auto", batch_size: int = 8, loaded=None) -> Generator:
+    """The generator `source` names (its `name` is `source.name`). `loaded` is the local model already in memory
+    (a study's shared copy), so it is not loaded twice."""
+    if source.base_url is not None:
+        return EndpointGenerator(source.base_url, source.endpoint_model, api_key_env=source.api_key_env)
+    if loaded is None:
+        from icft.models import load
+
+        loaded = load(source.model, device=device)
+    return LocalGenerator(loaded, batch_size=batch_size, name=source.name)

@@ -31,7 +31,7 @@ import icft
 from icft.errors import IcftError
 from icft.jsonl import json_line, write_text_atomic
 from icft.learn.augment import summary_path
-from icft.learn.examples import split_sentences
+from icft.text import split_sentences
 from icft.worlds.logic import Claim, derivations
 from icft.worlds.schema import Fact, World
 from icft.worlds.sentences import TRUE, Judge, Wording
@@ -63,11 +63,13 @@ def require_oracle(world: World) -> Wording:
     """The world's wording; a world the oracle cannot write for is a one-line error."""
     judge = Judge(world)
     if not world.facts:
-        raise IcftError(f"world {world.name!r} has no facts (an imported world): the oracle augmentation modes "
-                        "(ft-oracle-local, ft-oracle-global) need a world that knows its facts; drop them for it")
+        raise IcftError(f"world {world.name!r} has no facts (an imported world): the oracle's augmentations "
+                        "(oracle-local, oracle-global, and the ft-oracle modes that train on them) need a world that "
+                        "knows its facts")
     if judge.wording is None:
         raise IcftError(f"world {world.name!r} has no sentence wordings the oracle can write (only reversals, "
-                        "syllogisms, semantic and reversal_curse do): drop the ft-oracle modes for it")
+                        "syllogisms, semantic and reversal_curse do): no oracle-local, oracle-global or ft-oracle "
+                        "modes for it")
     return judge.wording
 
 

@@ -100,6 +100,32 @@ def load_folder(folder: str, name: str, device: str | torch.device = "cpu",
     return LoadedModel(model=model, tokenizer=tokenizer, name=name)
 
 
+# the folders a fine-tuning run keeps its weights in (`icft.learn.finetune` with save_weights): all of them, or
+# the LoRA adapter
+FULL_WEIGHTS, ADAPTER = "model", "adapter"
+
+
+def load_finetuned(run_folder: str | Path, name: str, device: str | torch.device = "cpu") -> LoadedModel | None:
+    """The model a fine-tuning run kept in `run_folder`: its full weights, or its LoRA adapter merged into a fresh
+    copy of `name` (the base model it was trained from); None when the run kept no weights."""
+    folder = Path(run_folder)
+    if (folder / FULL_WEIGHTS / "config.json").is_file():
+        return load_folder(str(folder / FULL_WEIGHTS), name=name, device=device)
+    if (folder / ADAPTER / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        base = load(name, device=device)
+        base.model = PeftModel.from_pretrained(base.model, str(folder / ADAPTER)).merge_and_unload()
+        return base
+    return None
+
+
+def drop_finetuned_weights(run_folder: str | Path) -> None:
+    """Delete the weights a fine-tuning run kept (its curve and config stay)."""
+    for weights in (FULL_WEIGHTS, ADAPTER):
+        shutil.rmtree(Path(run_folder) / weights, ignore_errors=True)
+
+
 def convert_gguf(gguf: Path, target: Path) -> Path:
     """De-quantize a GGUF file into an fp32 safetensors folder at `target` (atomic: temp folder + rename)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -25,7 +25,8 @@ from icft.jsonl import read_jsonl
 from icft.learn.modes import mode_spec
 from icft.learn.augment import summary_path
 from icft.report.results import Scores, StudyResults
-from icft.study.augmentations import generator_name, oracle_path, self_path, world_modes
+from icft.store.layout import CellKey, augment_file, oracle_augment_file, world_folder
+from icft.study.augmentations import generator_name, world_modes
 from icft.study.config import StudyConfig, WorldSpec
 from icft.worlds.io import load_world
 from icft.worlds.schema import World
@@ -86,10 +87,10 @@ def study_ledgers(study: StudyResults, model: str) -> dict[str, list[Ledger]]:
         strategies = strategies_of(study.config, spec)
         ledgers = []
         for seed in study.config.seeds:
-            ref = f"{spec.label}-s{seed}"
-            files = [(s, augmentation_file(study.folder, study.config, ref, model, s)) for s in strategies]
+            keys = {s: CellKey(spec.label, seed, model, trained_mode(study.config, spec, s)) for s in strategies}
+            files = [(s, augmentation_file(study.folder, study.config, keys[s], s)) for s in strategies]
             files = [(s, path) for s, path in files if path.is_file()]
-            world = saved_world(study.folder, spec, ref) if files else None
+            world = saved_world(study.folder, spec, keys[files[0][0]]) if files else None  # one world per seed
             if world is None:
                 continue
             ledgers += [judge_file(path, world, s, strategy_label(study.config, model, s), seed,
@@ -112,11 +113,11 @@ def trained_mode(config: StudyConfig, spec: WorldSpec, strategy: str) -> str:
     return STRATEGY_MODES[strategy] if STRATEGY_MODES[strategy] in modes or not modes else modes[0]
 
 
-def augmentation_file(folder: Path, config: StudyConfig, world_ref: str, model: str, strategy: str,
+def augmentation_file(folder: Path, config: StudyConfig, key: CellKey, strategy: str,
                       per_fact: int | None = None) -> Path:
     if strategy.startswith("oracle-"):
-        return oracle_path(folder, world_ref, strategy, per_fact)
-    return self_path(folder, world_ref, generator_name(config.augment, model), strategy)
+        return oracle_augment_file(folder, key, strategy, per_fact)
+    return augment_file(folder, key, generator_name(config.augment, key.model), strategy)
 
 
 def strategy_label(config: StudyConfig, model: str, strategy: str) -> str:
@@ -128,9 +129,9 @@ def strategy_label(config: StudyConfig, model: str, strategy: str) -> str:
     return f"{who}-{strategy}"
 
 
-def saved_world(folder: Path, spec: WorldSpec, world_ref: str) -> World | None:
+def saved_world(folder: Path, spec: WorldSpec, key: CellKey) -> World | None:
     """The world as the study saved it (or an imported world's folder); None when neither can be read."""
-    for candidate in (folder / "worlds" / world_ref, spec.path):
+    for candidate in (world_folder(folder, key), spec.path):
         if candidate is not None and (Path(candidate) / "test.jsonl").is_file():
             try:
                 return load_world(candidate)

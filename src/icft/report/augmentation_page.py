@@ -27,6 +27,7 @@ from icft.report.figures import file_part, png_bytes
 from icft.report.html import FigureImage, Part, _heading, _paragraph
 from icft.report.results import Scores, StudyResults
 from icft.report.tables import MISSING, Table, to_html, to_markdown
+from icft.store import CellKey
 
 CONTROL_NOTE = ("Rows and modes named oracle are controls: the world's own reasoner wrote those augmentations (true "
                 "by construction), so they show what fine-tuning on right inferences reaches, an upper bound for "
@@ -153,18 +154,20 @@ def curve(study: StudyResults, scores: Scores, model: str, world: str) -> list[P
     for k in [*budgets, None] if budgets else []:
         mode = "ft" if k == 0 else budget_mode(k) if k else BUDGETED
         accuracy = {s: e for s in scores.splits(world) if (e := scores.get(world, mode, s)) is not None}
-        x = 0.0 if k == 0 else _sentences_per_fact(study, model, world, k)
+        x = 0.0 if k == 0 else _sentences_per_fact(study, model, world, mode, k)
         if accuracy and x is not None:
             points.append(Point(mode, k, x, accuracy))
     points.sort(key=lambda p: p.sentences_per_fact)
     return points if any(p.per_fact != 0 for p in points) else []
 
 
-def _sentences_per_fact(study: StudyResults, model: str, world: str, per_fact: int | None) -> float | None:
+def _sentences_per_fact(study: StudyResults, model: str, world: str, mode: str,
+                        per_fact: int | None) -> float | None:
     """Kept sentences per stated fact of the budget's oracle files, averaged over the seeds that have one."""
     ratios = []
     for seed in study.config.seeds:
-        path = augmentation_file(study.folder, study.config, f"{world}-s{seed}", model, "oracle-local", per_fact)
+        path = augmentation_file(study.folder, study.config, CellKey(world, seed, model, mode), "oracle-local",
+                                 per_fact)
         if summary_path(path).is_file():
             summary = json.loads(summary_path(path).read_text(encoding="utf-8"))
             ratios.append(summary["counts"]["kept"] / max(summary["facts"], 1))

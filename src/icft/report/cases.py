@@ -18,7 +18,7 @@ import numpy as np
 
 from icft.evaluate.stats import Difference, Estimate, cell_estimate, equivalence, gain_difference, paired
 from icft.learn.modes import mode_label
-from icft.report.plan import Planned
+from icft.evaluate.plan import Planned
 
 BOOTSTRAP_SEED = 0  # the same stored results always give the same intervals
 

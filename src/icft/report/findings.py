@@ -1,6 +1,6 @@
 """The findings of Lampinen et al. (2025), each tested on one model's per-item results in a study.
 
-Every finding tests the cases `icft.report.plan` lists for it and returns one of five verdicts:
+Every finding tests the cases `icft.evaluate.plan` lists for it and returns one of five verdicts:
   reproduces              the study's numbers show the paper's claim, by the rules below
   does not reproduce      they show the opposite
   not shown at this size  neither; the finding says which effects its items and seeds cannot detect
@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from icft.evaluate.stats import ALPHA, holm
 from icft.learn.modes import mode_label
 from icft.report.cases import Case, across_worlds, compare, describe, versus_chance
-from icft.report.plan import (
+from icft.evaluate.plan import (
     AT_LEAST, GAIN_ACROSS, GREATER, NEAR_CHANCE, NO_GAIN, SIMPLE_WORLDS, Planned, plan,
 )
 from icft.report.results import Scores

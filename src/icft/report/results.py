@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +27,9 @@ from icft.report.cases import BOOTSTRAP_SEED, Cell, SeedItems, cell_accuracy, ce
 from icft.report.learned import LearnedCheck, SeedCheck
 from icft.study.augmentations import world_modes
 from icft.study.config import StudyConfig, parse_study_config
-from icft.store import (CONFIG_FILE, FINISHED, RESULTS_DB, ItemResult, ResultsStore, RunRecord, world_identity,
-                        world_ref)
+from icft.store import (CONFIG_FILE, FINISHED, RESULTS_DB, CellKey, ItemResult, ResultsStore, RunRecord,
+                        world_identity)
+from icft.store.layout import world_folder
 from icft.worlds.io import load_world
 from icft.worlds.schema import Item, World
 
@@ -107,11 +109,6 @@ class StudyResults:
         return list(self.scores)
 
 
-def world_label(run: RunRecord) -> str:
-    """The world's name shared by all seeds: the run's world reference minus its "-s<seed>" suffix."""
-    return run.world.removesuffix(f"-s{run.seed}")
-
-
 def load_study(folder: str | Path) -> StudyResults:
     """Read `folder`'s study.json and results.db (changing neither)."""
     folder = Path(folder)
@@ -156,7 +153,7 @@ def _read_config(folder: Path) -> StudyConfig:
 
 def _in_grid(run: RunRecord, config: StudyConfig) -> bool:
     modes = {w.label: world_modes(config, w) for w in config.worlds}
-    return (world_label(run) in modes and run.model in config.models and run.mode in modes[world_label(run)]
+    return (run.world_label in modes and run.model in config.models and run.mode in modes[run.world_label]
             and run.seed in config.seeds)
 
 
@@ -164,14 +161,17 @@ def _finished_runs_in_grid(runs: list[RunRecord], config: StudyConfig) -> tuple[
     """The finished run of each grid cell (the latest if several), and a line per run left out."""
     chosen, ignored = latest_finished(
         runs, in_grid=lambda run: _in_grid(run, config),
-        cell=lambda run: (world_label(run), run.model, run.mode, run.seed), describe=_describe)
+        cell=lambda run: run.key, describe=_describe)
     return sorted(chosen, key=lambda r: r.run_id), ignored
 
 
-def latest_finished(runs: list[RunRecord], in_grid: Callable[[RunRecord], bool], cell: Callable[[RunRecord], tuple],
-                    describe: Callable[[RunRecord], str]) -> tuple[list[RunRecord], list[str]]:
-    """The finished run of each `cell` (the latest if several), and a line per finished run left out."""
-    latest: dict[tuple, RunRecord] = {}
+def latest_finished(runs: list, in_grid: Callable[[Any], bool], cell: Callable[[Any], Hashable],
+                    describe: Callable[[Any], str]) -> tuple[list, list[str]]:
+    """The finished run of each `cell` (the latest if several), and a line per finished run left out.
+
+    `runs` are the store's records of either kind (`RunRecord`, `TransferRun`): each has a status, finished_at
+    and run_id."""
+    latest: dict = {}
     ignored = []
     for run in runs:
         if run.status != FINISHED:
@@ -199,8 +199,8 @@ def _model_scores(runs: list[RunRecord], rows: dict, fits: dict, worlds: dict, c
     order = {w.label: n for n, w in enumerate(config.worlds)}
     mode_order = {m: n for n, m in enumerate(MODES)}
     item_index = {world_id: {item.id: item for item in w.items} for world_id, w in worlds.items()}
-    for run in sorted(runs, key=lambda r: (order[world_label(r)], mode_order.get(r.mode, len(MODES)), r.seed)):
-        world = world_label(run)
+    for run in sorted(runs, key=lambda r: (order[r.world_label], mode_order.get(r.mode, len(MODES)), r.seed)):
+        world = run.world_label
         seeds[(world, run.mode)].append(run.seed)
         for split, split_rows in _by_split(rows[run.run_id]).items():
             items[(world, run.mode, split)][run.seed] = seed_items(split_rows, item_index.get(run.world_id))
@@ -213,10 +213,10 @@ def _model_scores(runs: list[RunRecord], rows: dict, fits: dict, worlds: dict, c
                for (world, mode), seed_checks in checks.items()}
     scores = scores_from_items(dict(items), {key: float(np.mean(c)) for key, c in chances.items()},
                                {key: tuple(s) for key, s in seeds.items()}, learned)
-    used = {world_label(run): [] for run in runs}
+    used = {run.world_label: [] for run in runs}
     for run in runs:
-        if run.world_id in worlds and worlds[run.world_id] not in used[world_label(run)]:
-            used[world_label(run)].append(worlds[run.world_id])
+        if run.world_id in worlds and worlds[run.world_id] not in used[run.world_label]:
+            used[run.world_label].append(worlds[run.world_id])
     return replace(scores, baselines=best_baselines(used))
 
 
@@ -296,7 +296,7 @@ def _saved_worlds(folder: Path, config: StudyConfig, runs: list[RunRecord]) -> d
     for run in runs:
         if run.world_id in found:
             continue
-        for candidate in (folder / "worlds" / run.world, paths.get(world_label(run))):
+        for candidate in (world_folder(folder, run.key), paths.get(run.world_label)):
             if candidate is None or not (Path(candidate) / "test.jsonl").is_file():
                 continue
             try:
@@ -310,11 +310,15 @@ def _saved_worlds(folder: Path, config: StudyConfig, runs: list[RunRecord]) -> d
 
 
 def _cells_not_run(runs: list[RunRecord], config: StudyConfig) -> list[str]:
-    stored = {(world_label(r), r.model, r.mode, r.seed) for r in runs}
-    return [f"{world_ref(w.label, seed)} · {model} · {mode}: not run"
-            for w in config.worlds for seed in config.seeds for model in config.models
-            for mode in world_modes(config, w) if (w.label, model, mode, seed) not in stored]
+    stored = {run.key for run in runs}
+    expected = [CellKey(w.label, seed, model, mode) for w in config.worlds for seed in config.seeds
+                for model in config.models for mode in world_modes(config, w)]
+    return [f"{_describe_key(key)}: not run" for key in expected if key not in stored]
 
 
 def _describe(run: RunRecord) -> str:
-    return f"{run.world} · {run.model} · {run.mode}"
+    return _describe_key(run.key)
+
+
+def _describe_key(key: CellKey) -> str:
+    return f"{key.world_ref} · {key.model} · {key.mode}"

@@ -25,7 +25,7 @@ from icft.report.cases import Cell as Examples, SeedItems, cell_accuracy
 from icft.report.learned import LEARNED_THRESHOLD
 from icft.report.results import _read_config, latest_finished
 from icft.study.config import StudyConfig
-from icft.store import BASE, FINISHED, RESULTS_DB, ResultsStore, RunRecord  # BASE: the unmodified model's runs
+from icft.store import BASE, FINISHED, RESULTS_DB, ResultsStore, TransferRun  # BASE: the unmodified model's runs
 
 UNMODIFIED = "unmodified"  # the row name of those runs
 VARIANT_LABELS = {BASE: "unmodified", "ft": "FT", "fticl": "FTICL"}
@@ -129,7 +129,7 @@ def load_transfer(folder: str | Path) -> TransferResults:
     if not db.is_file():  # checked first: opening a ResultsStore would create an empty database
         raise IcftError(f"{folder} holds no {RESULTS_DB}: run `icft study CONFIG --out {folder}` first")
     with ResultsStore(db) as store:
-        runs = store.runs()
+        runs = store.transfer_runs()
         in_grid = [run for run in runs if _in_grid(run, config)]
         chosen, ignored = _latest_finished(runs, config)
         rows = {run.run_id: store.task_rows(run.run_id) for run in chosen}
@@ -163,39 +163,36 @@ def label_rate(predictions: list[str], labels: tuple[str, ...]) -> float:
 # ---- pieces -------------------------------------------------------------------------------------------------
 
 
-def _key(run: RunRecord) -> tuple:
+def _key(run: TransferRun) -> tuple:
     """What a run is a seed of: (model, variant, train task, train size, test task)."""
-    c = run.config
-    return (run.model, run.mode, c.get("train_task"), c.get("train_size"), c.get("test_task"))
+    return (run.model, run.variant, run.train_task, run.train_size, run.test_task)
 
 
-def _in_grid(run: RunRecord, config: StudyConfig) -> bool:
-    spec, c = config.transfer, run.config
-    if c.get("kind") != "transfer" or run.model not in config.models or run.seed not in config.seeds:
+def _in_grid(run: TransferRun, config: StudyConfig) -> bool:
+    spec = config.transfer
+    if run.model not in config.models or run.seed not in config.seeds:
         return False
-    if run.mode == BASE:
+    if run.variant == BASE:
         return True
-    return (run.mode in spec.variants and c.get("train_size") in spec.train_sizes
-            and (spec.train is None or c.get("train_task") in spec.train))
+    return (run.variant in spec.variants and run.train_size in spec.train_sizes
+            and (spec.train is None or run.train_task in spec.train))
 
 
-def _latest_finished(runs: list[RunRecord], config: StudyConfig) -> tuple[list[RunRecord], list[str]]:
+def _latest_finished(runs: list[TransferRun], config: StudyConfig) -> tuple[list[TransferRun], list[str]]:
     """The finished run of each (cell, seed), the latest if several, and a line per run left out."""
     chosen, ignored = latest_finished(runs, in_grid=lambda run: _in_grid(run, config),
                                       cell=lambda run: (*_key(run), run.seed), describe=_describe)
     return sorted(chosen, key=lambda r: (r.seed, r.run_id)), ignored
 
 
-def _tasks(runs: list[RunRecord], config: StudyConfig) -> dict[str, TaskInfo]:
+def _tasks(runs: list[TransferRun], config: StudyConfig) -> dict[str, TaskInfo]:
     """Every task the runs name, classification first, then in the config's task and domain order."""
     kinds, labels = {}, {}
     for run in runs:
-        c = run.config
-        if c.get("test_task"):
-            kinds[c["test_task"]] = c.get("test_kind")
-            labels[c["test_task"]] = tuple(c.get("labels") or ())
-        if c.get("train_task"):
-            kinds.setdefault(c["train_task"], c.get("train_kind"))
+        kinds[run.test_task] = run.config.get("test_kind")
+        labels[run.test_task] = tuple(run.config.get("labels") or ())
+        if run.train_task:
+            kinds.setdefault(run.train_task, run.config.get("train_kind"))
     spec = config.transfer
     names = list(dict.fromkeys([*spec.builtin_tasks, *(t.name for t in spec.tasks)]))
     domains = list(dict.fromkeys([*spec.builtin_domains, *(t.domain for t in spec.tasks)]))
@@ -209,15 +206,15 @@ def _tasks(runs: list[RunRecord], config: StudyConfig) -> dict[str, TaskInfo]:
     return {key: TaskInfo(key, kinds[key] or "unknown", labels.get(key, ())) for key in sorted(kinds, key=order)}
 
 
-def _scores(model: str, size: int, chosen: list[RunRecord], rows: dict, fits: dict, in_grid: list[RunRecord],
+def _scores(model: str, size: int, chosen: list[TransferRun], rows: dict, fits: dict, in_grid: list[TransferRun],
             tasks: dict[str, TaskInfo], train_tasks: tuple[str, ...], config: StudyConfig) -> TransferScores:
     per_cell: dict[tuple[str, str, str], dict[int, list]] = defaultdict(dict)
     relations = {}
     for run in chosen:
-        _, mode, train, train_size, test = _key(run)
-        if run.model != model or (mode != BASE and train_size != size) or not rows[run.run_id]:
+        _, variant, train, train_size, test = _key(run)
+        if run.model != model or (variant != BASE and train_size != size) or not rows[run.run_id]:
             continue
-        cell = (mode, UNMODIFIED if mode == BASE else train, test)
+        cell = (variant, UNMODIFIED if variant == BASE else train, test)
         per_cell[cell][run.seed] = rows[run.run_id]  # the store keeps each run's example order
         relations[cell] = run.config.get("relation")
     cells = {}
@@ -236,15 +233,15 @@ def _scores(model: str, size: int, chosen: list[RunRecord], rows: dict, fits: di
                           weights=_weights(model, size, fits, in_grid))
 
 
-def _weights(model: str, size: int, fits: dict, runs: list[RunRecord]) -> dict[tuple[str, str], WeightChange]:
+def _weights(model: str, size: int, fits: dict, runs: list[TransferRun]) -> dict[tuple[str, str], WeightChange]:
     """Each fit counted once (many runs name it), averaged over the seeds of (variant, train task)."""
     by_fit = {}
     for run in runs:
         fit_id = run.config.get("fit_id")
         stats = fits.get(fit_id) if fit_id else None
-        if run.model == model and run.config.get("train_size") == size and stats and \
+        if run.model == model and run.train_size == size and stats and \
                 stats.get("mean_abs_weight_change") is not None:
-            by_fit[fit_id] = (run.mode, run.config["train_task"], run.seed, stats)
+            by_fit[fit_id] = (run.variant, run.train_task, run.seed, stats)
     grouped: dict[tuple[str, str], list] = defaultdict(list)
     for variant, train, seed, stats in by_fit.values():
         grouped[(variant, train)].append((seed, stats))
@@ -259,7 +256,7 @@ def _weights(model: str, size: int, fits: dict, runs: list[RunRecord]) -> dict[t
     return weights
 
 
-def _not_run(runs: list[RunRecord], config: StudyConfig, tasks: dict[str, TaskInfo],
+def _not_run(runs: list[TransferRun], config: StudyConfig, tasks: dict[str, TaskInfo],
              train_tasks: tuple[str, ...]) -> list[str]:
     """Expected (cell, seed) pairs with no stored run, one line per model and row; tasks are those seen."""
     stored = {(*_key(run), run.seed) for run in runs}
@@ -277,9 +274,8 @@ def _not_run(runs: list[RunRecord], config: StudyConfig, tasks: dict[str, TaskIn
     return lines
 
 
-def _describe(run: RunRecord) -> str:
-    c = run.config
-    if run.mode == BASE:
-        return f"{run.model} · unmodified · s{run.seed} → {c.get('test_task')}"
-    return (f"{run.model} · {variant_label(run.mode)} n={c.get('train_size')} trained on {c.get('train_task')} · "
-            f"s{run.seed} → {c.get('test_task')}")
+def _describe(run: TransferRun) -> str:
+    if run.variant == BASE:
+        return f"{run.model} · unmodified · s{run.seed} → {run.test_task}"
+    return (f"{run.model} · {variant_label(run.variant)} n={run.train_size} trained on {run.train_task} · "
+            f"s{run.seed} → {run.test_task}")

@@ -22,7 +22,7 @@ from icft.report.findings import (
     DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_TESTED, REPRODUCES, Finding, all_cases, any_case, case_line, decide,
     with_holm,
 )
-from icft.report.plan import AT_LEAST, GREATER, NO_GAIN
+from icft.evaluate.plan import AT_LEAST, GREATER, NO_GAIN
 from icft.report.transfer import Cell, TransferScores, variant_label
 from icft.store import BASE
 

@@ -22,7 +22,7 @@ from icft.evaluate.stats import ALPHA
 from icft.report.answer import findings_summary
 from icft.report.cases import compare
 from icft.report.findings import MARGIN, Finding
-from icft.report.plan import GREATER
+from icft.evaluate.plan import GREATER
 from icft.report.html import _CSS, Part, _answer, _findings, _heading, _notes, _paragraph, _title_and_facts
 from icft.report.results import format_estimate
 from icft.report.tables import MISSING, Table, to_html, to_markdown

@@ -1,8 +1,10 @@
 """The results store: one SQLite file holding every run and every scored item.
 
 Tables (schema version in `PRAGMA user_version`):
-  runs          run_id, world, world_id, model, mode, seed, config (JSON), code_version, started_at,
-                finished_at (NULL until done), status ('running' | 'finished')
+  runs          run_id, world_label, world_id, model, mode, seed, config (JSON), code_version, started_at,
+                finished_at (NULL until done), status ('running' | 'finished'): a run's cell key
+                (`icft.store.layout.CellKey`: world label, seed, model, mode) in columns, its world's content id
+                beside them
   item_results  run_id, item_id, split, logprobs (JSON list), n_tokens (JSON list), chosen_sum, chosen_mean,
                 correct_sum, correct_mean, chance; primary key (run_id, item_id)
   task_results  run_id, example_id, prediction, score, exact: one scored example of a task (transfer studies;
@@ -11,6 +13,9 @@ Tables (schema version in `PRAGMA user_version`):
                 tokens, seconds, losses, the stopping rule and whether it was met; in transfer studies also the
                 mean absolute weight change). A transfer run names its fit in its config; a fine-tuned cell of
                 an icl_vs_ft study has its run id as fit id
+  transfer_runs a view of the transfer studies' runs, with columns named for what they hold: test_task,
+                task_id, variant, train_task, train_size (in `runs` the test task is the world label and the
+                variant the mode: `transfer_key`)
 
 A run's id is a hash of what determines its results (the world's content, model, mode, seed and resolved
 config), so starting the same run again finds the stored one: unfinished runs resume from the items they
@@ -23,17 +28,19 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from icft.errors import IcftError
-from icft.store.identity import canonical_json, code_version, content_digest
+from icft.store.identity import canonical_json, code_version
+from icft.store.layout import CellKey
+from icft.store.records import ItemResult, RunRecord, RunSpec, TaskResult, TransferRun
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 60.0
 RUNNING, FINISHED = "running", "finished"
 
+# Each version's statements, applied in turn to a file of an older version (a new file runs them all).
 _SCHEMA = """
 CREATE TABLE runs (
     run_id TEXT PRIMARY KEY,
@@ -63,9 +70,8 @@ CREATE TABLE item_results (
 );
 CREATE INDEX runs_by_world_model ON runs (world_id, model, mode);
 """
-# added in version 2 (a version-1 file gains them when opened)
 _SCHEMA_V2 = """
-CREATE TABLE IF NOT EXISTS task_results (
+CREATE TABLE task_results (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
     example_id TEXT NOT NULL,
     prediction TEXT NOT NULL,
@@ -73,72 +79,23 @@ CREATE TABLE IF NOT EXISTS task_results (
     exact INTEGER NOT NULL,
     PRIMARY KEY (run_id, example_id)
 );
-CREATE TABLE IF NOT EXISTS fits (
+CREATE TABLE fits (
     fit_id TEXT PRIMARY KEY,
     config TEXT NOT NULL,
     stats TEXT NOT NULL
 );
 """
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything that determines a run's results; its hash is the run id."""
-
-    world: str  # how the user named the world (its folder or name): shown in reports, not hashed
-    world_id: str  # the world's identity: see `world_identity`
-    model: str
-    mode: str
-    seed: int
-    config: dict  # the resolved config (JSON-serializable): every other setting that changes the results
-
-    @property
-    def run_id(self) -> str:
-        key = {"world_id": self.world_id, "model": self.model, "mode": self.mode, "seed": self.seed,
-               "config": self.config}
-        return content_digest(key, 20)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A row of the runs table."""
-
-    run_id: str
-    world: str
-    world_id: str
-    model: str
-    mode: str
-    seed: int
-    config: dict
-    code_version: str
-    started_at: str
-    finished_at: str | None
-    status: str
-
-
-@dataclass(frozen=True)
-class ItemResult:
-    """One scored item: the log-probability of every option and what each choice rule picked."""
-
-    item_id: str
-    split: str
-    logprobs: tuple[float, ...]
-    n_tokens: tuple[int, ...]
-    chosen_sum: int
-    chosen_mean: int
-    correct_sum: bool
-    correct_mean: bool
-    chance: float
-
-
-@dataclass(frozen=True)
-class TaskResult:
-    """One scored task example: the model's answer and its score (accuracy 0/1, or ROUGE-L F1)."""
-
-    example_id: str
-    prediction: str
-    score: float
-    exact: bool
+# version 3: the world's label without its seed suffix (`_split_world_labels` fills it from version 2's
+# `world`, which held "<label>-s<seed>" in studies), and the transfer runs' view
+_SCHEMA_V3 = """
+ALTER TABLE runs RENAME COLUMN world TO world_label;
+CREATE VIEW transfer_runs AS SELECT
+    run_id, world_label AS test_task, world_id AS task_id, model, mode AS variant, seed,
+    json_extract(config, '$.train_task') AS train_task, json_extract(config, '$.train_size') AS train_size,
+    config, code_version, started_at, finished_at, status
+FROM runs WHERE json_extract(config, '$.kind') = 'transfer';
+"""
+_MIGRATIONS = {1: _SCHEMA, 2: _SCHEMA_V2, 3: _SCHEMA_V3}  # version -> what turns the one before into it
 
 
 class ResultsStore:
@@ -168,18 +125,30 @@ class ResultsStore:
         self.close()
 
     def _create_schema(self) -> None:
+        """Create a new file's tables, or bring an older file up to `SCHEMA_VERSION` (its runs are kept)."""
         with self._write():
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version in (0, 1):
-                for statement in (_SCHEMA if version == 0 else "").split(";") + _SCHEMA_V2.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version != SCHEMA_VERSION:
+            if version > SCHEMA_VERSION:
                 raise IcftError(
                     f"{self.path} has results schema {version}, this icft reads {SCHEMA_VERSION}: "
                     "use the icft version that wrote it, or a new results file"
                 )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                if target == 3:
+                    self._split_world_labels()
+            if version != SCHEMA_VERSION:
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _split_world_labels(self) -> None:
+        """Version 2 kept a study run's world as "<label>-s<seed>": keep the label (transfer runs held a task)."""
+        rows = self._db.execute("SELECT run_id, world_label, seed FROM runs WHERE "
+                                "json_extract(config, '$.kind') IS NOT 'transfer'").fetchall()
+        self._db.executemany("UPDATE runs SET world_label = ? WHERE run_id = ?",
+                             [(CellKey.label_of(ref, seed), run_id) for run_id, ref, seed in rows
+                              if CellKey.label_of(ref, seed) != ref])
 
     def _write(self) -> _Transaction:
         return _Transaction(self._db)
@@ -193,10 +162,10 @@ class ResultsStore:
             return run_id
         with self._write():  # OR IGNORE: another process may have recorded it since
             self._db.execute(
-                "INSERT OR IGNORE INTO runs (run_id, world, world_id, model, mode, seed, config, code_version, "
+                "INSERT OR IGNORE INTO runs (run_id, world_label, world_id, model, mode, seed, config, code_version, "
                 "started_at, finished_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                (run_id, spec.world, spec.world_id, spec.model, spec.mode, spec.seed, canonical_json(spec.config),
-                 code_version(), _now(), RUNNING),
+                (run_id, spec.world_label, spec.world_id, spec.model, spec.mode, spec.seed,
+                 canonical_json(spec.config), code_version(), _now(), RUNNING),
             )
         return run_id
 
@@ -225,6 +194,11 @@ class ResultsStore:
         where = " AND ".join(f"{column} = ?" for column, _ in used)
         sql = f"SELECT {_RUN_COLUMNS} FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY started_at, run_id"
         return [_run_record(row) for row in self._db.execute(sql, [value for _, value in used])]
+
+    def transfer_runs(self) -> list[TransferRun]:
+        """The transfer studies' runs, oldest first, with their test task, variant and training named."""
+        sql = f"SELECT {_TRANSFER_COLUMNS} FROM transfer_runs ORDER BY started_at, run_id"
+        return [_transfer_run(row) for row in self._db.execute(sql)]
 
     # ---- items
 
@@ -314,14 +288,21 @@ class _Transaction:
         self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
-_RUN_COLUMNS = ("run_id, world, world_id, model, mode, seed, config, code_version, started_at, finished_at, "
+_RUN_COLUMNS = ("run_id, world_label, world_id, model, mode, seed, config, code_version, started_at, finished_at, "
                 "status")
+_TRANSFER_COLUMNS = ("run_id, test_task, task_id, model, variant, seed, train_task, train_size, config, code_version, "
+                     "started_at, finished_at, status")
 
 
 def _run_record(row: Sequence) -> RunRecord:
-    return RunRecord(run_id=row[0], world=row[1], world_id=row[2], model=row[3], mode=row[4], seed=row[5],
-                     config=json.loads(row[6]), code_version=row[7], started_at=row[8], finished_at=row[9],
-                     status=row[10])
+    key = CellKey(world_label=row[1], seed=row[5], model=row[3], mode=row[4])
+    return RunRecord(run_id=row[0], key=key, world_id=row[2], config=json.loads(row[6]), code_version=row[7],
+                     started_at=row[8], finished_at=row[9], status=row[10])
+
+
+def _transfer_run(row: Sequence) -> TransferRun:
+    return TransferRun(*row[:8], config=json.loads(row[8]), code_version=row[9], started_at=row[10],
+                       finished_at=row[11], status=row[12])
 
 
 def _now() -> str:

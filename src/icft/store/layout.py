@@ -3,6 +3,9 @@
   study.json    the resolved config            results.db   the results store
   worlds/       one folder per (world, seed)   augment/     augmentations per (world, seed, generator, strategy)
   finetune/     one folder per fine-tuned run (named by its run id)
+
+`CellKey` is the one place a world's label and seed become a name ("reversals-s0"): the folders under worlds/
+and augment/ take theirs from it, and the store keeps its parts as columns (`icft.store.db`).
 """
 
 from __future__ import annotations
@@ -13,45 +16,59 @@ from pathlib import Path
 RESULTS_DB = "results.db"
 CONFIG_FILE = "study.json"
 BASE = "base"  # transfer studies: the variant of the unmodified model's runs
+WORLDS_DIR, AUGMENT_DIR, FINETUNE_DIR = "worlds", "augment", "finetune"
 
 
 @dataclass(frozen=True)
 class CellKey:
-    """What names a cell of an icl_vs_ft study: its world's label and seed, model and mode."""
+    """What names a cell: its world's label (shared by its seeds), the seed, the model and the mode.
 
-    world: str  # the world's label in the config
+    With the world's content id and the resolved config it is a run's identity (`icft.store.RunSpec`); the
+    store holds each part in a column of its own (world_label, seed, model, mode).
+    """
+
+    world_label: str  # the world's label in the config (a folder for `icft eval`, a test task for transfer runs)
     seed: int
     model: str
     mode: str
 
     @property
     def world_ref(self) -> str:
-        """The world as one run names it (the store's `world` column, the folders under worlds/ and augment/)."""
-        return world_ref(self.world, self.seed)
+        """The world at this seed as one name: its folder under worlds/ and the stem of its augmentation files."""
+        return f"{self.world_label}-s{self.seed}"
 
     @property
     def label(self) -> str:
         return f"{self.world_ref} {self.model} {self.mode}"
 
-
-def world_ref(label: str, seed: int) -> str:
-    return f"{label}-s{seed}"
-
-
-def world_folder(out: Path, label: str, seed: int) -> Path:
-    return out / "worlds" / world_ref(label, seed)
+    @staticmethod
+    def label_of(world_ref: str, seed: int) -> str:
+        """The label inside a world reference (`world_ref`'s inverse): results stores written before the label
+        had a column of its own held only the reference."""
+        return world_ref.removesuffix(f"-s{seed}")
 
 
-def augment_file(out: Path, label: str, seed: int, generator: str, strategy: str) -> Path:
-    return out / "augment" / f"{world_ref(label, seed)}-{safe_name(generator)}-{strategy}.jsonl"
+def world_folder(out: str | Path, key: CellKey) -> Path:
+    return Path(out) / WORLDS_DIR / key.world_ref
 
 
-def generation_cache(out: Path) -> Path:
-    return out / "augment" / "generation-cache.sqlite"
+def augment_file(out: str | Path, key: CellKey, generator: str, strategy: str) -> Path:
+    """A generator's own augmentations (local or global) of the key's world and seed."""
+    return Path(out) / AUGMENT_DIR / f"{key.world_ref}-{safe_name(generator)}-{strategy}.jsonl"
 
 
-def finetune_folder(out: Path, run_id: str) -> Path:
-    return out / "finetune" / run_id
+def oracle_augment_file(out: str | Path, key: CellKey, source: str, per_fact: int | None = None) -> Path:
+    """The oracle's augmentations (oracle-local or oracle-global; oracle-local at a budget apart)."""
+    budget = "" if per_fact is None else f"-x{per_fact}"
+    return Path(out) / AUGMENT_DIR / f"{key.world_ref}-{source}{budget}.jsonl"
+
+
+def generation_cache(out: str | Path) -> Path:
+    return Path(out) / AUGMENT_DIR / "generation-cache.sqlite"
+
+
+def finetune_folder(out: str | Path, run_id: str) -> Path:
+    return Path(out) / FINETUNE_DIR / run_id
 
 
 def safe_name(name: str) -> str:

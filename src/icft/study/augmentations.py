@@ -3,20 +3,20 @@
 `<study>/augment/` holds one JSON-lines file per (world, seed, generator, strategy), each with its counts in a
 `<stem>.summary.json` sidecar (generated, kept, every drop reason): a model's own augmentations
 (`icft.learn.augment`) as `<world>-s<seed>-<generator>-<local|global>.jsonl`, the oracle's (`icft.learn.oracle`)
-as `<world>-s<seed>-oracle-<local|global>.jsonl`, or `-oracle-local-x<K>.jsonl` at K sentences per fact. The grid
-writes them once; the report reads them (and the saved worlds) for its augmentation panel.
+as `<world>-s<seed>-oracle-<local|global>.jsonl`, or `-oracle-local-x<K>.jsonl` at K sentences per fact (the
+names come from `icft.store.layout`). The grid writes them once; the report reads them (and the saved worlds) for
+its augmentation panel.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from icft.learn.generators import GeneratorSource
 from icft.learn.modes import BUDGETED, budget_mode, mode_spec
-from icft.store.layout import safe_name
+from icft.store.layout import CellKey, oracle_augment_file
 from icft.study.config import AugmentSpec, StudyConfig, WorldSpec
 from icft.worlds.schema import World
-
-AUGMENT_DIR = "augment"
 
 
 def world_modes(config: StudyConfig, spec: WorldSpec) -> list[str]:
@@ -28,30 +28,26 @@ def world_modes(config: StudyConfig, spec: WorldSpec) -> list[str]:
     return modes
 
 
-def generator_name(spec: AugmentSpec, model: str) -> str:
-    """Who writes a study's own augmentations: the model under study ("self"), a named model, or an endpoint."""
+def generator_source(spec: AugmentSpec, model: str) -> GeneratorSource:
+    """Who writes a study's own augmentations for `model`'s cells: the model under study ("self"), a named
+    model, or an endpoint."""
     if spec.base_url:
-        return f"{spec.base_url}:{spec.endpoint_model}"
-    return model if spec.generator == "self" else spec.generator
+        return GeneratorSource(base_url=spec.base_url, endpoint_model=spec.endpoint_model)
+    return GeneratorSource(model=model if spec.generator == "self" else spec.generator)
 
 
-def self_path(out: str | Path, world_ref: str, generator: str, strategy: str) -> Path:
-    """The file of a generator's own augmentations (local or global) of a world (the study folder's layout)."""
-    return Path(out) / AUGMENT_DIR / f"{world_ref}-{safe_name(generator)}-{strategy}.jsonl"
+def generator_name(spec: AugmentSpec, model: str) -> str:
+    """The recorded name of that generator: its augmentation files are named by it."""
+    return generator_source(spec, model).name
 
 
-def oracle_path(out: str | Path, world_ref: str, source: str, per_fact: int | None = None) -> Path:
-    """The file of the oracle's augmentations (oracle-local or oracle-global; oracle-local at a budget apart)."""
-    budget = "" if per_fact is None else f"-x{per_fact}"
-    return Path(out) / AUGMENT_DIR / f"{world_ref}-{source}{budget}.jsonl"
-
-
-def oracle_file(out: str | Path, world_ref: str, world: World, source: str, mode: str, seed: int) -> Path:
-    """The oracle's augmentations for a cell of `mode`, written once (they are cheap and deterministic)."""
+def oracle_file(out: str | Path, key: CellKey, world: World, source: str) -> Path:
+    """The oracle's augmentations for the cell `key` (its mode sets the budget), written once (they are cheap
+    and deterministic)."""
     from icft.learn.oracle import write_oracle
 
-    per_fact = mode_spec(mode).per_fact
-    path = oracle_path(out, world_ref, source, per_fact)
+    per_fact = mode_spec(key.mode).per_fact
+    path = oracle_augment_file(out, key, source, per_fact)
     if not path.exists():
-        write_oracle(world, source, path, per_fact=per_fact, seed=seed)
+        write_oracle(world, source, path, per_fact=per_fact, seed=key.seed)
     return path

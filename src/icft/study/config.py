@@ -16,10 +16,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from icft.errors import IcftError
+from icft.learn.augment_settings import AugmentSettings
 from icft.learn.finetune_config import FinetuneConfig
 from icft.learn.modes import MODES
 from icft.models.registry import DEFAULT_MODEL
 from icft.tasks.builtin import DOMAINS as BUILTIN_DOMAINS, TASK_NAMES as BUILTIN_TASKS
+from icft.tasks.io import TaskFileSpec
 
 WorldName = Literal["reversals", "syllogisms", "semantic", "reversal_curse", "process"]
 ModeName = Literal["pretrained", "icl", "ft", "ft-split", "ft-local", "ft-global", "ft-local-global", "ft-oracle-local",
@@ -74,11 +76,14 @@ class IclSpec(Section):
 
 
 class AugmentSpec(Section):
+    """A study's augmentation: who generates, and the generation settings it passes (their defaults are
+    `AugmentSettings`', the same as `icft augment`'s)."""
+
     generator: str = "self"  # "self" = the model under study; or a model name; or an endpoint (base_url)
     base_url: str | None = None
     endpoint_model: str | None = None
-    max_new_tokens: int = Field(96, ge=8, le=2048)
-    temperature: float = Field(0.0, ge=0, le=2)
+    max_new_tokens: int = Field(AugmentSettings.max_new_tokens, ge=8, le=2048)
+    temperature: float = Field(AugmentSettings.temperature, ge=0, le=2)
     # the scaling curve: ft-oracle-local also trained at these many augmentation sentences per fact, on each
     # world that has ft-oracle-local (0 is plain FT: the curve reads the world's ft cell); [] = no curve
     per_fact: list[int] = Field(default_factory=list)
@@ -90,36 +95,11 @@ class AugmentSpec(Section):
             raise ValueError("per_fact lists distinct counts of 0 or more, e.g. [0, 1, 2, 4]")
         return value
 
-
-class TaskFileSpec(Section):
-    """A user's task: examples from JSONL files (`train`, `test`) or from a `datasets` folder (`dataset`).
-
-    JSONL lines are {"input": ..., "output": ..., "id"?: ...}; a saved dataset (`datasets.load_from_disk`)
-    gives its `train_split` and `test_split`, reading `input_field` and `output_field` (an integer class
-    label is turned into its name by `labels`, or by the dataset's ClassLabel names).
-    """
-
-    name: str
-    domain: str
-    kind: Literal["classification", "generation"]
-    instruction: str
-    labels: list[str] = Field(default_factory=list)
-    train: str | None = None
-    test: str | None = None
-    dataset: str | None = None
-    input_field: str = "input"
-    output_field: str = "output"
-    train_split: str = "train"
-    test_split: str = "test"
-    max_train: int | None = Field(None, ge=1)  # keep at most this many train examples (seeded shuffle)
-    max_test: int | None = Field(None, ge=1)
-
     @model_validator(mode="after")
-    def _one_source(self):
-        if (self.dataset is None) == (self.train is None and self.test is None):
-            raise ValueError(f"task {self.name}/{self.domain} needs either `dataset` or both `train` and `test`")
-        if self.dataset is None and (self.train is None or self.test is None):
-            raise ValueError(f"task {self.name}/{self.domain} needs both `train` and `test` JSONL files")
+    def _one_endpoint(self):
+        """An endpoint is a base_url with the model it serves (checked here, before a study folder is claimed)."""
+        if bool(self.base_url) != bool(self.endpoint_model):
+            raise ValueError("base_url and endpoint_model go together: the endpoint and the model name it serves")
         return self
 
 

@@ -14,8 +14,6 @@ Ctrl-C or kill -9 does only the missing cells. What is expensive and shared is c
 from __future__ import annotations
 
 import json
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +25,11 @@ from icft.errors import IcftError
 from icft.evaluate.runner import EvalSummary, eval_config, evaluate_world, run_spec, stored_summary
 from icft.jsonl import write_text_atomic
 from icft.learn.modes import mode_spec
-from icft.study.augmentations import generator_name, oracle_file, world_modes
+from icft.study.augmentations import generator_source, oracle_file, world_modes
 from icft.study.config import StudyConfig, WorldSpec, finetune_config
 from icft.study.costs import estimate_seconds
-from icft.store import CONFIG_FILE, RESULTS_DB, CellKey, ResultsStore, RunSpec
+from icft.study.runner_base import StudyRunner, claim_folder, minutes, run_or_plan
+from icft.store import CellKey, ResultsStore, RunSpec
 from icft.store.layout import augment_file, finetune_folder, generation_cache, world_folder
 from icft.worlds import build_world, check_world, load_world, save_world
 from icft.worlds.schema import World
@@ -48,10 +47,6 @@ class Cell:
         return CellKey(self.world.label, self.seed, self.model, self.mode)
 
     @property
-    def world_ref(self) -> str:
-        return self.key.world_ref
-
-    @property
     def label(self) -> str:
         return self.key.label
 
@@ -62,21 +57,14 @@ def expand_grid(config: StudyConfig) -> list[Cell]:
             for model in config.models for mode in world_modes(config, w)]
 
 
-class Study:
+class Study(StudyRunner):
     """One study folder: its config, worlds, caches and results store."""
 
-    def __init__(self, config: StudyConfig, out: str | Path, console: Console | None = None):
-        if config.kind != "icl_vs_ft":
-            raise IcftError(f"study {config.name!r} is a {config.kind} study: run it with icft.study.transfer")
-        self.config = config
-        self.out = Path(out)
-        self.console = console or Console()
-        self._worlds: dict[tuple, World] = {}
-        self._base = SharedModel(config.device)
+    kind = "icl_vs_ft"
 
-    @property
-    def db_path(self) -> Path:
-        return self.out / RESULTS_DB
+    def __init__(self, config: StudyConfig, out: str | Path, console: Console | None = None):
+        super().__init__(config, out, console)
+        self._worlds: dict[tuple, World] = {}
 
     # ---- the grid ---------------------------------------------------------------------------------------
 
@@ -94,7 +82,7 @@ class Study:
             if done:
                 self.console.print(f"resuming: {done} of {len(cells)} cells already in {self.db_path}")
             for cell in cells:  # the worlds as the study saw them, for readers and `icft eval`
-                folder = world_folder(self.out, cell.world.label, cell.seed)
+                folder = world_folder(self.out, cell.key)
                 if cell.world.path is None and not (folder / "test.jsonl").exists():
                     save_world(self.world(cell.world, cell.seed), folder)
             for n, cell in enumerate(cells, start=1):
@@ -116,10 +104,10 @@ class Study:
             seconds = self.estimate(cell)
             left += 0 if done else seconds
             table.add_row(cell.world.label, str(cell.seed), cell.model, cell.mode, "done" if done else "to run",
-                          "-" if done else _minutes(seconds))
+                          "-" if done else minutes(seconds))
         if store is not None:
             store.close()
-        table.caption = (f"{len(cells)} cells; about {_minutes(left)} left on a 2-core CPU with a 135M model "
+        table.caption = (f"{len(cells)} cells; about {minutes(left)} left on a 2-core CPU with a 135M model "
                          "(scale by model size and hardware)")
         return table
 
@@ -128,7 +116,7 @@ class Study:
         from icft.evaluate.metrics import chance_level
         from icft.evaluate.stats import ALPHA, ASSUMED_DISCORDANCE
         from icft.learn.modes import mode_label
-        from icft.report.plan import plan, planned_effect  # the report reads study folders: imported here
+        from icft.evaluate.plan import plan, planned_effect
 
         cells, items, chance = [], {}, {}
         for spec in self.config.worlds:
@@ -153,6 +141,12 @@ class Study:
                          f"{self.config.seeds[0]}'s worlds; more items or seeds lower it.")
         return table
 
+    def dry_run_tables(self) -> list[Table]:
+        return [self.dry_run(), self.planned_table()]
+
+    def done_line(self, summaries: list[EvalSummary], seconds: float) -> str:
+        return f"study {self.config.name}: {len(summaries)} cells in {minutes(seconds)}; results in {self.db_path}"
+
     def run_cell(self, cell: Cell, store: ResultsStore, progress: bool) -> EvalSummary:
         world = self.world(cell.world, cell.seed)
         spec = self.cell_spec(cell)
@@ -163,16 +157,14 @@ class Study:
         if mode.context:
             kwargs.update(subsample=self.config.icl.subsample, template=self.config.icl.template)
         if not mode.finetunes:
-            return evaluate_world(self._base_model(cell.model), world, cell.world_ref, cell.mode, store, **kwargs)
+            return evaluate_world(self._base_model(cell.model), world, cell.world.label, cell.mode, store, **kwargs)
         training = spec.config["training"]
         folder = finetune_folder(self.out, spec.run_id)
         model = self._finetuned_model(cell, world, training, folder, store, spec.run_id)
-        summary = evaluate_world(model, world, cell.world_ref, cell.mode, store, training=training, **kwargs)
+        summary = evaluate_world(model, world, cell.world.label, cell.mode, store, training=training, **kwargs)
         del model
         self._record_learned_check(store, spec.run_id, world)  # the fit's id is its cell's run id
-        if not self.config.keep_weights:
-            for weights in ("model", "adapter"):
-                shutil.rmtree(folder / weights, ignore_errors=True)
+        self.release_weights(folder)
         return summary
 
     def _record_learned_check(self, store: ResultsStore, fit_id: str, world: World) -> None:
@@ -199,8 +191,7 @@ class Study:
             self.config.icl.template if mode.context else "plain",
             self.training(cell) if mode.finetunes else None,
         )
-        return run_spec(cell.model, self.world(cell.world, cell.seed), cell.world_ref, cell.mode, cell.seed, config,
-                        self.precision)
+        return run_spec(cell.key, self.world(cell.world, cell.seed), config, self.precision)
 
     @property
     def precision(self) -> str:
@@ -244,22 +235,22 @@ class Study:
 
     def augmentations(self, cell: Cell, world: World, strategy: str) -> Path:
         """The augmentation file of (world, seed, generator, strategy), generated once (cached, resumable)."""
-        from icft.learn.augment import AugmentSettings, augment_world
-        from icft.learn.generators import EndpointGenerator, LocalGenerator
+        from icft.learn.augment import augment_world
+        from icft.learn.augment_settings import AugmentSettings
+        from icft.learn.generators import make_generator
 
         if strategy.startswith("oracle-"):
-            return oracle_file(self.out, cell.world_ref, world, strategy, cell.mode, cell.seed)
+            return oracle_file(self.out, cell.key, world, strategy)
         spec = self.config.augment
-        path = augment_file(self.out, cell.world.label, cell.seed, generator_name(spec, cell.model), strategy)
+        source = generator_source(spec, cell.model)
+        path = augment_file(self.out, cell.key, source.name, strategy)
         if path.exists():
             return path
-        if spec.base_url:
-            generator = EndpointGenerator(spec.base_url, spec.endpoint_model or "")
-        else:
-            generator = LocalGenerator(self._base_model(generator_name(spec, cell.model)))
+        loaded = self._base_model(source.model) if source.model else None  # the study's copy, not a second one
+        generator = make_generator(source, loaded=loaded)
         settings = AugmentSettings(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature,
                                    seed=cell.seed, cache_path=str(generation_cache(self.out)))
-        self.console.print(f"augmenting {cell.world_ref} ({strategy}) with {generator.name}")
+        self.console.print(f"augmenting {cell.key.world_ref} ({strategy}) with {generator.name}")
         result = augment_world(world, generator, strategy, path, settings)
         self.console.print(result.describe(), highlight=False)
         return path
@@ -267,18 +258,12 @@ class Study:
     def _finetuned_model(self, cell: Cell, world: World, training: dict, folder: Path, store: ResultsStore,
                          fit_id: str):
         from icft.learn.finetune import finetune
-        from icft.models import load, load_folder
+        from icft.models import load, load_finetuned
 
-        if (folder / "model" / "config.json").exists():  # kept from an earlier run (keep_weights)
-            self.console.print(f"reusing fine-tuned weights in {folder / 'model'}")
-            return load_folder(str(folder / "model"), name=cell.model, device=self.config.device)
-        if (folder / "adapter" / "adapter_config.json").exists():
-            from peft import PeftModel
-
-            base = load(cell.model, device=self.config.device)
-            base.model = PeftModel.from_pretrained(base.model, str(folder / "adapter")).merge_and_unload()
-            self.console.print(f"reusing the fine-tuned adapter in {folder / 'adapter'}")
-            return base
+        kept = load_finetuned(folder, cell.model, device=self.config.device)  # from an earlier run (keep_weights)
+        if kept is not None:
+            self.console.print(f"reusing the fine-tuned weights kept in {folder}")
+            return kept
         examples = self.examples(cell, world)
         config = self.finetune_settings(cell, save_weights=self.config.keep_weights)
         fresh = load(cell.model, device=self.config.device)  # fine-tuning changes the model in place: never train the shared base copy
@@ -308,68 +293,11 @@ class Study:
     def _is_done(self, cell: Cell, store: ResultsStore) -> bool:
         return store.run_status(self.cell_spec(cell).run_id) == "finished"
 
-class SharedModel:
-    """The study's unmodified model, loaded once and shared by its cells; one model in memory at a time."""
-
-    def __init__(self, device: str = "auto"):
-        self.device = device
-        self._loaded = None
-
-    def get(self, name: str):
-        from icft.models import load
-
-        if self._loaded is None or self._loaded.name != name:
-            self._loaded = None  # free the previous model before loading the next
-            self._loaded = load(name, device=self.device)
-        return self._loaded
-
-
-def check_models(config: StudyConfig) -> None:
-    """Resolve every model name (no weights load): an unknown one fails a dry run as it fails the real run."""
-    from icft.models.registry import resolve
-
-    for model in config.models:
-        resolve(model)
-
-
-def claim_folder(out: Path, config: StudyConfig) -> None:
-    """Record the config in `out`; a folder holding a different study is refused (its results would mix).
-
-    Every model name is resolved first, so a typo fails before the folder records a config.
-    """
-    check_models(config)
-    out.mkdir(parents=True, exist_ok=True)
-    resolved = config.model_dump(mode="json")
-    path = out / CONFIG_FILE
-    if path.exists():
-        recorded = json.loads(path.read_text())
-        if recorded != resolved:
-            changed = sorted(k for k in resolved.keys() | recorded.keys() if resolved.get(k) != recorded.get(k))
-            raise IcftError(f"{out} holds a study with another config (differs in: {', '.join(changed)}): "
-                            "rerun with the same config to resume, or choose a new study folder")
-    else:
-        write_text_atomic(path, json.dumps(resolved, indent=1) + "\n")
-
-
 def run_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progress: bool = True,
               console: Console | None = None) -> list[EvalSummary]:
-    study = Study(config, out, console)
-    check_models(config)
-    if dry_run:
-        study.console.print(study.dry_run())
-        study.console.print(study.planned_table())
-        return []
-    start = time.perf_counter()
-    summaries = study.run(progress=progress)
-    study.console.print(f"study {config.name}: {len(summaries)} cells in {_minutes(time.perf_counter() - start)}; "
-                        f"results in {study.db_path}")
-    return summaries
+    return run_or_plan(Study(config, out, console), dry_run, progress) or []
 
 
 def _grid_progress(enabled: bool) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                     TimeRemainingColumn(), disable=not enabled)
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"

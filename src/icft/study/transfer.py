@@ -14,8 +14,6 @@ final loss and the mean absolute weight change (fine-tuned minus base, over ever
 from __future__ import annotations
 
 import json
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +26,9 @@ from icft.errors import IcftError
 from icft.models.device import device_precision
 from icft.jsonl import write_text_atomic
 from icft.study.config import StudyConfig, finetune_config
-from icft.store import BASE, RESULTS_DB, ResultsStore, RunSpec, content_digest
-from icft.study.grid import SharedModel, check_models, claim_folder
+from icft.store import BASE, ResultsStore, RunSpec, content_digest, transfer_key
+from icft.store.layout import finetune_folder
+from icft.study.runner_base import StudyRunner, claim_folder, minutes, run_or_plan
 from icft.tasks.schema import Task, cell_relation
 
 
@@ -48,22 +47,15 @@ class Fit:
         return f"{self.model} {self.variant} on {self.train_task} (n={self.size}, seed {self.seed})"
 
 
-class TransferStudy:
+class TransferStudy(StudyRunner):
     """One transfer study folder: its config, tasks, results store and fine-tuning records."""
 
-    def __init__(self, config: StudyConfig, out: str | Path, console: Console | None = None):
-        if config.kind != "transfer" or config.transfer is None:
-            raise IcftError(f"study {config.name!r} is not a transfer study (kind = \"transfer\")")
-        self.config = config
-        self.spec = config.transfer
-        self.out = Path(out)
-        self.console = console or Console()
-        self._tasks: dict[int, dict[str, Task]] = {}
-        self._base = SharedModel(config.device)
+    kind = "transfer"
 
-    @property
-    def db_path(self) -> Path:
-        return self.out / RESULTS_DB
+    def __init__(self, config: StudyConfig, out: str | Path, console: Console | None = None):
+        super().__init__(config, out, console)
+        self.spec = config.transfer
+        self._tasks: dict[int, dict[str, Task]] = {}
 
     # ---- what the grid holds ------------------------------------------------------------------------
 
@@ -124,8 +116,8 @@ class TransferStudy:
         precision = device_precision(self.config.device)
         if precision != "float32":  # fp32 runs keep the ids they had before precision was recorded
             config["precision"] = precision
-        return RunSpec(world=test_key, world_id=test.identity, model=model, mode=fit.variant if fit else BASE,
-                       seed=seed, config=config)
+        return RunSpec(key=transfer_key(test_key, seed, model, fit.variant if fit else BASE), world_id=test.identity,
+                       config=config)
 
     # ---- running ------------------------------------------------------------------------------------
 
@@ -164,6 +156,13 @@ class TransferStudy:
                          f"({', '.join(tasks)}), plus the unmodified model")
         return table
 
+    def dry_run_tables(self) -> list[Table]:
+        return [self.dry_run()]
+
+    def done_line(self, trained: int, seconds: float) -> str:
+        return (f"transfer study {self.config.name}: {trained} fine-tunings run in {minutes(seconds)}; "
+                f"results in {self.db_path}")
+
     def _fit_done(self, fit: Fit, store: ResultsStore) -> bool:
         return store.fit_stats(self.fit_id(fit)) is not None and all(
             store.run_status(self.run_spec(fit.model, fit.seed, key, fit).run_id) == "finished"
@@ -177,7 +176,7 @@ class TransferStudy:
         task = self.tasks(fit.seed)[fit.train_task]
         examples = task_training_examples(task, fit.variant, fit.size, fit.seed, self.spec.demonstrations)
         fit_config, fit_id = self.fit_config(fit), self.fit_id(fit)
-        folder = self.out / "finetune" / fit_id
+        folder = finetune_folder(self.out, fit_id)
         config = finetune_config({}, self.config.finetune, seed=fit.seed, save_weights=self.config.keep_weights)
         model = load(fit.model, device=self.config.device)  # fine-tuning changes the model in place: never train the shared base copy
         self.console.print(f"fine-tuning {fit.label}: {len(examples)} examples")
@@ -188,9 +187,7 @@ class TransferStudy:
         write_text_atomic(folder / "fit.json", json.dumps({"fit": fit_config, "stats": stats}, indent=1))
         self._score_all(model, fit.model, fit.seed, fit, store, bar)
         store.add_fit(fit_id, fit_config, stats)  # last: a fit is done once all its columns are
-        if not self.config.keep_weights:
-            for weights in ("model", "adapter"):
-                shutil.rmtree(folder / weights, ignore_errors=True)
+        self.release_weights(folder)
 
     def _train_score(self, loaded, task, fit: Fit) -> float:
         """The learned check of a fit: its mean score on a sample of its own training examples, asked as the test
@@ -231,17 +228,8 @@ def mean_abs_weight_change(base: torch.nn.Module, tuned: torch.nn.Module) -> flo
 
 def run_transfer_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progress: bool = True,
                        console: Console | None = None) -> int:
-    study = TransferStudy(config, out, console)
-    check_models(config)
-    if dry_run:
-        study.console.print(study.dry_run())
-        return 0
-    start = time.perf_counter()
-    trained = study.run(progress=progress)
-    minutes = (time.perf_counter() - start) / 60
-    study.console.print(f"transfer study {config.name}: {trained} fine-tunings run in {minutes:.1f} min; "
-                        f"results in {study.db_path}")
-    return trained
+    """Run (or plan) a transfer study; returns the number of fits trained by this call."""
+    return run_or_plan(TransferStudy(config, out, console), dry_run, progress) or 0
 
 
 def _progress(enabled: bool) -> Progress:

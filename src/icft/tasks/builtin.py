@@ -21,8 +21,8 @@ import random
 import re
 
 from icft.errors import IcftError
-from icft.learn.examples import split_sentences
 from icft.tasks.schema import Task, TaskExample
+from icft.text import split_sentences
 from icft.worlds import build_world
 from icft.worlds.schema import Item, World
 

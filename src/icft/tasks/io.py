@@ -1,4 +1,5 @@
-"""Reading a user's task (a study config's `TaskFileSpec`) into a `Task`: from JSONL files or a `datasets` folder.
+"""A user's task (`TaskFileSpec`, a study config's `[[transfer.tasks]]`) read into a `Task`: from JSONL files or a
+`datasets` folder.
 
 JSONL: one {"input": str, "output": str, "id"?: str} object a line; ids default to "train-{line}" and
 "test-{line}". A `datasets` folder (`DatasetDict.save_to_disk`) gives its `train_split` and `test_split`, read
@@ -18,17 +19,51 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from icft.errors import IcftError
 from icft.jsonl import read_jsonl
 from icft.tasks.schema import Task, TaskExample
 
-if TYPE_CHECKING:  # the study config pulls in the learning code; reading a task needs none of it
-    from icft.study.config import TaskFileSpec
-
 ID_COLUMNS = ("id", "idx")  # the first one a dataset has names its examples
 GLUE_UNLABELED = -1  # GLUE's test splits hide their labels as -1
+
+
+class TaskFileSpec(BaseModel):
+    """A user's task: examples from JSONL files (`train`, `test`) or from a `datasets` folder (`dataset`).
+
+    JSONL lines are {"input": ..., "output": ..., "id"?: ...}; a saved dataset (`datasets.load_from_disk`)
+    gives its `train_split` and `test_split`, reading `input_field` and `output_field` (an integer class
+    label is turned into its name by `labels`, or by the dataset's ClassLabel names). A study config's
+    `[[transfer.tasks]]` entry is one (validated with the rest of the config).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    domain: str
+    kind: Literal["classification", "generation"]
+    instruction: str
+    labels: list[str] = Field(default_factory=list)
+    train: str | None = None
+    test: str | None = None
+    dataset: str | None = None
+    input_field: str = "input"
+    output_field: str = "output"
+    train_split: str = "train"
+    test_split: str = "test"
+    max_train: int | None = Field(None, ge=1)  # keep at most this many train examples (seeded shuffle)
+    max_test: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.dataset is None) == (self.train is None and self.test is None):
+            raise ValueError(f"task {self.name}/{self.domain} needs either `dataset` or both `train` and `test`")
+        if self.dataset is None and (self.train is None or self.test is None):
+            raise ValueError(f"task {self.name}/{self.domain} needs both `train` and `test` JSONL files")
+        return self
 
 
 def load_task(spec: TaskFileSpec, base_dir: Path | None = None, seed: int = 0) -> Task:

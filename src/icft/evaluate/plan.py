@@ -2,6 +2,7 @@
 
 The report tests exactly these (`icft.report.findings`); `icft study CONFIG --dry-run` prints them with the
 minimum detectable effect each will have, from items x seeds and an assumed discordance, before anything runs.
+It lives with the statistics, below both, so the study runner does not import the report.
 """
 
 from __future__ import annotations
