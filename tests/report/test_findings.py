@@ -288,3 +288,25 @@ def test_all_findings_on_an_empty_study_are_not_tested():
     assert [f.number for f in findings] == list(range(1, 9))
     assert {f.verdict for f in findings} == {NOT_TESTED}
     assert all(f.verdict in VERDICTS and f.sentence.startswith("Not tested: ") for f in findings)
+
+
+def test_the_augmentation_panel_compares_each_augmented_mode_with_ft_paired_and_never_an_unlearned_one():
+    from icft.report.augmentation_page import versus_ft_table
+
+    cells = {("reversals", "ft", "reversed"): right(7, 24), ("reversals", "ft", "rephrased"): right(22, 24),
+             ("reversals", "icl", "reversed"): right(11, 24),
+             ("reversals", "ft-oracle-local", "reversed"): right(17, 24),  # items 0-16 right: 10 more than FT's
+             ("reversals", "ft-oracle-global", "reversed"): right(8, 24),
+             ("reversals", "ft-local", "reversed"): right(20, 24)}
+    learned = {(w, m): LearnedCheck(w, m, ("rephrased",), (SeedCheck(0, right, 24),))
+               for (w, m), right in {("reversals", "ft"): 22, ("reversals", "ft-oracle-local"): 23,
+                                     ("reversals", "ft-oracle-global"): 23, ("reversals", "ft-local"): 14}.items()}
+    table = versus_ft_table(scores(cells, learned=learned), "reversals")
+    rows = {row[0]: row for row in table.rows}
+    assert set(rows) == {"FT-oracle-local (control)", "FT-oracle-global (control)", "FT-local"}  # not ICL
+    assert all(row[1] == "reversed" for row in table.rows)  # generalization splits only, never the control
+    oracle = rows["FT-oracle-local (control)"]
+    assert oracle[2:6] == ("0.71", "0.29", oracle[4], "10/0") and oracle[4].startswith("+0.42 [")
+    assert float(oracle[6]) < 0.01 and oracle[7] == "higher"
+    assert rows["FT-oracle-global (control)"][7].startswith("no difference shown (MDE ")
+    assert rows["FT-local"][7] == "invalid: FT-local did not learn the facts (control 0.58)" and rows["FT-local"][6] == "—"
