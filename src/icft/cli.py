@@ -6,6 +6,7 @@ Every user-facing problem is an `IcftError`, printed as one line (`error: ...`) 
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import typer
@@ -269,6 +270,10 @@ def report_command(
 
 
 def main() -> None:
+    # deprecation notices from inside transformers and torch (about their own internals) are not the user's to act
+    # on: without this, every fine-tuning and scoring prints two of them
+    for module in ("transformers", "torch"):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
     try:
         app()
     except IcftError as e:

@@ -309,4 +309,5 @@ def test_the_augmentation_panel_compares_each_augmented_mode_with_ft_paired_and_
     assert oracle[2:6] == ("0.71", "0.29", oracle[4], "10/0") and oracle[4].startswith("+0.42 [")
     assert float(oracle[6]) < 0.01 and oracle[7] == "higher"
     assert rows["FT-oracle-global (control)"][7].startswith("no difference shown (MDE ")
-    assert rows["FT-local"][7] == "invalid: FT-local did not learn the facts (control 0.58)" and rows["FT-local"][6] == "—"
+    assert rows["FT-local"][7] == "invalid: FT-local did not learn the facts (control 0.58)"
+    assert rows["FT-local"][2:7] == ("0.83", "0.29", "—", "—", "—")  # its accuracy, never a test
