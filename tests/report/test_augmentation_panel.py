@@ -96,6 +96,9 @@ def test_the_report_shows_the_panel_the_curve_and_the_ledger(study):
     curve = panel.split("sentences per fact |")[1]
     assert [line.split(" | ")[1:3] for line in curve.splitlines()[2:6]] == [
         ["0", "0.00"], ["1", "1.00"], ["each once", "2.00"], ["3", "3.00"]]  # by sentences per fact
+    assert "| learned check |" in curve.splitlines()[0]  # a point whose fit did not learn says so
+    assert all(line.split(" | ")[-1].rstrip(" |") == "passed" or "did not learn the facts" in line
+               for line in curve.splitlines()[2:6])
     assert [p.name for p in paths.figures if "curve" in p.name] == ["augmentation-curve-reversals.png"]
     ledger = json.loads(paths.augmentation.read_text())
     records = next(iter(ledger.values()))["reversals"]

@@ -221,11 +221,12 @@ def _sentences_per_fact(study: StudyResults, model: str, world: str, mode: str,
 def curve_table(scores: Scores, world: str, points: list[Point]) -> Table:
     splits = [s for s in scores.splits(world) if any(s in p.accuracy for p in points)]
     rows = [(mode_label(p.mode), "each once" if p.per_fact is None else str(p.per_fact), f"{p.sentences_per_fact:.2f}",
-             *[f"{p.accuracy[s].mean:.2f}" if s in p.accuracy else MISSING for s in splits]) for p in points]
+             *[f"{p.accuracy[s].mean:.2f}" if s in p.accuracy else MISSING for s in splits],
+             scores.invalid(world, p.mode) or "passed") for p in points]
     icl = [scores.get(world, "icl", s) for s in splits]
     if any(icl):
-        rows.append(("ICL", "", "", *[f"{e.mean:.2f}" if e else MISSING for e in icl]))
-    return Table(header=("mode", "budget per fact", "sentences per fact", *splits), rows=tuple(rows))
+        rows.append(("ICL", "", "", *[f"{e.mean:.2f}" if e else MISSING for e in icl], "(reference)"))
+    return Table(header=("mode", "budget per fact", "sentences per fact", *splits, "learned check"), rows=tuple(rows))
 
 
 def _curve_figure(scores: Scores, model: str, world: str, points: list[Point], several: bool) -> FigureImage:
@@ -243,9 +244,17 @@ def _curve_figure(scores: Scores, model: str, world: str, points: list[Point], s
         errors = [[e.mean - e.low for e in estimates], [e.high - e.mean for e in estimates]]  # (2, points)
         axes.errorbar(xs, [e.mean for e in estimates], yerr=errors, color=color, marker="o", capsize=3,
                       label=split)
+        # a point whose fit failed the learned check is drawn hollow: its accuracy is shown, never compared
+        unlearned = [(x, e.mean) for x, e, p in zip(xs, estimates, shown) if scores.invalid(world, p.mode)]
+        if unlearned:
+            axes.plot(*zip(*unlearned), linestyle="none", marker="o", markersize=7, markerfacecolor="white",
+                      markeredgecolor=color, zorder=3)
         icl = scores.get(world, "icl", split)
         if icl is not None:
             axes.axhline(icl.mean, color=color, linestyle="--", linewidth=1.1, label=f"ICL {split}")
+    if any(scores.invalid(world, p.mode) for p in points):
+        axes.plot([], [], linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="#555555",
+                  label="hollow: failed the learned check")
     axes.set_xlabel("oracle-local augmentation sentences per fact", fontsize=11)
     axes.set_ylabel("accuracy (95% CI)", fontsize=11)
     axes.set_ylim(0, 1.02)
