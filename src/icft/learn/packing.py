@@ -113,17 +113,14 @@ class PackedBatch:
     @property
     def augmentation_targets(self) -> torch.Tensor:
         """(B, T) bool aligned with `targets`: True where the target token belongs to an augmentation example."""
-        shifted = torch.zeros_like(self.labels, dtype=torch.bool)  # (B, T)
-        if self.augmentation is not None:
-            shifted[:, :-1] = self.augmentation[:, 1:]
-        return shifted
+        if self.augmentation is None:
+            return torch.zeros_like(self.labels, dtype=torch.bool)  # (B, T)
+        return _shifted_left(self.augmentation, False)
 
     @property
     def targets(self) -> torch.Tensor:
         """Labels shifted left: targets[:, t] is what the logits at position t must predict."""
-        targets = torch.full_like(self.labels, IGNORE)  # (B, T)
-        targets[:, :-1] = self.labels[:, 1:]
-        return targets
+        return _shifted_left(self.labels, IGNORE)
 
     def model_inputs(self, attn_implementation: str | None = "sdpa", dtype=torch.float32) -> dict:
         """Keyword arguments for a causal LM's forward (`dtype`: the model's, for an additive mask).
@@ -148,6 +145,13 @@ class PackedBatch:
             self.real_tokens,
             None if self.augmentation is None else self.augmentation.to(device),
         )
+
+
+def _shifted_left(values: torch.Tensor, fill) -> torch.Tensor:
+    """(B, T) -> (B, T): position t holds what position t + 1 held; the last position gets `fill`."""
+    shifted = torch.full_like(values, fill)  # (B, T)
+    shifted[:, :-1] = values[:, 1:]
+    return shifted
 
 
 def collate_rows(rows: Sequence[Sequence[TokenizedExample]], pad_id: int) -> PackedBatch:

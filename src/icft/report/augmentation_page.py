@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -116,7 +116,7 @@ def versus_ft_table(scores: Scores, world: str) -> Table | None:
     """Each augmented mode (the model's own and the oracle's) against plain FT on every generalization split,
     paired on the same items: a comparison with a fine-tuned cell that did not learn its facts is invalid."""
     from icft.evaluate.plan import GREATER, Planned
-    from icft.report.findings import DOES_NOT_REPRODUCE, REPRODUCES, greater, measure
+    from icft.report.findings import DOES_NOT_REPRODUCE, INVALID, REPRODUCES, decide, measure
 
     modes = [m for m in scores.modes(world) if m != "ft" and mode_spec(m).train_on[:1] == ("documents",)]
     controls = scores.control_splits(world)
@@ -125,13 +125,13 @@ def versus_ft_table(scores: Scores, world: str) -> Table | None:
         for split in scores.splits(world):
             if split in controls or scores.cell(world, mode, split) is None or scores.cell(world, "ft", split) is None:
                 continue
-            case = measure(scores, Planned(0, GREATER, world, split, mode, "ft"))
-            if case.verdict:  # invalid: one side did not learn; its accuracy is shown, never tested
+            case = decide(measure(scores, Planned(0, GREATER, world, split, mode, "ft")))
+            if case.verdict == INVALID:  # one side did not learn: its accuracy is shown, never tested
                 rows.append((mode_label(mode), split, f"{scores.get(world, mode, split).mean:.2f}",
                              f"{scores.get(world, 'ft', split).mean:.2f}", MISSING, MISSING, MISSING, case.note))
                 continue
             verdict = {REPRODUCES: "higher", DOES_NOT_REPRODUCE: "lower"}.get(
-                greater(replace(case, p_holm=case.p)), f"no difference shown (MDE {case.mde:.2f})")
+                case.verdict, f"no difference shown (MDE {case.mde:.2f})")
             rows.append((mode_label(mode), split, _estimate(case.estimates[0]), _estimate(case.estimates[1]),
                          f"{case.diff:+.2f} [{case.ci_low:+.2f}, {case.ci_high:+.2f}]",
                          f"{case.discordant_b}/{case.discordant_c}", f"{case.p:.3f}", verdict))
