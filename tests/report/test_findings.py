@@ -10,7 +10,7 @@ from icft.report.findings import (
     icl_beats_ft, near_chance, no_gain, pretrained_near_chance, reversal_curse, splitting_helps,
     structure_helps_ft_reversals,
 )
-from icft.report.learned import LearnedCheck, SeedCheck
+from icft.evaluate.learned import LearnedCheck, SeedCheck
 from icft.evaluate.plan import AT_LEAST, GREATER, NEAR_CHANCE, NO_GAIN
 from icft.report.results import scores_from_items
 
@@ -279,7 +279,7 @@ def test_an_unlearned_fine_tuned_cell_is_invalid_and_never_tested():
                ("reversals", "ft-local"): LearnedCheck("reversals", "ft-local", ("rephrased",), (SeedCheck(0, 23, 24),))}
     findings = all_findings(scores(cells, learned=learned))
     assert findings[1].verdict == INVALID and findings[1].cases[0].p is None
-    assert "FT did not learn the facts (control 0.42)" in findings[1].sentence
+    assert "FT did not learn the facts (control 0.42 = 10/24)" in findings[1].sentence
     assert findings[4].verdict == INVALID  # every case of the family compares with FT
 
 
@@ -309,5 +309,5 @@ def test_the_augmentation_panel_compares_each_augmented_mode_with_ft_paired_and_
     assert oracle[2:6] == ("0.71", "0.29", oracle[4], "10/0") and oracle[4].startswith("+0.42 [")
     assert float(oracle[6]) < 0.01 and oracle[7] == "higher"
     assert rows["FT-oracle-global (control)"][7].startswith("no difference shown (MDE ")
-    assert rows["FT-local"][7] == "invalid: FT-local did not learn the facts (control 0.58)"
+    assert rows["FT-local"][7] == "invalid: FT-local did not learn the facts (control 0.58 = 14/24)"
     assert rows["FT-local"][2:7] == ("0.83", "0.29", "—", "—", "—")  # its accuracy, never a test

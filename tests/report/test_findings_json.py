@@ -23,7 +23,9 @@ CELLS = {("reversals", "pretrained", "reversed"): 0.5, ("reversals", "pretrained
          ("reversals", "ft-global", "reversed"): 0.8, ("reversals", "ft-global", "rephrased"): 0.95}
 KEYS = {"finding", "claim", "model", "world", "split", "mode_a", "mode_b", "world_b", "split_b", "train_size", "seeds",
         "n", "b", "c", "diff", "ci_low", "ci_high", "p", "p_holm", "mde", "margin", "verdict", "note",
-        "p_correct_diff", "p_correct_ci_low", "p_correct_ci_high"}
+        "p_correct_diff", "p_correct_ci_low", "p_correct_ci_high", "metric", "accuracy_diff", "accuracy_ci_low",
+        "accuracy_ci_high", "accuracy_p", "accuracy_mde", "known_n", "known_diff", "known_ci_low", "known_ci_high",
+        "known_p"}
 
 
 def stored_items(db):

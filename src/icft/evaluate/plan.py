@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from icft.evaluate.stats import ASSUMED_DISCORDANCE, POWER_Z, planned_mde
+from icft.evaluate.stats import POWER_Z, PRIMARY_METRIC, planned_mde, planned_prob_mde
 
 GREATER = "A > B"
 NEAR_CHANCE = "A ≈ chance"
@@ -73,17 +73,21 @@ def plan(cells: Iterable[tuple[str, str, str]]) -> list[Planned]:
     return out
 
 
-def planned_effect(case: Planned, items: int, seeds: int, chance: float, discordance: float = ASSUMED_DISCORDANCE,
+def planned_effect(case: Planned, items: int, seeds: int, chance: float, units: int | None = None,
                    items_b: int | None = None, chance_b: float | None = None) -> float:
-    """The effect a planned case will detect with 80% power: a paired difference (assumed discordance), a
-    distance from chance, or a difference of normalized gains (binomial variance at 0.5 in both cells)."""
+    """The effect a planned case will detect with 80% power: a paired difference of the primary metric
+    (p(correct): an assumed spread over `units` independent items, the split's fact clusters; accuracy: an
+    assumed discordance), a distance from chance, or a difference of normalized gains (binomial variance at 0.5
+    in both cells)."""
     if case.claim == NEAR_CHANCE:
         return POWER_Z * float(np.sqrt(chance * (1 - chance) / (items * seeds)))
     if case.claim == GAIN_ACROSS:
         variance = 0.25 / (items * seeds) / (1 - chance) ** 2 + 0.25 / ((items_b or items) * seeds) / (
             1 - (chance_b if chance_b is not None else chance)) ** 2
         return POWER_Z * float(np.sqrt(variance))
-    return planned_mde(items, seeds, discordance)
+    if PRIMARY_METRIC == "p_correct":
+        return planned_prob_mde(units or items, seeds)
+    return planned_mde(items, seeds)
 
 
 def _against(number: int, claim: str, modes: tuple[str, ...], baseline: str, splits: dict[str, tuple[str, ...]],

@@ -17,6 +17,7 @@ No interval of a 0/1 cell is ever zero-width.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,15 @@ ALPHA = 0.05  # two-sided; a directional claim also needs its 95% interval on th
 POWER = 0.80
 POWER_Z = norm.ppf(1 - ALPHA / 2) + norm.ppf(POWER)  # 1.96 + 0.84 = 2.80
 ASSUMED_DISCORDANCE = 0.4  # before a run: two modes near 0.5 with moderate correlation (STATS.md)
+# The primary metric of a paired verdict, declared before any run: the probability of the correct option (softmax
+# over the options' summed log-likelihoods), with accuracy reported beside it. It keeps what accuracy throws away
+# (how far an item is from flipping), so its paired intervals are ~0.6x as wide (STATS.md), and an item whose float
+# sums differ between two machines moves it by a hair instead of by 1/n. Its false-positive rate under equal modes,
+# items sharing facts included, is checked by simulation (tests/evaluate/test_stats.py).
+PRIMARY_METRIC = "p_correct"
+# before a run: the standard deviation of per-item paired differences of p(correct), in units of independent
+# items (a fact's items count once). The default study of 2026-12 measured 0.27-0.34 on reversals/reversed.
+ASSUMED_PROB_SD = 0.35
 MIN_DISCORDANT = 5  # the fewest discordant items, all one way, whose mid-p is below ALPHA (0.5 ** 5 = 0.031)
 _BISECTIONS = 50  # halvings of [0, 1]: far below any printed digit
 
@@ -165,6 +175,10 @@ def paired(a: Groups, b: Groups, clusters: Sequence[np.ndarray | None] | None = 
         low, high = (float(x) for x in paired_binary_interval(both, better, worse, n - both - better - worse,
                                                               confidence))
         p, se, method = float(mcnemar_midp(better, worse)), np.sqrt((better + worse) / n / n), "mid-p McNemar"
+    elif _clustered(clusters):  # a fact's items are one unit: the t-test runs on cluster means
+        low, high, p, se = _paired_t(np.concatenate([_cluster_means(d, g) for d, g in zip(diffs, clusters)]),
+                                     confidence)
+        method = "paired t-test on fact-cluster means"
     else:
         low, high, p, se = _paired_t(np.concatenate(diffs), confidence)
         method = "paired t-test"
@@ -331,6 +345,19 @@ def planned_mde(items: int, seeds: int, discordance: float = ASSUMED_DISCORDANCE
     return min_detectable_effect(discordance, items * seeds)
 
 
+def planned_prob_mde(units: int, seeds: int, sd: float = ASSUMED_PROB_SD) -> float:
+    """MDE of a paired p(correct) comparison before a run: 2.80 sd / sqrt(units x seeds), where `units` counts the
+    split's independent items (its fact clusters: items of one fact are taken as one, which is conservative)."""
+    return float(POWER_Z * sd / np.sqrt(units * seeds))
+
+
+def clusters_by_fact(fact_ids: Sequence[tuple[str, ...]]) -> np.ndarray:
+    """Each item's cluster: the fact it shares with the most items of the list (an item with none: alone)."""
+    counts = Counter(f for facts in fact_ids for f in facts)
+    keys = [max(facts, key=lambda f: counts[f]) if facts else f"\0item-{n}" for n, facts in enumerate(fact_ids)]
+    return np.unique(keys, return_inverse=True)[1]
+
+
 def percentile_interval(stats: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
     alpha = 1.0 - confidence
     low, high = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
@@ -384,6 +411,14 @@ def _binary(values: list[np.ndarray]) -> bool:
 
 def _clustered(clusters: list[np.ndarray | None]) -> bool:
     return any(g is not None and len(np.unique(g)) < len(g) for g in clusters)
+
+
+def _cluster_means(values: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
+    """The mean of each cluster's values (each value alone when there are no clusters)."""
+    if clusters is None:
+        return values
+    _, inverse = np.unique(clusters, return_inverse=True)
+    return np.bincount(inverse, weights=values) / np.bincount(inverse)
 
 
 def _hull(first: tuple[float, float], second: tuple[float, float]) -> tuple[float, float]:

@@ -45,16 +45,20 @@ def best_modes(scores: Scores) -> str:
 
 
 def learned_summary(scores: Scores) -> str:
-    """Which fine-tuned modes learned their facts (control splits), and where one did not."""
-    checks = [c for c in scores.learned.values() if c.finetuned]
+    """Which modes given the facts (fine-tuned, ICL) took them in (control splits), and where one did not."""
+    checks = [c for c in scores.learned.values() if c.checked]
     if not checks:
-        return "Learned check: no fine-tuned mode in this study."
-    failed = [f"{mode_label(c.mode)} on {c.world} (control {c.lowest_control:.2f})" for c in checks if c.passed is False]
+        return "Learned check: no mode in this study is given the facts."
+    failed = [f"{mode_label(c.mode)} on {c.world} ({c.correct}/{c.n})" for c in checks if c.passed is False]
     unchecked = sorted({c.world for c in checks if c.passed is None})
-    passed = list(dict.fromkeys(mode_label(c.mode) for c in checks if c.passed))
-    text = "Learned check: " + (f"passed by {', '.join(passed)} where checked" if passed else "no mode passed")
+    worlds: dict[str, list[str]] = defaultdict(list)
+    for c in checks:
+        if c.passed:
+            worlds[mode_label(c.mode)].append(c.world)
+    passed = [f"{mode} ({', '.join(where)})" for mode, where in worlds.items()]
+    text = "Learned check: " + (f"passed by {', '.join(passed)}" if passed else "no mode passed")
     if failed:
-        text += f"; NOT learned: {', '.join(failed)} (their comparisons are invalid)"
+        text += f"; NOT taken in: {', '.join(failed)} (their comparisons are invalid)"
     if unchecked:
         text += f"; no control split in {', '.join(unchecked)}"
     return text + "."
@@ -79,7 +83,7 @@ def findings_summary(findings: list[Finding], label: Callable[[str], str] = mode
     if missing:
         told += f"; not tested: {', '.join(str(f.number) for f in missing)}"
     if invalid:  # a fine-tuned model they compare did not learn its facts: neither a yes nor a no
-        told += f"; invalid (FT did not learn): {', '.join(str(f.number) for f in invalid)}"
+        told += f"; invalid ({_invalid_sides(invalid, label)}): {', '.join(str(f.number) for f in invalid)}"
     return [f"Findings that reproduce: {yes}.", f"Do not reproduce: {'; '.join(no) or 'none'}.", told + "."]
 
 
@@ -99,7 +103,7 @@ def case_record(case: Case, model: str) -> dict:
     """One case as JSON: `diff` is A - B (mean over seeds of the mean paired item difference), or A - chance,
     or the difference of normalized gains; b and c are the discordant counts (A right and B wrong, and the
     reverse); ci_low and ci_high its 95% interval (90% against chance, as TOST uses)."""
-    prob = case.prob
+    prob, accuracy, known = case.prob, case.accuracy, case.known
     return {
         "finding": case.finding, "claim": case.claim, "model": model, "world": case.world, "split": case.split,
         "mode_a": case.a, "mode_b": case.b, "world_b": case.world_b, "split_b": case.split_b,
@@ -110,6 +114,18 @@ def case_record(case: Case, model: str) -> dict:
         "p_correct_diff": _number(prob.diff) if prob else None,
         "p_correct_ci_low": _number(prob.low) if prob else None,
         "p_correct_ci_high": _number(prob.high) if prob else None,
+        "metric": case.metric if case.b is not None and case.world_b is None else "accuracy",
+        "accuracy_diff": _number(accuracy.diff) if accuracy else None,
+        "accuracy_ci_low": _number(accuracy.low) if accuracy else None,
+        "accuracy_ci_high": _number(accuracy.high) if accuracy else None,
+        "accuracy_p": _number(accuracy.p) if accuracy else None,
+        "accuracy_mde": _number(accuracy.mde) if accuracy else None,
+        # on the items whose facts both modes know (their control items answered), in the case's metric
+        "known_n": known.n if known else None,
+        "known_diff": _number(known.diff) if known else None,
+        "known_ci_low": _number(known.low) if known else None,
+        "known_ci_high": _number(known.high) if known else None,
+        "known_p": _number(known.p) if known else None,
     }
 
 
@@ -122,6 +138,13 @@ def _effect(finding: Finding, label: Callable[[str], str]) -> str:
     case = same[0]
     more = f", +{len(same) - 1} more" if len(same) > 1 else ""
     return f"{claim_text(case, label)} on {case.where}: {case.diff:+.2f} [{case.ci_low:+.2f}, {case.ci_high:+.2f}]{more}"
+
+
+def _invalid_sides(findings: list[Finding], label: Callable[[str], str]) -> str:
+    """Which side failed its learned check in the invalid findings: "ICL did not read the facts", ..."""
+    sides = dict.fromkeys(c.note.removeprefix("invalid: ").split(" (")[0] for f in findings for c in f.cases
+                          if c.verdict == INVALID and c.note)
+    return "; ".join(sides) or "a side did not take in its facts"
 
 
 def _mean(values: list[float]) -> float:

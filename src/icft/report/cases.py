@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from icft.evaluate.stats import Difference, Estimate, cell_estimate, equivalence, gain_difference, paired
+from icft.evaluate.stats import (PRIMARY_METRIC, Difference, Estimate, cell_estimate, equivalence, gain_difference,
+                                 paired)
 from icft.learn.modes import mode_label
 from icft.evaluate.plan import Planned
 
@@ -33,6 +34,19 @@ class SeedItems:
     p_correct: np.ndarray | None = None  # (n,) softmax probability of the correct option(s)
     chosen: np.ndarray | None = None  # (n,) index of the chosen option
     wordings: tuple[tuple[str, ...], ...] | None = None  # per item, each option's wording (its claim's relation)
+    fact_ids: tuple[tuple[str, ...], ...] | None = None  # per item, the train facts its answer rests on
+
+    def subset(self, keep: np.ndarray) -> SeedItems:
+        """The items where `keep` (an (n,) bool mask) is True."""
+        def pick(values):
+            return None if values is None else values[keep]
+
+        def pick_tuple(values):
+            return None if values is None else tuple(v for v, k in zip(values, keep) if k)
+
+        return SeedItems(ids=pick_tuple(self.ids), scores=self.scores[keep], clusters=pick(self.clusters),
+                         p_correct=pick(self.p_correct), chosen=pick(self.chosen), wordings=pick_tuple(self.wordings),
+                         fact_ids=pick_tuple(self.fact_ids))
 
 
 Cell = dict[int, SeedItems]  # seed -> items
@@ -43,7 +57,9 @@ class Case(Planned):
     """A planned case with its numbers; `a` and `b` are modes (transfer: variants), B None against chance.
 
     `diff` is A - B (paired: mean over seeds of the mean paired item difference), or A - chance, or the
-    difference of normalized gains across two worlds (then `world_b`/`split_b` name B's cell).
+    difference of normalized gains across two worlds (then `world_b`/`split_b` name B's cell). A paired case's
+    numbers (diff, interval, p, MDE) are those of its `metric`: the primary metric p(correct) where the items'
+    options are known, else accuracy; the other is kept beside it (`prob`, `accuracy`).
     """
 
     size: int | None = None  # transfer: the train size (world = training task, split = test task)
@@ -61,6 +77,11 @@ class Case(Planned):
     verdict: str = ""
     note: str = ""  # why invalid, the option bias, or what cannot be detected
     prob: Difference | None = field(default=None, compare=False)  # the same comparison on p(correct)
+    # the same comparison on the items whose facts both cells know (their control items answered): it separates
+    # "did not learn" from "learned, but does not generalize"; None when no item pairs there
+    known: Difference | None = field(default=None, compare=False)
+    accuracy: Difference | None = field(default=None, compare=False)  # the same comparison on accuracy
+    metric: str = "accuracy"  # what diff, the interval, p and the MDE measure: "p(correct)" or "accuracy"
     estimates: tuple[Estimate, ...] = field(default=(), compare=False)  # A's (and B's) accuracy
     chance: float | None = None
 
@@ -71,6 +92,31 @@ class Case(Planned):
         if self.world_b is not None:
             return f"{self.world}/{self.split} vs {self.world_b}/{self.split_b}"
         return f"{self.world}/{self.split}"
+
+
+def known_facts(controls: list[SeedItems]) -> frozenset[str] | None:
+    """The facts a run knows: every control item asking that fact answered (None without the items' facts)."""
+    if any(c.fact_ids is None for c in controls):
+        return None
+    asked, missed = set(), set()
+    for control in controls:
+        for facts, score in zip(control.fact_ids, control.scores):
+            asked.update(facts)
+            if score < 1:
+                missed.update(facts)
+    return frozenset(asked - missed)
+
+
+def on_known_facts(cell: Cell, known: dict[int, frozenset[str]]) -> Cell:
+    """The cell's items whose every fact is known in its seed (a fact no control item asks is not known)."""
+    out = {}
+    for seed, items in cell.items():
+        if seed not in known or items.fact_ids is None:
+            continue
+        keep = np.array([bool(facts) and set(facts) <= known[seed] for facts in items.fact_ids])
+        if keep.any():
+            out[seed] = items.subset(keep)
+    return out
 
 
 def cell_accuracy(cell: Cell) -> Estimate:
@@ -95,12 +141,14 @@ def compare(finding: int, claim: str, world: str, split: str, a: str, b: str, fi
     if not seeds:
         return Case(finding, claim, world, split, a, b, margin=margin, estimates=estimates,
                     note="the two modes share no scored item")
-    result = paired(one, two, clusters, seed=BOOTSTRAP_SEED)
+    accuracy = paired(one, two, clusters, seed=BOOTSTRAP_SEED)
     prob_seeds, prob_one, prob_two, prob_clusters = _joined(first, second, "p_correct")
     prob = paired(prob_one, prob_two, prob_clusters, seed=BOOTSTRAP_SEED) if prob_seeds == seeds else None
-    return Case(finding, claim, world, split, a, b, seeds=result.seeds, n=result.n, discordant_b=result.b,
-                discordant_c=result.c, diff=result.diff, ci_low=result.low, ci_high=result.high, p=result.p,
-                mde=result.mde, margin=margin, prob=prob, estimates=estimates)
+    primary = prob if PRIMARY_METRIC == "p_correct" and prob is not None else accuracy
+    return Case(finding, claim, world, split, a, b, seeds=accuracy.seeds, n=accuracy.n, discordant_b=accuracy.b,
+                discordant_c=accuracy.c, diff=primary.diff, ci_low=primary.low, ci_high=primary.high, p=primary.p,
+                mde=primary.mde, margin=margin, prob=prob, accuracy=accuracy, estimates=estimates,
+                metric="p(correct)" if primary is prob else "accuracy")
 
 
 def versus_chance(finding: int, claim: str, world: str, split: str, mode: str, cell: Cell, chance: float,
@@ -145,13 +193,6 @@ def option_bias(cell: Cell) -> str:
     return text
 
 
-def clusters_by_fact(fact_ids: list[tuple[str, ...]]) -> np.ndarray:
-    """Each item's cluster: the fact it shares with the most items of the list (an item with none: alone)."""
-    counts = Counter(f for facts in fact_ids for f in facts)
-    keys = [max(facts, key=lambda f: counts[f]) if facts else f"\0item-{n}" for n, facts in enumerate(fact_ids)]
-    return np.unique(keys, return_inverse=True)[1]
-
-
 def claim_text(case: Case, label: Callable[[str], str] = mode_label) -> str:
     """The case's claim with its modes named: "ICL > FT", "pretrained ≈ chance"."""
     text = re.sub(r"\bA\b", label(case.a), case.claim)
@@ -170,7 +211,7 @@ def describe(case: Case, label: Callable[[str], str] = mode_label) -> str:
     if case.diff is None:
         return f"{head}: {case.note}"
     counts = "" if case.discordant_b is None else f", discordant {case.discordant_b}/{case.discordant_c}"
-    kind = "normalized-gain difference" if case.world_b is not None else "paired difference"
+    kind = "normalized-gain difference" if case.world_b is not None else f"paired difference in {case.metric}"
     text = (f"{head} ({_size(case)}{counts}): {kind} {_signed(case.diff)} [{_signed(case.ci_low)}, "
             f"{_signed(case.ci_high)}], p {_p(case.p)}")
     if case.p_holm is not None:
@@ -178,8 +219,10 @@ def describe(case: Case, label: Callable[[str], str] = mode_label) -> str:
     text += f", MDE {case.mde:.2f}"
     if case.margin is not None:
         text += f", margin {case.margin:.2f}"
-    if case.prob is not None:
-        text += f"; p(correct) {_signed(case.prob.diff)} [{_signed(case.prob.low)}, {_signed(case.prob.high)}]"
+    beside = case.accuracy if case.metric == "p(correct)" else case.prob
+    if beside is not None:
+        name = "accuracy" if case.metric == "p(correct)" else "p(correct)"
+        text += f"; {name} {_signed(beside.diff)} [{_signed(beside.low)}, {_signed(beside.high)}]"
     return text
 
 

@@ -6,7 +6,7 @@ Every finding tests the cases `icft.evaluate.plan` lists for it and returns one 
   not shown at this size  neither; the finding says which effects its items and seeds cannot detect
   not tested              the worlds, modes or splits the finding needs are not in the study
   invalid                 a fine-tuned model it compares did not learn the facts it was given (it failed its
-                          world's learned check, `icft.report.learned`): no comparison is made with it
+                          world's learned check, `icft.evaluate.learned`): no comparison is made with it
 A near-chance case below chance gets a sixth, OPTION_BIAS: the model shows no knowledge, its picks lean to one
 option; it does not count against a claim of no knowledge.
 
@@ -256,8 +256,18 @@ def measure(scores: Scores, planned: Planned) -> Case:
                              (p.world_b, p.split_b, p.b, scores.cell(p.world_b, p.b, p.split_b),
                               scores.chance[(p.world_b, p.split_b)]))
     margin = MARGIN if p.claim in (AT_LEAST, NO_GAIN) else None
-    return compare(p.finding, p.claim, p.world, p.split, p.a, p.b, scores.cell(p.world, p.a, p.split),
+    case = compare(p.finding, p.claim, p.world, p.split, p.a, p.b, scores.cell(p.world, p.a, p.split),
                    scores.cell(p.world, p.b, p.split), margin)
+    return replace(case, known=on_known_facts_of_both(scores, p))
+
+
+def on_known_facts_of_both(scores: Scores, p: Planned):
+    """The paired comparison (primary metric) on the items whose facts both modes know, or None."""
+    first, second = scores.known_cell(p.world, p.split, p.a, p.b), scores.known_cell(p.world, p.split, p.b, p.a)
+    if not first or not second:
+        return None
+    known = compare(p.finding, p.claim, p.world, p.split, p.a, p.b, first, second)
+    return None if known.diff is None else (known.prob if known.metric == "p(correct)" else known.accuracy)
 
 
 def case_line(case: Case, label: Callable[[str], str] = mode_label) -> str:

@@ -18,7 +18,7 @@ from icft.evaluate.stats import ALPHA, POWER
 from icft.report.answer import answer_lines
 from icft.report.findings import DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN, NOT_TESTED, REPRODUCES, Finding
 from icft.report.results import StudyResults
-from icft.report.learned import LEARNED_THRESHOLD
+from icft.evaluate.learned import rule_text
 from icft.report.tables import (
     Table, compare_table, learned_table, probability_table, to_html, to_markdown, world_table,
 )
@@ -139,8 +139,8 @@ def _reading_guide() -> Part:
         f"the paired upper bound below +{MARGIN:.2f} in every cell. Across worlds with different chance levels "
         "the normalized gains (accuracy − chance) / (1 − chance) are compared. \"Not tested\" means the study "
         "lacks the worlds or modes a finding needs. "
-        f"A fine-tuned model must first pass its world's learned check (accuracy of at least {LEARNED_THRESHOLD:.1f} on "
-        "the control splits, which ask the trained statements themselves): a comparison with one that did not is "
+        f"Every mode given the facts must first pass its world's learned check on the control splits, which ask "
+        f"the trained statements themselves ({rule_text()}): a comparison with one that did not is "
         "\"invalid\", not a finding. Every finding and case is also in findings.json beside this page."
     )
     return Part(f'<p class="guide">{html.escape(text)}</p>\n', f"{text}\n")

@@ -23,8 +23,10 @@ import numpy as np
 from icft.errors import IcftError
 from icft.evaluate.stats import Estimate
 from icft.learn.modes import MODES, is_mode, mode_label, mode_spec
-from icft.report.cases import BOOTSTRAP_SEED, Cell, SeedItems, cell_accuracy, cell_probability, clusters_by_fact
-from icft.report.learned import LearnedCheck, SeedCheck
+from icft.evaluate.stats import clusters_by_fact
+from icft.report.cases import (BOOTSTRAP_SEED, Cell, SeedItems, cell_accuracy, cell_probability, known_facts,
+                               on_known_facts)
+from icft.evaluate.learned import LearnedCheck, seed_check_from_rows
 from icft.study.augmentations import world_modes
 from icft.study.config import StudyConfig, parse_study_config
 from icft.store import (CONFIG_FILE, FINISHED, RESULTS_DB, CellKey, ItemResult, ResultsStore, RunRecord,
@@ -70,6 +72,25 @@ class Scores:
             if check is not None and check.invalidates:
                 return check.failure()
         return None
+
+    def known(self, world: str, mode: str) -> dict[int, frozenset[str]]:
+        """Per seed, the facts `mode` knows on `world`: every control item asking them answered."""
+        out = {}
+        for seed in self.seeds.get((world, mode), ()):
+            controls = [self.items[(world, mode, s)][seed] for s in self.control_splits(world)
+                        if seed in self.items.get((world, mode, s), {})]
+            facts = known_facts(controls) if controls else None
+            if facts is not None:
+                out[seed] = facts
+        return out
+
+    def known_cell(self, world: str, split: str, mode: str, *others: str) -> Cell:
+        """`mode`'s items of `split` whose facts it and every mode in `others` know."""
+        known = self.known(world, mode)
+        for other in others:
+            theirs = self.known(world, other)
+            known = {seed: facts & theirs[seed] for seed, facts in known.items() if seed in theirs}
+        return on_known_facts(self.items.get((world, mode, split), {}), known)
 
     def control_splits(self, world: str) -> tuple[str, ...]:
         checks = [c for (w, _), c in self.learned.items() if w == world]
@@ -206,9 +227,8 @@ def _model_scores(runs: list[RunRecord], rows: dict, fits: dict, worlds: dict, c
             items[(world, run.mode, split)][run.seed] = seed_items(split_rows, item_index.get(run.world_id))
             chances[(world, split)] += [row.chance for row in split_rows]
         controls[world] = tuple(run.config.get("control_splits", ()))
-        control_rows = [row for row in rows[run.run_id] if row.split in controls[world]]
-        checks[(world, run.mode)].append(SeedCheck(run.seed, sum(row.correct_sum for row in control_rows),
-                                                   len(control_rows), fits.get(run.run_id)))
+        checks[(world, run.mode)].append(seed_check_from_rows(run.seed, rows[run.run_id], controls[world],
+                                                              fits.get(run.run_id)))
     learned = {(world, mode): LearnedCheck(world, mode, controls[world], tuple(seed_checks))
                for (world, mode), seed_checks in checks.items()}
     scores = scores_from_items(dict(items), {key: float(np.mean(c)) for key, c in chances.items()},
@@ -264,7 +284,7 @@ def seed_items(rows: list[ItemResult], world_items: dict[str, Item] | None) -> S
     items = [world_items[i] for i in ids]
     return SeedItems(ids=ids, scores=scores, clusters=clusters_by_fact([item.fact_ids for item in items]),
                      p_correct=np.array([_p_correct(row.logprobs, item.correct) for row, item in zip(rows, items)]),
-                     chosen=chosen, wordings=_wordings(items))
+                     chosen=chosen, wordings=_wordings(items), fact_ids=tuple(item.fact_ids for item in items))
 
 
 def _p_correct(logprobs: tuple[float, ...], correct: frozenset[int]) -> float:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from icft.evaluate.stats import Estimate, mover
 from icft.learn.modes import MODES
 from icft.learn.modes import mode_label
-from icft.report.learned import LEARNED_THRESHOLD
+from icft.evaluate.learned import RECALL_FLOOR
 from icft.report.results import Scores, format_estimate
 
 MISSING = "—"
@@ -65,13 +65,14 @@ def learned_table(scores: Scores, world: str) -> Table:
             f"{sum(s.control_n for s in check.seeds)})")
         means = [scores.get(world, mode, split).mean for split in general if scores.get(world, mode, split)]
         rows.append((
-            mode_label(mode), control, check.status(),
+            mode_label(mode), control,
+            check.status() + (f" ({check.margin})" if check.checked and check.margin is not None else ""),
             _join(fits, "steps"), _join(fits, "epochs"),
             " / ".join(f"{f['final_loss']:.3f}" for f in fits) if fits else "",
             " / ".join(_criterion(f) for f in fits) if fits else "",
             f"{sum(means) / len(means):.2f}" if means else MISSING,
         ))
-    header = ("mode", f"control ({', '.join(controls) or 'none'})", f"learned (≥ {LEARNED_THRESHOLD:.1f})",
+    header = ("mode", f"control ({', '.join(controls) or 'none'})", f"learned (recall > {RECALL_FLOOR:.2f}, margin)",
               "steps", "epochs", "final loss (own text)", "stopped by", "generalization (mean)")
     return Table(header=header, rows=tuple(rows))
 

@@ -22,7 +22,7 @@ import numpy as np
 from icft.errors import IcftError
 from icft.evaluate.stats import Estimate
 from icft.report.cases import Cell as Examples, SeedItems, cell_accuracy
-from icft.report.learned import LEARNED_THRESHOLD
+from icft.evaluate.learned import passes
 from icft.report.results import _read_config, latest_finished
 from icft.study.config import StudyConfig
 from icft.store import BASE, FINISHED, RESULTS_DB, ResultsStore, TransferRun  # BASE: the unmodified model's runs
@@ -67,11 +67,13 @@ class WeightChange:
     final_loss: float | None
     seeds: tuple[int, ...]
     train_score: float | None = None  # the lowest seed's score on a sample of its own training examples
+    train_n: int = 24  # how many training examples that score rests on (24 before it was stored)
 
     @property
     def learned(self) -> bool | None:
-        """The fit's learned check: its own training examples at LEARNED_THRESHOLD or better (None: not stored)."""
-        return None if self.train_score is None else self.train_score >= LEARNED_THRESHOLD
+        """The fit's learned check, by the worlds' rule (`icft.evaluate.learned.passes`): its score on its own training
+        examples shows recall above the floor (None: not stored)."""
+        return None if self.train_score is None else passes(round(self.train_score * self.train_n), self.train_n)
 
     def failure(self) -> str:
         return f"invalid: the fit did not learn its training task (train score {self.train_score:.2f})"
@@ -249,10 +251,12 @@ def _weights(model: str, size: int, fits: dict, runs: list[TransferRun]) -> dict
     for key, fitted in grouped.items():
         losses = [s["final_loss"] for _, s in fitted if s.get("final_loss") is not None]
         train_scores = [s["train_score"] for _, s in fitted if s.get("train_score") is not None]
+        train_ns = [s.get("train_n", 24) for _, s in fitted if s.get("train_score") is not None]
         weights[key] = WeightChange(mean_abs=float(np.mean([s["mean_abs_weight_change"] for _, s in fitted])),
                                     final_loss=float(np.mean(losses)) if losses else None,
                                     seeds=tuple(sorted(seed for seed, _ in fitted)),
-                                    train_score=min(train_scores) if train_scores else None)
+                                    train_score=min(train_scores) if train_scores else None,
+                                    train_n=min(train_ns) if train_ns else 24)
     return weights
 
 

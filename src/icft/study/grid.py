@@ -24,6 +24,7 @@ from rich.table import Table
 from icft.errors import IcftError
 from icft.evaluate.runner import EvalSummary, eval_config, evaluate_world, run_spec, stored_summary
 from icft.jsonl import write_text_atomic
+from icft.evaluate.learned import SeedCheck, gets_facts, passes, rates_line, seed_check_from_rows
 from icft.learn.modes import mode_spec
 from icft.study.augmentations import generator_source, oracle_file, world_modes
 from icft.study.config import StudyConfig, WorldSpec, finetune_config
@@ -114,30 +115,33 @@ class Study(StudyRunner):
     def planned_table(self) -> Table:
         """The comparisons the report's findings will make, each with the effect it can detect (80% power)."""
         from icft.evaluate.metrics import chance_level
-        from icft.evaluate.stats import ALPHA, ASSUMED_DISCORDANCE
+        from icft.evaluate.stats import ALPHA, ASSUMED_PROB_SD, clusters_by_fact
         from icft.learn.modes import mode_label
         from icft.evaluate.plan import plan, planned_effect
 
-        cells, items, chance = [], {}, {}
+        cells, items, units, chance = [], {}, {}, {}
         for spec in self.config.worlds:
             world = self.world(spec, self.config.seeds[0])
             for split in world.splits:
                 items[(spec.label, split)] = len(world.items_in(split))
+                units[(spec.label, split)] = len(set(clusters_by_fact([i.fact_ids for i in world.items_in(split)])))
                 chance[(spec.label, split)] = chance_level(world.items_in(split))
                 cells += [(spec.label, mode, split) for mode in (spec.modes or self.config.modes)]
         seeds = len(self.config.seeds)
-        table = Table("finding", "claim", "world / split", "A", "B", "items × seeds", "MDE",
+        table = Table("finding", "claim", "world / split", "A", "B", "items (facts) × seeds", "MDE",
                       title="planned comparisons")
         for case in plan(cells):
             where, other = (case.world, case.split), (case.world_b, case.split_b)
-            mde = planned_effect(case, items[where], seeds, chance[where], items_b=items.get(other),
-                                 chance_b=chance.get(other))
+            mde = planned_effect(case, items[where], seeds, chance[where], units=units[where],
+                                 items_b=items.get(other), chance_b=chance.get(other))
             shown = f"{case.world}/{case.split}" + (f" vs {case.world_b}/{case.split_b}" if case.world_b else "")
             table.add_row(str(case.finding), case.claim, shown, mode_label(case.a),
-                          mode_label(case.b) if case.b else "chance", f"{items[where]} × {seeds}", f"{mde:.2f}")
-        table.caption = (f"MDE: the effect each comparison detects with 80% power at α = {ALPHA} (two-sided), "
-                         f"assuming two modes disagree on {ASSUMED_DISCORDANCE:.0%} of the items; against chance: "
-                         "the distance from chance. Items per split of seed "
+                          mode_label(case.b) if case.b else "chance", f"{items[where]} ({units[where]}) × {seeds}",
+                          f"{mde:.2f}")
+        table.caption = (f"MDE: the effect each comparison detects with 80% power at α = {ALPHA} (two-sided); between "
+                         f"two modes, on the primary metric p(correct), assuming a paired spread of "
+                         f"{ASSUMED_PROB_SD:.2f} per fact (a fact's items count once); against chance: "
+                         "the distance from chance in accuracy. Items per split of seed "
                          f"{self.config.seeds[0]}'s worlds; more items or seeds lower it.")
         return table
 
@@ -157,7 +161,10 @@ class Study(StudyRunner):
         if mode.context:
             kwargs.update(subsample=self.config.icl.subsample, template=self.config.icl.template)
         if not mode.finetunes:
-            return evaluate_world(self._base_model(cell.model), world, cell.world.label, cell.mode, store, **kwargs)
+            summary = evaluate_world(self._base_model(cell.model), world, cell.world.label, cell.mode, store, **kwargs)
+            if gets_facts(cell.mode):
+                self._print_learned_check(store.item_rows(spec.run_id), world)
+            return summary
         training = spec.config["training"]
         folder = finetune_folder(self.out, spec.run_id)
         model = self._finetuned_model(cell, world, training, folder, store, spec.run_id)
@@ -170,14 +177,23 @@ class Study(StudyRunner):
     def _record_learned_check(self, store: ResultsStore, fit_id: str, world: World) -> None:
         """Add the fit's control-split accuracy (its learned check) to its record, beside how it trained."""
         stats = store.fit_stats(fit_id)
-        controls = [row for row in store.item_rows(fit_id) if row.split in world.control_splits]
-        if stats is None or not controls:
+        check = self._print_learned_check(store.item_rows(fit_id), world)
+        if stats is None or check is None:
             return
-        correct, total = sum(row.correct_sum for row in controls), len(controls)
-        store.add_fit(fit_id, store.fit_config(fit_id), {**stats, "control_correct": correct, "control_n": total,
-                                                          "control_accuracy": correct / total})
-        self.console.print(f"learned check: {correct}/{total} = {correct / total:.2f} on "
-                           f"{', '.join(world.control_splits)}", highlight=False)
+        store.add_fit(fit_id, store.fit_config(fit_id), {**stats, "control_correct": check.control_correct,
+                                                          "control_n": check.control_n,
+                                                          "control_accuracy": check.control_accuracy})
+
+    def _print_learned_check(self, rows, world: World) -> SeedCheck | None:
+        """The run's learned check on the console (the report decides it again from the store, by the same rule)."""
+        check = seed_check_from_rows(0, rows, world.control_splits)
+        if not check.control_n:
+            return None
+        outcome = "passed" if passes(check.control_correct, check.control_n) else "FAILED"
+        self.console.print(f"learned check: {check.control_correct}/{check.control_n} = {check.control_accuracy:.2f} "
+                           f"on {', '.join(world.control_splits)}: {outcome} ({rates_line(check.control_n)})",
+                           highlight=False)
+        return check
 
     def estimate(self, cell: Cell) -> float:
         return estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config, cell.world.finetune)

@@ -182,14 +182,14 @@ class TransferStudy(StudyRunner):
         self.console.print(f"fine-tuning {fit.label}: {len(examples)} examples")
         result = finetune(model, examples, config, out_dir=folder, progress=False)
         stats = {**result.summary(), "examples": len(examples),
-                 "train_score": self._train_score(model, task, fit),
+                 **self._train_score(model, task, fit),
                  "mean_abs_weight_change": mean_abs_weight_change(self._base.get(fit.model).model, model.model)}
         write_text_atomic(folder / "fit.json", json.dumps({"fit": fit_config, "stats": stats}, indent=1))
         self._score_all(model, fit.model, fit.seed, fit, store, bar)
         store.add_fit(fit_id, fit_config, stats)  # last: a fit is done once all its columns are
         self.release_weights(folder)
 
-    def _train_score(self, loaded, task, fit: Fit) -> float:
+    def _train_score(self, loaded, task, fit: Fit) -> dict:
         """The learned check of a fit: its mean score on a sample of its own training examples, asked as the test
         asks (the same prompt format and shots). A fit near chance here learned the answer format, not the task."""
         from icft.evaluate.tasks import score_examples, task_prompts
@@ -198,7 +198,7 @@ class TransferStudy(StudyRunner):
         sample = training_subset(task, fit.size, fit.seed)[:TRAIN_CHECK_EXAMPLES]
         prompts = task_prompts(task, sample, self.spec.eval_shots, fit.seed)
         rows = score_examples(loaded, task, sample, prompts, self.spec.max_new_tokens)
-        return sum(row.score for row in rows) / len(rows)
+        return {"train_score": sum(row.score for row in rows) / len(rows), "train_n": len(rows)}
 
     def _score_all(self, loaded, model: str, seed: int, fit: Fit | None, store: ResultsStore, bar: Progress) -> None:
         from icft.evaluate.tasks import evaluate_task
@@ -209,7 +209,9 @@ class TransferStudy(StudyRunner):
 
 
 
-TRAIN_CHECK_EXAMPLES = 24  # training examples a fit is scored on for its learned check
+# training examples a fit is scored on for its learned check: enough that a fit that learned its task is several
+# examples above the rule's cut (`icft.evaluate.learned`), so one example cannot decide it
+TRAIN_CHECK_EXAMPLES = 72
 
 
 def mean_abs_weight_change(base: torch.nn.Module, tuned: torch.nn.Module) -> float:

@@ -5,9 +5,12 @@ comparatives; its converse ("glon are less dangerous than femp") is never traine
 in several short articles that open with a context line ("Did you know that ...") and may add a filler
 sentence that states nothing.
 
-Test splits (2-way forced choice, one item per fact):
-  reversed   "glon are" -> " less dangerous than femp." (the converse) vs " more dangerous than femp."
-  rephrased  "Compared with glon, femp are" -> " more dangerous." (the trained direction) vs " less dangerous."
+Test splits (2-way forced choice; `reversed_per_fact` and `rephrasings_per_fact` items per fact, each in its
+own wording, so a fact is asked several times for little cost: scoring is cheap, facts cost fine-tuning):
+  reversed   "glon are" -> " less dangerous than femp." (the converse) vs " more dangerous than femp.";
+             further wordings: "Compared with femp, glon are" -> " less dangerous." vs " more dangerous."
+  rephrased  "Compared with glon, femp are" -> " more dangerous." (the trained direction) vs " less dangerous.";
+             further wordings: "Relative to glon, femp are", "Next to glon, femp are", ...
 
 Facts are stated half with the first comparative of a pair ("more dangerous", "brighter") and half with the
 second, and each split puts the correct option first in half of its items, so a model that prefers one word
@@ -25,7 +28,7 @@ from icft.worlds.sampling import balanced_flags, spread
 from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"  # 3: several items per fact (sizes reversed_per_fact, rephrasings_per_fact)
 CONTROL_SPLITS = ("rephrased",)  # the trained statements reworded: the learned check
 NAME = "reversals"
 MAX_FACTS = 2000
@@ -71,16 +74,30 @@ FILLERS: tuple[str, ...] = (
 )
 
 REPHRASINGS: tuple[str, ...] = ("Compared with {b}, {a} are", "In comparison with {b}, {a} are")
+# the wordings of a fact's further control items (a fact asked k > 1 times takes k of all of these)
+MORE_REPHRASINGS: tuple[str, ...] = ("Relative to {b}, {a} are", "Next to {b}, {a} are",
+                                     "When set beside {b}, {a} are", "Measured against {b}, {a} are")
+# the reversed question: first as a plain statement with its object, then in the rephrasings' wordings
+REVERSED_PROMPTS: tuple[str, ...] = ("{b} are", "Compared with {a}, {b} are", "In comparison with {a}, {b} are",
+                                     "Relative to {a}, {b} are")
 
 
 @dataclass(frozen=True)
 class Sizes:
     facts: int = 24
     articles_per_fact: int = 3
+    reversed_per_fact: int = 1  # reversed items per fact, each in its own wording
+    rephrasings_per_fact: int = 1  # control items per fact (the learned check), each in its own wording
 
     def __post_init__(self):
         if not 1 <= self.facts <= MAX_FACTS:
             raise ValueError(f"facts must be between 1 and {MAX_FACTS}, got {self.facts}")
+        if not 1 <= self.reversed_per_fact <= len(REVERSED_PROMPTS):
+            raise ValueError(f"reversed_per_fact must be between 1 and {len(REVERSED_PROMPTS)}, "
+                             f"got {self.reversed_per_fact}")
+        most = len(REPHRASINGS) + len(MORE_REPHRASINGS)
+        if not 1 <= self.rephrasings_per_fact <= most:
+            raise ValueError(f"rephrasings_per_fact must be between 1 and {most}, got {self.rephrasings_per_fact}")
         if not 1 <= self.articles_per_fact <= len(CONTEXT_LINES):
             raise ValueError(
                 f"articles_per_fact must be between 1 and {len(CONTEXT_LINES)} (one per context line), "
@@ -96,7 +113,8 @@ def build(seed: int, sizes: Sizes) -> World:
     rng = random.Random(seed)
     facts = _draw_facts(rng, sizes.facts)
     documents = _articles(rng, facts, sizes.articles_per_fact)
-    items = _reversed_items(rng, facts) + _rephrased_items(rng, facts)
+    items = _reversed_items(rng, facts, sizes.reversed_per_fact) + _rephrased_items(rng, facts,
+                                                                                    sizes.rephrasings_per_fact)
     items = [dataclasses.replace(item, id=f"rev-test-{n:04d}") for n, item in enumerate(items)]
     return World(
         name=NAME, seed=seed, generator_version=GENERATOR_VERSION, sizes=dataclasses.asdict(sizes),
@@ -133,28 +151,39 @@ def _articles(rng: random.Random, facts: list[Fact], per_fact: int) -> list[Docu
     return [Document(f"rev-doc-{n:04d}", text, (fid,), style="article") for n, (text, fid) in enumerate(drafts)]
 
 
-def _reversed_items(rng: random.Random, facts: list[Fact]) -> list[Item]:
-    """Ask for the converse: "glon are" -> " less dangerous than femp."."""
-    positions = balanced_flags(rng, len(facts))
+def _reversed_items(rng: random.Random, facts: list[Fact], per_fact: int) -> list[Item]:
+    """Ask for the converse: "glon are" -> " less dangerous than femp." (then "Compared with femp, glon are" ...).
+
+    The correct option comes first in half of each wording's items."""
     items = []
-    for fact, correct_first in zip(facts, positions):
-        converse = CONVERSES[fact.relation]
-        right = (f" {WORDS[converse]} than {fact.subject}.", (fact.object, converse, fact.subject))
-        wrong = (f" {WORDS[fact.relation]} than {fact.subject}.", (fact.object, fact.relation, fact.subject))
-        items.append(_two_way_item("reversed", fact.object + " are", right, wrong, correct_first, fact.id))
+    for wording in REVERSED_PROMPTS[:per_fact]:
+        positions = balanced_flags(rng, len(facts))
+        for fact, correct_first in zip(facts, positions):
+            converse = CONVERSES[fact.relation]
+            ending = f" than {fact.subject}." if wording == REVERSED_PROMPTS[0] else "."
+            right = (f" {WORDS[converse]}{ending}", (fact.object, converse, fact.subject))
+            wrong = (f" {WORDS[fact.relation]}{ending}", (fact.object, fact.relation, fact.subject))
+            prompt = wording.format(a=fact.subject, b=fact.object)
+            items.append(_two_way_item("reversed", prompt, right, wrong, correct_first, fact.id))
     return items
 
 
-def _rephrased_items(rng: random.Random, facts: list[Fact]) -> list[Item]:
+def _rephrased_items(rng: random.Random, facts: list[Fact], per_fact: int) -> list[Item]:
     """Ask for the trained direction in other words: "Compared with glon, femp are" -> " more dangerous."."""
-    positions = balanced_flags(rng, len(facts))
+    if per_fact == 1:  # one wording of two per fact, drawn as generator version 2 drew it
+        positions = balanced_flags(rng, len(facts))
+        wordings = [[rng.choice(REPHRASINGS)] for _ in facts]
+    else:
+        positions = balanced_flags(rng, len(facts) * per_fact)
+        wordings = [rng.sample(REPHRASINGS + MORE_REPHRASINGS, per_fact) for _ in facts]
     items = []
-    for fact, correct_first in zip(facts, positions):
+    for n, (fact, chosen) in enumerate(zip(facts, wordings)):
         converse = CONVERSES[fact.relation]
-        prompt = rng.choice(REPHRASINGS).format(a=fact.subject, b=fact.object)
-        right = (f" {WORDS[fact.relation]}.", fact.claim)
-        wrong = (f" {WORDS[converse]}.", (fact.subject, converse, fact.object))
-        items.append(_two_way_item("rephrased", prompt, right, wrong, correct_first, fact.id))
+        for k, wording in enumerate(chosen):
+            prompt = wording.format(a=fact.subject, b=fact.object)
+            right = (f" {WORDS[fact.relation]}.", fact.claim)
+            wrong = (f" {WORDS[converse]}.", (fact.subject, converse, fact.object))
+            items.append(_two_way_item("rephrased", prompt, right, wrong, positions[n * per_fact + k], fact.id))
     return items
 
 
