@@ -311,3 +311,41 @@ def test_the_augmentation_panel_compares_each_augmented_mode_with_ft_paired_and_
     assert rows["FT-oracle-global (control)"][7].startswith("no difference shown (MDE ")
     assert rows["FT-local"][7] == "invalid: FT-local did not learn the facts (control 0.58 = 14/24)"
     assert rows["FT-local"][2:7] == ("0.83", "0.29", "—", "—", "—")  # its accuracy, never a test
+
+
+# ---- knowing before generalizing ----------------------------------------------------------------------------
+
+
+def fact_items(correct, facts, prefix="i", p_correct=None):
+    """One seed's items with the facts they rest on (and p(correct), default: 0.8 where right, 0.3 where not)."""
+    scores_ = np.array(correct, dtype=float)
+    probability = np.array(p_correct) if p_correct is not None else np.where(scores_ == 1, 0.8, 0.3)
+    return SeedItems(ids=tuple(f"{prefix}{n:03d}" for n in range(len(correct))), scores=scores_,
+                     p_correct=probability, fact_ids=tuple((f,) for f in facts))
+
+
+def test_known_facts_need_every_control_item_that_asks_them():
+    from icft.report.cases import known_facts, on_known_facts
+
+    controls = fact_items([1, 1, 1, 0, 1, 1], ["f0", "f0", "f1", "f1", "f2", "f2"], "c")
+    assert known_facts([controls]) == {"f0", "f2"}  # f1 missed one of its two control items
+    general = fact_items([1, 0, 1, 1], ["f0", "f1", "f2", "f3"])  # f3 is asked by no control item: not known
+    kept = on_known_facts({0: general}, {0: known_facts([controls])})
+    assert kept[0].ids == ("i000", "i002") and kept[0].fact_ids == (("f0",), ("f2",))
+
+
+def test_a_paired_case_also_compares_on_the_items_whose_facts_both_modes_know():
+    facts = [f"f{n}" for n in range(40)]
+    # FT knows the first 30 facts, ICL all 40; on reversed, each is right on the first 30 items, ICL on all
+    cells = {("reversals", "icl", "rephrased"): {0: fact_items([1] * 40, facts, "c")},
+             ("reversals", "ft", "rephrased"): {0: fact_items([1] * 30 + [0] * 10, facts, "c")},
+             ("reversals", "icl", "reversed"): {0: fact_items([1] * 40, facts)},
+             ("reversals", "ft", "reversed"): {0: fact_items([0] * 20 + [1] * 10 + [0] * 10, facts)}}
+    learned = {(w, m): LearnedCheck(w, m, ("rephrased",), (SeedCheck(0, 40 if m == "icl" else 39, 40),))
+               for w, m, _ in cells}
+    found = icl_beats_ft(scores(cells, learned=learned), 2, "reversals", "reversed").cases[0]
+    assert found.metric == "p(correct)" and found.n == 40
+    assert found.diff == pytest.approx(0.5 * 30 / 40)  # p(correct) 0.8 - 0.3 on the 30 items FT misses
+    assert found.known.n == 30  # the items of the facts FT knows (ICL knows them all)
+    assert found.known.diff == pytest.approx(0.5 * 20 / 30)  # on known facts FT is right on 10 of 30
+    assert found.accuracy.diff == pytest.approx(30 / 40)

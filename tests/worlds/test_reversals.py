@@ -97,3 +97,21 @@ def test_reversed_item_asks_for_the_converse(world):
 def test_sizes_out_of_range(kwargs, field):
     with pytest.raises(ValueError, match=field):
         reversals.Sizes(**kwargs)
+
+
+def test_each_fact_can_be_asked_several_times_each_in_its_own_wording():
+    from icft.worlds import build_world
+
+    world = build_world("reversals", seed=3, facts=12, articles_per_fact=1, reversed_per_fact=2,
+                        rephrasings_per_fact=3)
+    for split, per_fact in (("reversed", 2), ("rephrased", 3)):
+        items = world.items_in(split)
+        assert len(items) == 12 * per_fact
+        by_fact = Counter(item.fact_ids[0] for item in items)
+        assert set(by_fact.values()) == {per_fact}
+        for fact in by_fact:  # a fact's items differ in wording, never in what they ask
+            prompts = [item.prompt for item in items if item.fact_ids == (fact,)]
+            assert len(set(prompts)) == per_fact
+        assert sum(item.answer == 0 for item in items) == len(items) // 2  # the correct option first in half
+    check_world(world)  # every answer proved from the facts, every distractor refuted
+

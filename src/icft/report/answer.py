@@ -12,7 +12,8 @@ import math
 from collections import defaultdict
 from collections.abc import Callable
 
-from icft.evaluate.stats import ALPHA, ASSUMED_DISCORDANCE, POWER
+from icft.evaluate.learned import rule_text
+from icft.evaluate.stats import ALPHA, ASSUMED_DISCORDANCE, ASSUMED_PROB_SD, POWER, PRIMARY_METRIC
 from icft.learn.modes import is_mode, mode_label, mode_spec
 from icft.report.cases import Case, claim_text
 from icft.report.findings import (
@@ -92,6 +93,8 @@ def findings_json(name: str, kind: str, findings: dict[str, list[Finding]]) -> s
     record = {
         "study": name, "kind": kind, "alpha": ALPHA, "power": POWER, "margin": MARGIN,
         "assumed_discordance_before_a_run": ASSUMED_DISCORDANCE,
+        "primary_metric": PRIMARY_METRIC, "assumed_p_correct_sd_before_a_run": ASSUMED_PROB_SD,
+        "learned_check": rule_text(),
         "findings": [{"model": model, "number": f.number, "claim": f.claim, "verdict": f.verdict,
                       "sentence": f.sentence, "cases": [case_record(c, model) for c in f.cases]}
                      for model, found in findings.items() for f in found],

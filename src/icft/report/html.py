@@ -20,7 +20,7 @@ from icft.report.findings import DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN,
 from icft.report.results import StudyResults
 from icft.evaluate.learned import rule_text
 from icft.report.tables import (
-    Table, compare_table, learned_table, probability_table, to_html, to_markdown, world_table,
+    Table, compare_table, known_table, learned_table, probability_table, to_html, to_markdown, world_table,
 )
 
 if TYPE_CHECKING:  # only for an annotation: transfer_page imports this module
@@ -167,6 +167,12 @@ def _world_results(study: StudyResults, figure: FigureImage) -> Part:
     probability = probability_table(scores, figure.world)
     extra_html = to_html(probability) if probability else ""
     extra_md = f"\n{to_markdown(probability)}" if probability else ""
+    known = known_table(scores, figure.world)
+    if known:
+        legend = ("Knowing before generalizing: a mode knows a fact when it answers every control item that asks it; "
+                  "each generalization split is scored again on the items whose facts the mode knows.")
+        extra_html += f'<p class="legend">{html.escape(legend)}</p>\n{to_html(known, text_columns=len(known.header))}'
+        extra_md += f"\n{legend}\n\n{to_markdown(known)}"
     one_seed = [row[0] for row in table.rows if row[-1] == "1"]
     if one_seed:
         note = (f"{', '.join(one_seed)}: one seed, so the intervals cover the items only (not the variation "

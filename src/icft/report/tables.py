@@ -9,6 +9,7 @@ from icft.evaluate.stats import Estimate, mover
 from icft.learn.modes import MODES
 from icft.learn.modes import mode_label
 from icft.evaluate.learned import RECALL_FLOOR
+from icft.report.cases import cell_accuracy, cell_probability
 from icft.report.results import Scores, format_estimate
 
 MISSING = "—"
@@ -44,6 +45,47 @@ def probability_table(scores: Scores, world: str) -> Table | None:
     rows = [(mode_label(mode), *[_cell(scores.probability.get((world, mode, split))) for split in splits])
             for mode in scores.modes(world) if any((world, mode, split) in scores.probability for split in splits)]
     return Table(header=("p(correct)", *splits), rows=tuple(rows)) if rows else None
+
+
+def known_table(scores: Scores, world: str) -> Table | None:
+    """Knowing before generalizing: per mode, the facts it knows (every control item asking them answered), and per
+    generalization split its accuracy and p(correct) on the items whose facts it knows. It separates "did not
+    learn" from "learned, but does not generalize". None when the world's items (their facts) are not available."""
+    controls = scores.control_splits(world)
+    general = [split for split in scores.splits(world) if split not in controls]
+    rows = []
+    for mode in scores.modes(world):
+        known = scores.known(world, mode)
+        asked = _facts_asked(scores, world, mode)
+        if not known or not asked:
+            continue
+        cells = []
+        for split in general:
+            cell = scores.known_cell(world, split, mode)
+            everything = scores.cell(world, mode, split) or {}
+            total = sum(len(items.ids) for items in everything.values())
+            if not cell:
+                cells.append(f"0/{total} items")
+                continue
+            probability = cell_probability(cell)
+            cells.append(f"{cell_accuracy(cell).mean:.2f} on {sum(len(i.ids) for i in cell.values())}/{total} items"
+                         + (f", p(correct) {probability.mean:.2f}" if probability else ""))
+        rows.append((mode_label(mode), f"{sum(len(f) for f in known.values())}/{asked}", *cells))
+    header = ("mode", "facts known", *[f"{split}: on known facts" for split in general])
+    return Table(header=header, rows=tuple(rows)) if rows else None
+
+
+def _facts_asked(scores: Scores, world: str, mode: str) -> int:
+    """How many facts the control items of `mode`'s seeds ask, summed over seeds."""
+    asked = 0
+    for seed in scores.seeds.get((world, mode), ()):
+        facts = set()
+        for split in scores.control_splits(world):
+            items = scores.items.get((world, mode, split), {}).get(seed)
+            if items is not None and items.fact_ids is not None:
+                facts.update(f for ids in items.fact_ids for f in ids)
+        asked += len(facts)
+    return asked
 
 
 def learned_table(scores: Scores, world: str) -> Table:
