@@ -104,7 +104,8 @@ def test_the_report_opens_with_the_answer(report):
     answer = markdown.split("## The answer\n\n")[1].split("\n\n")[0].splitlines()
     assert markdown.index("## The answer") < markdown.index("## Results")
     assert 1 <= len(answer) <= 5 and all(line.startswith("- ") for line in answer)
-    assert answer[0].startswith("- Best mode per kind of split") and "reversed: ICL 0.9" in answer[0]
+    assert answer[0].startswith("- Highest accuracy per generalization split") and "reversals/reversed: ICL 0.9" in answer[0]
+    assert "rephrased" not in answer[0]  # a control split is never ranked
     assert answer[1].startswith("- Learned check: passed by ICL (reversals, reversal_curse), FT (reversals, "
                                 "reversal_curse), FT-global")
     assert "2 (ICL > FT on reversals/reversed: +0." in answer[2]

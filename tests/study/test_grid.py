@@ -120,10 +120,11 @@ def test_dry_run_plans_the_findings_comparisons_with_their_power(tiny_folder, tm
     assert ("7", "A > B", "reversals/reversed", "FT-split", "FT") in claims
     assert ("1", "A ≈ chance", "syllogisms/syllogism", "pretrained", "chance") in claims
     assert not any(row[0] == "3" for row in rows)  # no ICL on syllogisms
-    from icft.evaluate.stats import planned_mde
+    from icft.evaluate.stats import planned_prob_mde
 
-    items = int(next(row for row in rows if row[0] == "2")[5].split(" × ")[0])
-    assert next(row for row in rows if row[0] == "2")[6] == f"{planned_mde(items, 1):.2f}"
+    # p(correct), the primary metric, with a fact's items counted once: "items (facts) × seeds"
+    facts = int(next(row for row in rows if row[0] == "2")[5].split("(")[1].split(")")[0])
+    assert next(row for row in rows if row[0] == "2")[6] == f"{planned_prob_mde(facts, 1):.2f}"
 
 
 def test_the_cli_and_a_study_give_one_fine_tuning_one_run_id(tiny_folder, tmp_path):

@@ -30,19 +30,22 @@ def answer_lines(scores: Scores, findings: list[Finding]) -> list[str]:
 
 
 def best_modes(scores: Scores) -> str:
-    """Per generalization split name (over the worlds that have it): the mode with the highest mean accuracy;
-    the oracle's controls are upper bounds, not results, so they are never named best."""
-    means: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    """Per world and generalization split (never a control split, never pooled across worlds whose chance levels
+    differ): the valid mode with the highest accuracy, and the next. A mode that failed its learned check has no
+    meaningful score, and the oracle's controls are upper bounds, not results: neither is named."""
+    ranked: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
     for (world, mode, split), estimate in scores.accuracy.items():
-        if split not in scores.control_splits(world) and not (is_mode(mode) and mode_spec(mode).control):
-            means[split][mode].append(estimate.mean)
+        control = is_mode(mode) and mode_spec(mode).control
+        if split not in scores.control_splits(world) and not control and not scores.invalid(world, mode):
+            ranked[(world, split)].append((estimate.mean, mode))
     parts = []
-    for split, by_mode in means.items():
-        ranked = sorted(by_mode.items(), key=lambda kv: -sum(kv[1]) / len(kv[1]))
-        best, values = ranked[0]
-        runner_up = f" (next {mode_label(ranked[1][0])} {_mean(ranked[1][1]):.2f})" if len(ranked) > 1 else ""
-        parts.append(f"{split}: {mode_label(best)} {_mean(values):.2f}{runner_up}")
-    return "Best mode per kind of split (mean accuracy over its worlds): " + ("; ".join(parts) or "none") + "."
+    for (world, split), modes in ranked.items():
+        modes.sort(key=lambda pair: -pair[0])
+        (best, mode), rest = modes[0], modes[1:]
+        runner_up = f" (next {mode_label(rest[0][1])} {rest[0][0]:.2f})" if rest else ""
+        parts.append(f"{world}/{split}: {mode_label(mode)} {best:.2f}{runner_up}")
+    return ("Highest accuracy per generalization split, among modes that took in their facts (chance differs by "
+            "split; the findings below test it): " + ("; ".join(parts) or "none") + ".")
 
 
 def learned_summary(scores: Scores) -> str:
