@@ -27,10 +27,10 @@ The loop runs through accelerate's `Accelerator`, so on one CPU or GPU a plain c
 same code runs data-parallel when its script is started by a distributed launcher:
     accelerate launch --multi_gpu --num_processes 4 my_study.py           # DDP on 4 GPUs
     accelerate launch --use_fsdp --num_processes 4 my_study.py           # FSDP
-    accelerate launch --mixed_precision bf16 my_study.py                  # bf16 autocast
     ACCELERATE_USE_CPU=true torchrun --nproc_per_node 2 my_study.py      # DDP on CPU (gloo)
 Each process takes every n-th row of a step; a process with no row left runs a row with no labels, so every
-process joins every gradient all-reduce. The loss is normalized by the learned tokens of all processes, so
+process joins every gradient all-reduce (bf16 is the `precision` setting below, not accelerate's
+`--mixed_precision`). The loss is normalized by the learned tokens of all processes, so
 a run on 2 CPU processes gives the losses of the same run on one (checked to 1e-6, full and LoRA).
 
 Mixed precision (`precision` bf16; "auto" picks it where the hardware multiplies bf16 natively): the forward
