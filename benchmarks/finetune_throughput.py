@@ -1,34 +1,30 @@
-"""icft's fine-tuning loop vs transformers' `Trainer`: real tokens per second and peak memory, side by side.
+"""icft's fine-tuning loop in fp32 and bf16 vs transformers' `Trainer` in fp32 and bf16, side by side.
 
-    python benchmarks/finetune_throughput.py                  # full fine-tuning, CPU, one thread each
-    python benchmarks/finetune_throughput.py --lora           # LoRA on both sides
-    python benchmarks/finetune_throughput.py --steps 20 --threads 2
-    python benchmarks/finetune_throughput.py --world reversals --preset default --row-tokens 64 \
-        --micro-batch-tokens 256 --batch-tokens 512
+    python benchmarks/finetune_throughput.py                      # the default study's first fit, 1 thread each
+    python benchmarks/finetune_throughput.py --steps 30 --threads 2
+    python benchmarks/finetune_throughput.py --study configs/learning.toml --world semantic
 
-Both train the embedded model (`smollm2-135m`) on the documents of a world. The default is the paper's own
-fine-tuning corpus, the `semantic` world at its `paper` preset: 2,200 documents of 4-20 sentences, 34-232
-tokens (mean 120), in steps of ~17 documents (the paper used batches of 8-16). `reversals` documents are all
-12-24 tokens long, where padding costs the Trainer little. Both use the same learning rate, schedule,
-gradient clipping, optimizer (torch's fused AdamW, the Trainer's default), number of steps and real tokens
-per optimizer step:
-  icft     packed rows of `--row-tokens` (no padding, block-diagonal attention), `--micro-batch-tokens` per
-           forward, `--batch-tokens` per step;
-  Trainer  its standard padding collator (`DataCollatorForLanguageModeling(mlm=False)`), a per-device batch
-           of `micro-batch-tokens / mean document length` documents and the same number of accumulation steps.
+All four train the embedded model (`smollm2-135m`) on the documents of a world of a study config (default: the
+first world of `configs/default.toml`, reversals at 24 facts, one article each), with that study's fine-tuning
+settings for the world (LoRA r16 on every projection, lr 2e-3 constant after 2 warmup steps, 8 documents a step,
+gradient clipping 1.0, torch's fused AdamW: the Trainer's default), for the same number of optimizer steps:
+  icft     packed rows of `row_tokens` (no padding, block-diagonal attention), `precision` fp32 and bf16;
+  Trainer  its standard padding collator (`DataCollatorForLanguageModeling(mlm=False)`), a per-device batch of
+           the same 8 documents' count, fp32 and `bf16=True` (CPU autocast).
 
-Each trainer is its own fresh subprocess, so its peak resident memory (`ru_maxrss`) is its own. The two
-take their optimizer steps in lockstep, taking turns at going first: after each step a worker waits until
-the other has taken the same step, so both are timed under the same load from whatever else runs on the
-machine (on a shared machine, separate back-to-back runs differ by tens of percent; two identical workers
-in lockstep agree within about 5%). A step's time runs from the go signal to the
-end of its optimizer step (an optimizer-step hook, the same for both); throughput counts real
-(non-padding) tokens over the steps after `--warmup`. Both report their mean training loss as a sanity
-check (not equal: the batches differ, and the Trainer's collator also masks the end-of-text label, since
-this tokenizer pads with its end-of-text token).
+Each is its own fresh subprocess. They take their optimizer steps in lockstep, taking turns at going first:
+after each step a worker waits until the others have taken the same step, so all are timed under the same load
+from whatever else runs on the machine (on a shared machine, separate back-to-back runs differ by tens of
+percent). A step's time runs from the go signal to the end of its optimizer step (an optimizer-step hook, the
+same for all); throughput counts real (non-padding) tokens over the steps after `--warmup`.
+
+The two icft runs take the same rows in the same order (same seed), so their losses are comparable step by step:
+`loss_gap` compares their final training loss (the mean over the last epoch, which the default 24 steps end
+exactly: 3 steps an epoch). The Trainer's losses are a sanity check only (its batches differ).
 
 The last line printed is:
-  finetune_throughput: vs_trainer=<icft tokens/s / Trainer tokens/s> peak_mem_ratio=<icft peak / Trainer peak>
+  finetune_throughput: vs_trainer=<icft best tokens/s / Trainer best> bf16_speedup=<icft bf16 / icft fp32>
+  loss_gap=<|final loss bf16 - fp32| / fp32> peak_mem_ratio=<icft best peak / Trainer best peak>
 """
 
 from __future__ import annotations
@@ -42,28 +38,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from icft.models.registry import DEFAULT_MODEL
 
 PREFIX = "finetune-bench:"  # marks the worker's protocol lines among whatever the libraries print
+WORKERS = ("icft-fp32", "icft-bf16", "trainer-fp32", "trainer-bf16")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help="a model name or local folder (default: embedded)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (icft's device setting)")
-    parser.add_argument("--steps", type=int, default=12, help="measured optimizer steps (after the warmup)")
-    parser.add_argument("--warmup", type=int, default=2, help="optimizer steps not measured")
-    parser.add_argument("--world", default="semantic", help="the world whose train documents both train on")
-    parser.add_argument("--preset", default="paper", help="the world's size preset")
-    # rows just over the longest document: attention cost grows with the row, and 256 leaves ~1% padding
-    parser.add_argument("--row-tokens", type=int, default=256, help="icft's packing row (>= the longest document)")
-    parser.add_argument("--micro-batch-tokens", type=int, default=1024)
-    parser.add_argument("--batch-tokens", type=int, default=2048)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--lora", action="store_true", help="LoRA (rank 16, attention + MLP) instead of full FT")
+    parser.add_argument("--study", default=str(Path(__file__).parents[1] / "configs" / "default.toml"),
+                        help="the study config whose fit is measured (default: configs/default.toml)")
+    parser.add_argument("--world", default=None, help="the label of its world (default: the first)")
+    parser.add_argument("--steps", type=int, default=21, help="measured optimizer steps (after the warmup)")
+    parser.add_argument("--warmup", type=int, default=3, help="optimizer steps not measured")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of each worker")
-    parser.add_argument("--worker", choices=["icft", "trainer"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.warmup < 1 or args.steps < 1:
         parser.error("--warmup and --steps must be at least 1")
@@ -74,17 +67,18 @@ def main() -> None:
 
 
 def run_in_lockstep(argv: list[str], steps: int) -> dict[str, dict]:
-    """Start both workers, let them take each optimizer step in turn, and collect their results."""
+    """Start the workers, let them take each optimizer step in turn, and collect their results."""
     workers = {}
-    for name in ("icft", "trainer"):
+    for name in WORKERS:
         log = tempfile.TemporaryFile(mode="w+")  # stderr: progress bars and warnings, shown on failure
         command = [sys.executable, __file__, *argv, "--worker", name]
         workers[name] = (subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                           text=True), log)
-    for step in range(1, steps + 2):  # the last round lets both finish and report
-        order = list(workers.items())
-        for name, (process, log) in order if step % 2 else order[::-1]:  # neither always goes first
-            if step > 1:  # step 1 (loading and the first step) runs in both at once
+    order = list(workers.items())
+    for step in range(1, steps + 2):  # the last round lets all finish and report
+        turn = step % len(order)
+        for name, (process, log) in order[turn:] + order[:turn]:  # each goes first in turn
+            if step > 1:  # step 1 (loading and the first step) runs in all at once
                 process.stdin.write("go\n")
                 process.stdin.flush()
             if step <= steps:
@@ -123,7 +117,8 @@ def work(args) -> None:
         started[:] = [time.perf_counter(), time.process_time()]
 
     register_optimizer_step_post_hook(after_step)
-    result = run_icft(args) if args.worker == "icft" else run_trainer(args)
+    kind, precision = args.worker.split("-")
+    result = run_icft(args, precision) if kind == "icft" else run_trainer(args, precision)
     measured = times[args.warmup : args.warmup + args.steps]
     result["seconds"] = sum(wall for wall, _ in measured)
     result["cpu_seconds"] = sum(cpu for _, cpu in measured)
@@ -131,63 +126,59 @@ def work(args) -> None:
     print(f"{PREFIX} result {json.dumps(result)}", flush=True)
 
 
-def documents(tokenizer, args) -> tuple[list[str], float]:
-    """The world's train documents and their mean length in tokens (end-of-text included)."""
+def study_fit(args):
+    """The world and `FinetuneConfig` of the study's fit on it, run for exactly warmup + steps steps."""
+    import dataclasses
+
+    from icft.study.config import finetune_config, load_study_config
     from icft.worlds import build_world
 
-    texts = [doc.text for doc in build_world(args.world, preset=args.preset).documents]
-    lengths = [len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    return texts, statistics.mean(lengths)
+    study = load_study_config(args.study)
+    spec = next((w for w in study.worlds if args.world in (None, w.label)), None)
+    if spec is None:
+        sys.exit(f"{args.study} has no world labelled {args.world!r}")
+    world = build_world(spec.name, preset=spec.preset, **spec.sizes)
+    config = finetune_config(spec.finetune, study.finetune)
+    steps = args.warmup + args.steps
+    per_epoch = math.ceil(len(world.documents) / (config.batch_examples or 1))  # enough epochs for the steps
+    config = dataclasses.replace(config, epochs=math.ceil(steps / per_epoch) + 1, max_steps=steps,
+                                 target_loss=None, save_weights=False)
+    if config.batch_examples is None:
+        sys.exit("the benchmark needs a study whose [finetune] sets batch_examples (the Trainer's batch size)")
+    return world, config
 
 
-def run_icft(args) -> dict:
-    from icft.learn.examples import TrainingExample
-    from icft.learn.finetune import FinetuneConfig, finetune, plan_steps
-    from icft.learn.packing import tokenize_examples
+def run_icft(args, precision: str) -> dict:
+    import dataclasses
+
+    from icft.learn.examples import document_examples
+    from icft.learn.finetune import finetune
     from icft.models import load
 
+    world, config = study_fit(args)
     loaded = load(args.model, device=args.device)
-    texts, _ = documents(loaded.tokenizer, args)
-    examples = [TrainingExample("", text) for text in texts]
-    lengths = [len(e) for e in tokenize_examples(examples, loaded.tokenizer)]
-    epochs = math.ceil((args.warmup + args.steps) * args.batch_tokens / sum(lengths)) + 1  # a few rows to spare
-    config = FinetuneConfig(
-        epochs=epochs, max_steps=args.warmup + args.steps, learning_rate=args.learning_rate, lr_schedule="constant",
-        row_tokens=args.row_tokens, micro_batch_tokens=args.micro_batch_tokens, batch_tokens=args.batch_tokens,
-        weight_decay=0.0, grad_clip=1.0, seed=0, lora=args.lora,
-    )
-    result = finetune(loaded, examples, config, progress=False)
-    mean_loss = statistics.mean(log.loss for log in result.curve)
-    return {"tokens": sum(log.tokens for log in result.curve[args.warmup :]), "mean_loss": mean_loss,
-            "padded_fraction": _padded_fraction(plan_steps(lengths, config), lengths, config)}
+    result = finetune(loaded, document_examples(world), dataclasses.replace(config, precision=precision),
+                      progress=False)
+    return {"tokens": sum(log.tokens for log in result.curve[args.warmup :]), "final_loss": result.epoch_losses[-1],
+            "mean_loss": statistics.mean(log.loss for log in result.curve), "padded_fraction": 0.0,
+            "losses": [log.loss for log in result.curve]}
 
 
-def _padded_fraction(plan, lengths, config) -> float:
-    """The share of positions the packed micro-batches spend on padding (rows padded to the longest)."""
-    per_micro = config.micro_batch_tokens // config.row_tokens
-    real = positions = 0
-    for step in plan:
-        for at in range(0, len(step), per_micro):
-            filled = [sum(lengths[i] for i in row) for row in step[at : at + per_micro]]
-            real, positions = real + sum(filled), positions + max(filled) * len(filled)
-    return 1 - real / positions
-
-
-def run_trainer(args) -> dict:
+def run_trainer(args, precision: str) -> dict:
     import torch
+    from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
     from icft.models import load
 
+    world, config = study_fit(args)
     loaded = load(args.model, device=args.device)
-    texts, mean_length = documents(loaded.tokenizer, args)
     tokenizer = loaded.tokenizer
+    texts = [doc.text for doc in world.documents]
     dataset = [{"input_ids": ids + [tokenizer.eos_token_id]}
                for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    per_device = max(1, round(args.micro_batch_tokens / mean_length))
-    accumulation = args.batch_tokens // args.micro_batch_tokens
     padding_collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
-    real, padded = [], []  # per micro-batch, in the order the Trainer consumes them
+    real, padded = [], []  # per batch, in the order the Trainer consumes them
 
     def collate(features):
         batch = padding_collator(features)
@@ -195,47 +186,48 @@ def run_trainer(args) -> dict:
         padded.append(batch["attention_mask"].numel())
         return batch
 
-    model = loaded.model
-    if args.lora:
-        from peft import LoraConfig, get_peft_model
-
-        model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=[
-            "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], task_type="CAUSAL_LM"))
+    model = get_peft_model(loaded.model, LoraConfig(
+        r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        target_modules=list(config.lora_targets), task_type="CAUSAL_LM"))
     with tempfile.TemporaryDirectory() as out:
         training = TrainingArguments(
-            output_dir=out, max_steps=args.warmup + args.steps, per_device_train_batch_size=per_device,
-            gradient_accumulation_steps=accumulation, learning_rate=args.learning_rate, lr_scheduler_type="constant",
-            warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0, optim="adamw_torch_fused", seed=0,
-            use_cpu=loaded.device.type == "cpu",
-            save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
-            dataloader_num_workers=0,
+            output_dir=out, max_steps=config.max_steps, per_device_train_batch_size=config.batch_examples,
+            gradient_accumulation_steps=1, learning_rate=config.learning_rate,
+            lr_scheduler_type="constant_with_warmup", warmup_steps=config.warmup_steps, weight_decay=0.0,
+            max_grad_norm=config.grad_clip, optim="adamw_torch_fused", seed=0, bf16=precision == "bf16",
+            use_cpu=loaded.device.type == "cpu", save_strategy="no", logging_strategy="no", report_to="none",
+            disable_tqdm=True, dataloader_num_workers=0,
         )
         torch.manual_seed(0)
         trainer = Trainer(model=model, args=training, train_dataset=dataset, data_collator=collate)
         output = trainer.train()
-    first = args.warmup * accumulation  # micro-batches before the measured steps
-    return {"tokens": sum(real[first : (args.warmup + args.steps) * accumulation]),
-            "mean_loss": output.training_loss, "per_device_batch": per_device,
-            "padded_fraction": 1 - sum(real) / sum(padded)}
+    return {"tokens": sum(real[args.warmup : config.max_steps]), "final_loss": math.nan,
+            "mean_loss": output.training_loss, "padded_fraction": 1 - sum(real) / sum(padded)}
 
 
 def report(results: dict[str, dict], args) -> None:
-    """A table of both trainers, then the ratios (the last line is the summary)."""
-    print(f"{'LoRA' if args.lora else 'full FT'} of {args.model} on the {args.world} ({args.preset}) documents: {args.steps} steps after "
-          f"{args.warmup}, {args.batch_tokens} real tokens per step, {args.threads} thread(s) each, in lockstep")
-    print(f"{'':8} {'tokens/s':>9} {'tokens/CPU-s':>13} {'peak MB':>8} {'padding':>8} {'mean loss':>10}")
+    """A table of the four runs, then the ratios (the last line is the summary)."""
+    print(f"LoRA fit of {args.model} from {args.study} ({args.world or 'first world'}): {args.steps} steps after "
+          f"{args.warmup}, {args.threads} thread(s) each, four workers in lockstep")
+    print(f"{'':13} {'tokens/s':>9} {'tokens/CPU-s':>13} {'peak MB':>8} {'padding':>8} {'mean loss':>10} "
+          f"{'final loss':>11}")
     rate, peak = {}, {}
     for name, result in results.items():
         rate[name] = result["tokens"] / result["seconds"]
         peak[name] = result["peak_rss_mb"]
-        print(f"{name:8} {rate[name]:>9.1f} {result['tokens'] / result['cpu_seconds']:>13.1f} {peak[name]:>8.0f} "
-              f"{result['padded_fraction']:>8.0%} {result['mean_loss']:>10.3f}")
-    print(f"Trainer per-device batch: {results['trainer']['per_device_batch']} documents, "
-          f"{args.batch_tokens // args.micro_batch_tokens} accumulation steps; icft rows of {args.row_tokens} tokens")
-    speed, memory = rate["icft"] / rate["trainer"], peak["icft"] / peak["trainer"]
-    if not (math.isfinite(speed) and math.isfinite(memory)):
-        sys.exit("a run measured no time or no memory")
-    print(f"finetune_throughput: vs_trainer={speed:.2f} peak_mem_ratio={memory:.2f}")
+        print(f"{name:13} {rate[name]:>9.1f} {result['tokens'] / result['cpu_seconds']:>13.1f} {peak[name]:>8.0f} "
+              f"{result['padded_fraction']:>8.0%} {result['mean_loss']:>10.3f} {result['final_loss']:>11.4f}")
+    trainer = max(("trainer-fp32", "trainer-bf16"), key=rate.get)
+    icft = max(("icft-fp32", "icft-bf16"), key=rate.get)
+    fp32, bf16 = results["icft-fp32"]["final_loss"], results["icft-bf16"]["final_loss"]
+    step_gap = max(abs(a - b) / a for a, b in zip(results["icft-fp32"]["losses"], results["icft-bf16"]["losses"]))
+    print(f"best: {icft} and {trainer}; icft bf16 vs fp32, largest relative gap of one step's loss: {step_gap:.3f}")
+    speed, speedup, gap, memory = rate[icft] / rate[trainer], rate["icft-bf16"] / rate["icft-fp32"], \
+        abs(bf16 - fp32) / fp32, peak[icft] / peak[trainer]
+    if not all(math.isfinite(x) for x in (speed, speedup, gap, memory)):
+        sys.exit("a run measured no time, no memory or no loss")
+    print(f"finetune_throughput: vs_trainer={speed:.2f} bf16_speedup={speedup:.2f} loss_gap={gap:.3f} "
+          f"peak_mem_ratio={memory:.2f}")
 
 
 if __name__ == "__main__":

@@ -59,8 +59,7 @@ EOF
 # 2. the ICL scoring benchmark, 3. the fine-tuning benchmark
 if [ "$reduced" = 1 ]; then
   scoring=(--world reversals --naive-items 1 --documents 16)
-  training=(--world reversals --preset default --steps 2 --warmup 1 --row-tokens 256 --micro-batch-tokens 256
-            --batch-tokens 512)
+  training=(--steps 2 --warmup 1)
 else
   scoring=()
   training=()

@@ -5,7 +5,7 @@ import torch
 
 from icft.errors import IcftError
 from icft.learn.examples import TrainingExample
-from icft.learn.finetune import FinetuneConfig, finetune, plan_steps
+from icft.learn.finetune import FinetuneConfig, finetune, plan_steps, plateaued
 from tiny_models import tiny_model
 
 DOCS = [
@@ -80,6 +80,39 @@ def test_an_unreachable_target_stops_at_the_cap_and_says_it_was_not_met():
     result = finetune(tiny_model(), EXAMPLES, FinetuneConfig(epochs=3, target_loss=1e-4, **SMALL), progress=False)
     assert result.epochs == 3 and result.stopped_by == "epochs" and result.criterion_met is False
     assert result.summary()["criterion_met"] is False and result.summary()["target_loss"] == 1e-4
+
+
+# Gemma3-270M LoRA on reversal_curse (target 0.3): down to a floor near 0.47, then 0.41-0.55 for 20 epochs
+GEMMA_FLAT = [4.4, 1.67, 0.96, 0.70, 0.56, 0.48, 0.45, 0.41, 0.47, 0.52, 0.44, 0.55, 0.43, 0.49, 0.42, 0.50]
+# SmolLM2 plain FT on reversals (target 0.2): a steady fall to 0.198 in 14 epochs
+SMOLLM_STEADY = [6.15, 4.22, 2.95, 1.91, 1.14, 0.80, 0.62, 0.50, 0.41, 0.34, 0.29, 0.25, 0.22, 0.198]
+
+
+@pytest.mark.parametrize(
+    "losses, fires_at",
+    [
+        (GEMMA_FLAT, 11),  # three epochs after its best (0.41 at epoch 8) without a 5% gain on it
+        (SMOLLM_STEADY, None),
+        ([1.0 * 0.98**n for n in range(40)], None),  # 2% an epoch is slow but still falling
+        ([0.6, 0.35, 0.28, 0.24, 0.21, 0.26, 0.23, 0.22, 0.25, 0.28, 0.21, 0.24], 8),  # FT-split near its floor
+        ([5.0, 5.1, 5.2], None),  # no epochs before the window yet
+    ],
+)
+def test_the_plateau_rule_fires_on_a_flat_loss_and_never_on_a_steady_fall(losses, fires_at):
+    fired = next((n for n in range(1, len(losses) + 1) if plateaued(losses[:n], 3, 0.05)), None)
+    assert fired == fires_at
+
+
+def test_a_flat_loss_stops_a_fit_with_a_target_as_plateau():
+    flat = dict(epochs=12, learning_rate=1e-9, target_loss=1e-4, **SMALL)  # the loss cannot move
+    result = finetune(tiny_model(), EXAMPLES, FinetuneConfig(**flat, plateau_window=2), progress=False)
+    assert result.stopped_by == "plateau" and result.epochs == 3 and result.criterion_met is False
+    assert result.summary()["stopped_by"] == "plateau"
+    off = finetune(tiny_model(), EXAMPLES, FinetuneConfig(**{**flat, "epochs": 4}, plateau_window=0),
+                   progress=False)
+    untargeted = finetune(tiny_model(), EXAMPLES, FinetuneConfig(**{**flat, "epochs": 4, "target_loss": None}),
+                          progress=False)
+    assert off.stopped_by == untargeted.stopped_by == "epochs" and off.epochs == untargeted.epochs == 4
 
 
 def test_epoch_loss_weighs_steps_by_their_learned_tokens():
@@ -204,6 +237,13 @@ def test_an_example_longer_than_a_row_stops_before_training():
         ({"lora_dropout": 1.0}, "lora_dropout"),
         ({"lora_targets": []}, "lora_targets"),
         ({"lora_targets": "q_proj"}, "lora_targets"),
+        ({"precision": "fp16"}, "precision"),
+        ({"precision": None}, "precision"),
+        ({"plateau_window": -1}, "plateau_window"),
+        ({"plateau_window": 2.5}, "plateau_window"),
+        ({"plateau_window": None}, "plateau_window"),
+        ({"plateau_tolerance": 1.0}, "plateau_tolerance"),
+        ({"plateau_tolerance": -0.01}, "plateau_tolerance"),
     ],
 )
 def test_bad_config_values_name_their_field(values, field):

@@ -59,7 +59,8 @@ def run_finetune_command(world_dir, model_name: str, out, lora: bool = False, sp
     if db is None:
         return None
     files = {"files": [hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] for path in augmented]}
-    training = training_identity(mode, config, split or "independent", files if augmented else None)
+    training = training_identity(mode, config, split or "independent", files if augmented else None,
+                                 device or "auto")
     with ResultsStore(db) as store:
         summary = evaluate_world(loaded, world, str(world_dir), mode, store, seed=seed, training=training)
     console.print(summary_table(summary))

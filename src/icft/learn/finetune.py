@@ -17,8 +17,9 @@ What happens:
   3. AdamW (torch), a transformers scheduler, and LoRA from peft; with LoRA the adapter is saved and, by
      default, merged into the weights (`merge_and_unload`) so later scoring sees a plain model;
   4. with `target_loss`, training stops at the end of the first epoch whose mean training loss is at most
-     that ("train until learned"; `epochs` is then the cap); the result records the epoch losses, why it
-     stopped and whether the criterion was met (`FinetuneResult.summary`);
+     that ("train until learned"; `epochs` is then the cap), or earlier when the epoch loss has gone flat
+     (`plateaued`: "learned or flat"); the result records the epoch losses, why it stopped and whether the
+     criterion was met (`FinetuneResult.summary`);
   5. `loaded.model` is replaced by the trained model; `out_dir` gets the weights (`model/`) or adapter
      (`adapter/`) as safetensors, `training_curve.json` and `finetune_config.json`.
 
@@ -26,11 +27,18 @@ The loop runs through accelerate's `Accelerator`, so on one CPU or GPU a plain c
 same code runs data-parallel when its script is started by a distributed launcher:
     accelerate launch --multi_gpu --num_processes 4 my_study.py           # DDP on 4 GPUs
     accelerate launch --use_fsdp --num_processes 4 my_study.py           # FSDP
-    accelerate launch --mixed_precision bf16 my_study.py                  # bf16 autocast
     ACCELERATE_USE_CPU=true torchrun --nproc_per_node 2 my_study.py      # DDP on CPU (gloo)
 Each process takes every n-th row of a step; a process with no row left runs a row with no labels, so every
-process joins every gradient all-reduce. The loss is normalized by the learned tokens of all processes, so
+process joins every gradient all-reduce (bf16 is the `precision` setting below, not accelerate's
+`--mixed_precision`). The loss is normalized by the learned tokens of all processes, so
 a run on 2 CPU processes gives the losses of the same run on one (checked to 1e-6, full and LoRA).
+
+Mixed precision (`precision` bf16; "auto" picks it where the hardware multiplies bf16 natively): the forward
+runs under `torch.autocast`, so matrix products take bf16 inputs, while the weights, the LoRA parameters, their
+gradients and the optimizer state stay fp32, and the loss is computed in fp32 from the upcast logits. On a CPU
+the attention then runs `eager` (bf16 products, fp32 softmax): torch's CPU SDPA kernel is twice as slow in bf16
+as in fp32. Casting the *weights* to bf16 instead does not train like fp32: an update smaller than half a bf16
+step of its weight (2^-9 of it) rounds away, so full fine-tuning at lr 1e-4 all but stalls.
 
 An example longer than `row_tokens` is an `IcftError` (not truncated: truncation would silently drop facts).
 """
@@ -57,6 +65,7 @@ from icft.learn.examples import TrainingExample
 from icft.learn.finetune_config import LR_SCHEDULES, FinetuneConfig
 from icft.learn.packing import IGNORE, TokenizedExample, collate_rows, pack_rows, tokenize_examples
 from icft.models import LoadedModel
+from icft.models.device import resolve_precision
 
 
 @dataclass(frozen=True)
@@ -106,10 +115,12 @@ class FinetuneResult:
     # mean loss per learned token of the world's own text (documents or their sentences, never augmentations) in
     # each finished epoch: the quantity the stopping rule compares with `target_loss`
     epoch_losses: list[float] = field(default_factory=list)
-    stopped_by: str = "epochs"  # target_loss (the criterion was met) | epochs (the cap) | max_steps
+    # target_loss (the criterion was met) | plateau (the loss went flat first) | epochs (the cap) | max_steps
+    stopped_by: str = "epochs"
     target_loss: float | None = None
     # each epoch's mean over every learned token, augmentations included (empty when there were none)
     epoch_losses_with_augmentations: list[float] = field(default_factory=list)
+    precision: str = "fp32"  # of the matrix products: fp32 | bf16 (the resolved setting)
 
     @property
     def criterion_met(self) -> bool | None:
@@ -124,7 +135,7 @@ class FinetuneResult:
                 "seconds": round(self.seconds, 3), "final_loss": self.final_loss,
                 "last_step_loss": self.curve[-1].loss if self.curve else math.nan,
                 "epoch_losses": self.epoch_losses, "target_loss": self.target_loss,
-                "stopped_by": self.stopped_by, "criterion_met": self.criterion_met,
+                "stopped_by": self.stopped_by, "criterion_met": self.criterion_met, "precision": self.precision,
                 **({"epoch_losses_with_augmentations": self.epoch_losses_with_augmentations}
                    if self.epoch_losses_with_augmentations else {})}
 
@@ -155,15 +166,18 @@ def finetune(
     # training runs where the model was loaded: on a GPU machine a CPU-loaded model stays on the CPU, so a
     # study's fine-tuned cells are scored on the same device as its others
     accelerator = Accelerator(cpu=loaded.device.type == "cpu")
+    config = dataclasses.replace(config, precision=resolve_precision(config.precision, loaded.device))
     torch.manual_seed(config.seed)  # LoRA initialization and dropout
     tokenizer = loaded.tokenizer
     tokenized = tokenize_examples(examples, tokenizer)
     epochs = plan_epochs([len(e) for e in tokenized], config)
     plan = [rows for epoch in epochs for rows in epoch]
     attn_implementation = getattr(loaded.model.config, "_attn_implementation", None)
+    attention = _training_attention(attn_implementation, config.precision, loaded.device)
     dtype = next(loaded.model.parameters()).dtype
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     model = _trainable_model(loaded.model, config)
+    frozen = _frozen_weights_in_bf16(model) if config.precision == "bf16" else {}
     optimizer = _optimizer(model, config, accelerator.device)
     model, optimizer = accelerator.prepare(model, optimizer)
     # not prepared: accelerate would step it once per process, but our steps are already global
@@ -176,13 +190,14 @@ def finetune(
     all_data_losses: list[float] = []  # with the augmentations too (only when there are any)
     stopped_by = "max_steps" if config.max_steps is not None and config.max_steps < len(plan) else "epochs"
     model.train()
+    loaded.model.config._attn_implementation = attention  # the model reads it at every forward
     start = time.perf_counter()
     bar = _progress_bar(len(plan), enabled=progress and accelerator.is_local_main_process)
     for epoch in epochs:
         totals = StepTotals()
         for rows in epoch:
             learning_rate = scheduler.get_last_lr()[0]
-            step = _train_step(accelerator, model, tokenized, rows, config, pad_id, (attn_implementation, dtype))
+            step = _train_step(accelerator, model, tokenized, rows, config, pad_id, (attention, dtype))
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -197,15 +212,23 @@ def finetune(
         if config.target_loss is not None and epoch_losses[-1] <= config.target_loss:
             stopped_by = "target_loss"
             break
+        if (config.target_loss is not None and config.plateau_window
+                and plateaued(epoch_losses, config.plateau_window, config.plateau_tolerance)):
+            stopped_by = "plateau"
+            break
     bar.close()
     seconds = time.perf_counter() - start
     model.eval()
+    loaded.model.config._attn_implementation = attn_implementation
+    for module, weight in frozen.items():  # the fp32 weights again (and tied ones tied again), before any merge
+        module.weight = weight
     # --- save --------------------------------------------------------------------------------------------
     out = Path(out_dir) if out_dir is not None else None
     loaded.model = _finish_model(accelerator, model, loaded, config, out)
     result = FinetuneResult(len(curve), sum(log.tokens for log in curve), seconds, curve, out,
                             epochs=len(epoch_losses), epoch_losses=epoch_losses, stopped_by=stopped_by,
-                            target_loss=config.target_loss, epoch_losses_with_augmentations=all_data_losses)
+                            target_loss=config.target_loss, epoch_losses_with_augmentations=all_data_losses,
+                            precision=config.precision)
     if out is not None and accelerator.is_main_process:
         _write_records(out, result, loaded, config, len(examples))
     return result
@@ -245,6 +268,40 @@ def plan_epochs(lengths: Sequence[int], config: FinetuneConfig) -> list[list[lis
         if steps:
             epochs.append(steps)
     return epochs
+
+
+def plateaued(epoch_losses: Sequence[float], window: int, tolerance: float) -> bool:
+    """Whether the epoch loss has gone flat: the best of the last `window` epochs is not below the best of the
+    epochs before them by more than `tolerance` of it (so it needs at least `window` + 1 epochs).
+
+    A steady fall of even 2% an epoch never fires it (window 3, tolerance 0.05); a loss that bounces around a
+    floor fires it `window` epochs after its best.
+    """
+    if len(epoch_losses) <= window:
+        return False
+    before, recent = min(epoch_losses[:-window]), min(epoch_losses[-window:])
+    return recent > before * (1 - tolerance)
+
+
+def _training_attention(implementation: str | None, precision: str, device: torch.device) -> str | None:
+    """The attention implementation training runs: the model's, except eager for sdpa on a CPU in bf16."""
+    if implementation == "sdpa" and precision == "bf16" and device.type == "cpu":
+        return "eager"  # torch's CPU SDPA takes 5.8 ms per layer forward and backward in bf16, eager 2.4 (T=142)
+    return implementation
+
+
+def _frozen_weights_in_bf16(model: torch.nn.Module) -> dict[torch.nn.Module, torch.nn.Parameter]:
+    """Give every frozen linear layer (LoRA's base layers, the LM head) a bf16 copy of its weight for the fit.
+
+    Autocast would make the same copy at every forward (it caches casts of trainable weights only); this makes
+    it once. A tied LM head is untied for the fit. Returns the fp32 weights, to put back after training.
+    """
+    originals = {}
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear) and not module.weight.requires_grad:
+            originals[module] = module.weight
+            module.weight = torch.nn.Parameter(module.weight.detach().to(torch.bfloat16), requires_grad=False)
+    return originals
 
 
 def _trainable_model(model: torch.nn.Module, config: FinetuneConfig) -> torch.nn.Module:
@@ -302,7 +359,9 @@ def _train_step(accelerator, model, tokenized: list[TokenizedExample], rows: lis
             targets = batch.targets  # (B, T)
             learned = targets != IGNORE  # (B, T)
             # logits only where there is a target: no vocabulary projection for prompts, padding, last tokens
-            logits = model(**batch.model_inputs(*attention), logits_to_keep=learned).logits  # (N, V)
+            # (a 2-D bool `logits_to_keep` selects hidden[learned], in the order of targets[learned])
+            with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+                logits = model(**batch.model_inputs(*attention), logits_to_keep=learned).logits  # (N, V)
             token_losses = F.cross_entropy(logits.float(), targets[learned], reduction="none")  # (N,)
             summed = token_losses.sum()
             # DDP averages gradients over processes; scaling by `world` makes that the mean over all tokens

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 LLAMA_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 LR_SCHEDULES = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,11 @@ class FinetuneConfig:
     # (per learned token, over the whole epoch) is at most this; it reads only the training data, never a
     # test split. None = always train `epochs` epochs
     target_loss: float | None = None
+    # ... or stop when the epoch loss has gone flat (only with `target_loss`: a fit that trains until learned):
+    # at the end of an epoch, when the best of the last `plateau_window` epoch losses is not below the best of the
+    # epochs before them by more than `plateau_tolerance` (relative). 0 = no plateau rule
+    plateau_window: int = 3
+    plateau_tolerance: float = 0.05
     learning_rate: float = 1e-4
     lr_schedule: str = "cosine"  # constant | linear | cosine (after linear warmup)
     warmup_steps: int = 0
@@ -38,6 +44,9 @@ class FinetuneConfig:
     lora_targets: tuple[str, ...] = LLAMA_PROJECTIONS
     merge_lora: bool = True  # merge the adapter into the weights after training (the adapter is saved first)
     save_weights: bool = True  # write the weights or adapter to out_dir (curve and config are always written)
+    # matrix products in bf16 (weights, LoRA parameters and optimizer state stay fp32): "auto" is bf16 where the
+    # hardware multiplies bf16 natively (`icft.models.device.resolve_precision`), a run records what it resolved to
+    precision: str = "auto"
 
     def __post_init__(self):
         if isinstance(self.lora_targets, str) or not isinstance(self.lora_targets, (list, tuple)):
@@ -49,7 +58,7 @@ class FinetuneConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("warmup_steps", "weight_decay", "grad_clip"):
+        for name in ("warmup_steps", "weight_decay", "grad_clip", "plateau_window"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)!r}")
         for name in ("max_steps", "batch_examples", "target_loss"):
@@ -57,6 +66,10 @@ class FinetuneConfig:
                 raise ValueError(f"{name} must be positive or None, got {getattr(self, name)!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if not 0 <= self.plateau_tolerance < 1:
+            raise ValueError(f"plateau_tolerance must be in [0, 1), got {self.plateau_tolerance!r}")
         if not 0 <= self.lora_dropout < 1:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
         if not self.lora_targets or not all(isinstance(t, str) and t for t in self.lora_targets):
@@ -100,3 +113,4 @@ class FinetuneConfig:
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+

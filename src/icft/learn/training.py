@@ -28,14 +28,18 @@ def mode_examples(mode: str, world: World, split: str = "independent",
 
 
 def training_identity(mode: str, finetune: FinetuneConfig, split: str = "independent",
-                      augment: dict | None = None) -> dict:
+                      augment: dict | None = None, device: str = "auto") -> dict:
     """Everything that determines the model `mode` fine-tunes (hashed into its run id).
 
     `augment` says where an augmented mode's texts come from (a study's generator settings, or the digests of
     the files `icft finetune` was given); the sentence split counts only for modes that train on sentences.
+    The precision is the one `finetune` resolves on `device` (fp32 or bf16, never auto), as its records say.
     """
+    from icft.models.device import resolve_device, resolve_precision
+
+    precision = resolve_precision(finetune.precision, resolve_device(device))
     spec = mode_spec(mode)
-    out = {"data": list(spec.train_on), "finetune": finetune.to_dict()}
+    out = {"data": list(spec.train_on), "finetune": {**finetune.to_dict(), "precision": precision}}
     if "sentences" in spec.train_on:
         out["split"] = split
     if (spec.augmentations or spec.oracle) and finetune.target_loss is not None:

@@ -169,7 +169,8 @@ def _criterion(fit: dict) -> str:
         return f"{fit.get('stopped_by', 'epochs')} (no target)"
     if fit.get("criterion_met"):
         return f"loss ≤ {fit['target_loss']:g}"
-    return f"{fit.get('stopped_by', 'epochs')} cap, loss > {fit['target_loss']:g}"
+    stopped = fit.get("stopped_by", "epochs")  # the cap (epochs, max_steps), or a plateau: "learned or flat"
+    return f"{stopped}{'' if stopped == 'plateau' else ' cap'}, loss > {fit['target_loss']:g}"
 
 
 def _cell(estimate: Estimate | None) -> str:

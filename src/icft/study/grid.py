@@ -241,7 +241,7 @@ class Study(StudyRunner):
         from icft.learn.training import training_identity
 
         return training_identity(cell.mode, self.finetune_settings(cell), self.config.split,
-                                 self.config.augment.model_dump())
+                                 self.config.augment.model_dump(), self.config.device)
 
     def examples(self, cell: Cell, world: World) -> list:
         from icft.learn.training import mode_examples
