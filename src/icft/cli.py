@@ -285,6 +285,14 @@ def main() -> None:
         if e.code == 130:
             print(INTERRUPTED, file=sys.stderr)
         raise
+    except Exception as e:  # a full disk outside a study's own run (which says what it kept), e.g. its report
+        from icft.store.lock import disk_full_error
+
+        error = disk_full_error(e, None)
+        if error is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from pathlib import Path
 from icft.errors import IcftError
 from icft.store.identity import canonical_json, code_version
 from icft.store.layout import CellKey
+from icft.store.lock import disk_full_error
 from icft.store.records import ItemResult, RunRecord, RunSpec, TaskResult, TransferRun
 
 SCHEMA_VERSION = 3
@@ -112,8 +113,8 @@ class ResultsStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._create_schema()
         except (sqlite3.DatabaseError, OSError) as e:
-            raise IcftError(f"{self.path} is not a usable results database ({e}): choose another results file") \
-                from None
+            unusable = IcftError(f"{self.path} is not a usable results database ({e}): choose another results file")
+            raise disk_full_error(e, self.path) or unusable from None
 
     def close(self) -> None:
         self._db.close()

@@ -29,7 +29,7 @@ from icft.learn.modes import mode_spec
 from icft.study.augmentations import generator_source, oracle_file, world_modes
 from icft.study.config import StudyConfig, WorldSpec, finetune_config
 from icft.study.costs import estimate_seconds
-from icft.study.runner_base import StudyRunner, claim_folder, minutes, run_or_plan
+from icft.study.runner_base import StudyRunner, minutes, run_or_plan
 from icft.store import CellKey, ResultsStore, RunSpec
 from icft.store.layout import augment_file, finetune_folder, generation_cache, world_folder
 from icft.worlds import build_world, check_world, load_world, save_world
@@ -72,9 +72,8 @@ class Study(StudyRunner):
     def run(self, progress: bool = True) -> list[EvalSummary]:
         cells = expand_grid(self.config)
         self.refuse_oracle(cells)
-        claim_folder(self.out, self.config)
         summaries = []
-        with ResultsStore(self.db_path) as store, _grid_progress(progress) as bar:
+        with self.claimed(), ResultsStore(self.db_path) as store, _grid_progress(progress) as bar:
             status = {cell: self._is_done(cell, store) for cell in cells}
             costs = {cell: self.estimate(cell) for cell in cells}
             task = bar.add_task("study", total=sum(costs.values()),

@@ -4,8 +4,10 @@ weights dropped once scored (unless `keep_weights`), and the run-or-dry-run wrap
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -14,6 +16,7 @@ from rich.table import Table
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
 from icft.store import CONFIG_FILE, RESULTS_DB
+from icft.store.lock import exclusive_use
 from icft.study.config import StudyConfig
 
 
@@ -34,6 +37,15 @@ class StudyRunner:
     @property
     def db_path(self) -> Path:
         return self.out / RESULTS_DB
+
+    @contextlib.contextmanager
+    def claimed(self) -> Iterator[None]:
+        """The whole run: the folder locked against a second process and claimed for this config; a full disk
+        ends it in one line (every finished cell is already committed to the store)."""
+        check_models(self.config)  # a typo fails before the folder exists
+        with exclusive_use(self.db_path, str(self.out), f"the finished cells are kept in {self.db_path}"):
+            claim_folder(self.out, self.config)
+            yield
 
     def release_weights(self, run_folder: Path) -> None:
         """Once a fine-tuned model is scored its weights go, unless the config keeps them."""
@@ -91,11 +103,7 @@ def check_models(config: StudyConfig) -> None:
 
 
 def claim_folder(out: Path, config: StudyConfig) -> None:
-    """Record the config in `out`; a folder holding a different study is refused (its results would mix).
-
-    Every model name is resolved first, so a typo fails before the folder records a config.
-    """
-    check_models(config)
+    """Record the config in `out`; a folder holding a different study is refused (its results would mix)."""
     out.mkdir(parents=True, exist_ok=True)
     resolved = config.model_dump(mode="json")
     path = out / CONFIG_FILE

@@ -28,7 +28,7 @@ from icft.jsonl import write_text_atomic
 from icft.study.config import StudyConfig, finetune_config
 from icft.store import BASE, ResultsStore, RunSpec, content_digest, transfer_key
 from icft.store.layout import finetune_folder
-from icft.study.runner_base import StudyRunner, claim_folder, minutes, run_or_plan
+from icft.study.runner_base import StudyRunner, minutes, run_or_plan
 from icft.tasks.schema import Task, cell_relation
 
 
@@ -124,9 +124,8 @@ class TransferStudy(StudyRunner):
     def run(self, progress: bool = True) -> int:
         """Run every missing piece of the grid; returns the number of fits trained by this call."""
         fits = self.fits()  # builds and checks every task first: a bad task file leaves no folder behind
-        claim_folder(self.out, self.config)
         trained = 0
-        with ResultsStore(self.db_path) as store, _progress(progress) as bar:
+        with self.claimed(), ResultsStore(self.db_path) as store, _progress(progress) as bar:
             total = bar.add_task("transfer study", total=len(self.config.models) * len(self.config.seeds) + len(fits))
             for model in self.config.models:
                 for seed in self.config.seeds:
