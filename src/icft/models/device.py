@@ -6,6 +6,7 @@ score with a GPU one. On a GPU that supports it, bf16 is the default precision; 
 
 from __future__ import annotations
 
+import os
 import re
 
 import torch
@@ -45,3 +46,11 @@ def precision_name(dtype: torch.dtype) -> str:
 def device_precision(setting: str) -> str:
     """The precision models get on the device of `setting` (what a run records before any model loads)."""
     return precision_name(default_dtype(resolve_device(setting)))
+
+
+def device_label(setting: str) -> str:
+    """The hardware a speed was measured on: "cpu (2 cores)", "NVIDIA H200 (bfloat16)"."""
+    device = resolve_device(setting)
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} ({precision_name(default_dtype(device))})"
+    return f"cpu ({os.cpu_count()} cores)"

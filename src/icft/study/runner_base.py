@@ -5,6 +5,7 @@ weights dropped once scored (unless `keep_weights`), and the run-or-dry-run wrap
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Iterator
@@ -47,6 +48,24 @@ class StudyRunner:
             claim_folder(self.out, self.config)
             yield
 
+    @functools.cached_property
+    def device_label(self) -> str:
+        from icft.models.device import device_label
+
+        return device_label(self.config.device)
+
+    @functools.cached_property
+    def history(self):
+        """Earlier timings of this study and of the user's earlier ones (`icft.study.history`), read once."""
+        from icft.study.history import History
+
+        return History(self.db_path, self.device_label)
+
+    def record_timing(self, store, model: str, step: str, tokens: float, seconds: float) -> None:
+        from icft.study.history import Timing, record_timing
+
+        record_timing(store, Timing(model, self.device_label, step, tokens, seconds))
+
     def release_weights(self, run_folder: Path) -> None:
         """Once a fine-tuned model is scored its weights go, unless the config keeps them."""
         from icft.models import drop_finetuned_weights
@@ -84,13 +103,16 @@ class SharedModel:
     def __init__(self, device: str = "auto"):
         self.device = device
         self._loaded = None
+        self.loading_seconds = 0.0  # spent loading so far: a cell's timing leaves it out
 
     def get(self, name: str):
         from icft.models import load
 
         if self._loaded is None or self._loaded.name != name:
             self._loaded = None  # free the previous model before loading the next
+            start = time.perf_counter()
             self._loaded = load(name, device=self.device)
+            self.loading_seconds += time.perf_counter() - start
         return self._loaded
 
 
