@@ -1,6 +1,15 @@
+import os
+
 import pytest
 
 from tiny_models import tiny_model
+
+
+@pytest.fixture(scope="session", autouse=True)
+def timings_outside_the_users_cache(tmp_path_factory):
+    """Studies keep their timings in the user's cache for later estimates (`icft.study.history`); the tests' (and
+    their subprocesses') go to a file of their own."""
+    os.environ["ICFT_TIMINGS"] = str(tmp_path_factory.mktemp("history") / "timings.jsonl")
 
 
 @pytest.fixture

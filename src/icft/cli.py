@@ -270,10 +270,9 @@ def report_command(
 
 
 def main() -> None:
-    # deprecation notices from inside transformers and torch (about their own internals) are not the user's to act
-    # on: without this, every fine-tuning and scoring prints two of them
-    for module in ("transformers", "torch"):
-        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+    # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` inside PeftModel (icft never does):
+    # not the user's to act on; pyproject.toml's pytest filters name the same exception
+    warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
     try:
         app()
     except IcftError as e:
@@ -286,6 +285,14 @@ def main() -> None:
         if e.code == 130:
             print(INTERRUPTED, file=sys.stderr)
         raise
+    except Exception as e:  # a full disk outside a study's own run (which says what it kept), e.g. its report
+        from icft.store.lock import disk_full_error
+
+        error = disk_full_error(e, None)
+        if error is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from rich.console import Console
 from icft.evaluate.runner import EvalSummary, eval_config, evaluate_world, summary_table
 from icft.models import DEFAULT_MODEL, load
 from icft.store import ResultsStore
+from icft.store.lock import exclusive_use
 from icft.worlds.io import load_world
 
 
@@ -18,7 +19,9 @@ def run_eval_command(world_dir: str | Path, model_name: str, mode: str, db: str 
     """`icft eval`: load the world and model, evaluate (resuming), print the table."""
     eval_config(mode, subsample, template)  # bad options fail before the model loads
     world = load_world(world_dir)
-    with ResultsStore(db) as store:  # a bad results path fails before the model loads
+    kept = f"the items scored so far are kept in {db}"
+    # a bad path fails before the model loads
+    with ResultsStore(db) as store, exclusive_use(Path(db), str(db), kept):
         loaded = load(model_name or DEFAULT_MODEL, device=device or "auto")
         summary = evaluate_world(loaded, world, str(Path(world_dir)), mode, store, seed=seed, subsample=subsample,
                                  template=template)

@@ -234,7 +234,7 @@ def _prefill(model, prefix: list[int], token_budget: int):
             input_ids=torch.tensor([chunk.ids], device=model.device),  # (1, Q)
             position_ids=torch.tensor([chunk.positions], device=model.device),
             attention_mask=_attention_mask(model, chunk, start),
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
             logits_to_keep=1,
         )
@@ -256,7 +256,7 @@ def _run_row(model, row: _Row, cache, context_len: int, last_logprobs) -> torch.
             input_ids=torch.tensor([row.ids], device=device),  # (1, Q)
             position_ids=torch.tensor([row.positions], device=device),
             attention_mask=_attention_mask(model, row, context_len),
-            past_key_values=cache,
+            cache=cache,
             use_cache=cache is not None,
             logits_to_keep=needed,
         )

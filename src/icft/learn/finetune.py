@@ -50,6 +50,7 @@ import dataclasses
 import json
 import math
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -399,10 +400,16 @@ def _finish_model(accelerator, model, loaded: LoadedModel, config: FinetuneConfi
     unwrapped = accelerator.unwrap_model(model)
     if out is not None and config.save_weights:
         target = out / ("adapter" if config.lora else "model")
+        # written beside, then renamed: a full disk or a kill never leaves half a model for a rerun to reuse
+        partial = out / f".{target.name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
         state = accelerator.get_state_dict(model)  # gathers FSDP shards; the plain state dict otherwise
-        unwrapped.save_pretrained(target, is_main_process=accelerator.is_main_process, state_dict=state)
-        if not config.lora and accelerator.is_main_process:
-            loaded.tokenizer.save_pretrained(target)
+        unwrapped.save_pretrained(partial, is_main_process=accelerator.is_main_process, state_dict=state)
+        if accelerator.is_main_process:
+            if not config.lora:
+                loaded.tokenizer.save_pretrained(partial)
+            shutil.rmtree(target, ignore_errors=True)
+            partial.rename(target)
     if config.lora and config.merge_lora:
         # a plain model again; peft froze the base weights, so thaw them as a freshly loaded model is
         unwrapped = unwrapped.merge_and_unload().requires_grad_(True)

@@ -7,6 +7,7 @@ has its own `precision` setting (the dtype of its matrix products), resolved her
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -75,3 +76,11 @@ def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
         return False
     flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def device_label(setting: str) -> str:
+    """The hardware a speed was measured on: "cpu (2 cores)", "NVIDIA H200 (bfloat16)"."""
+    device = resolve_device(setting)
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} ({precision_name(default_dtype(device))})"
+    return f"cpu ({os.cpu_count()} cores)"

@@ -121,7 +121,7 @@ def _prefill(model, prefix: list[int]):
     if not prefix:
         return None
     cache = DynamicCache(config=model.config)
-    model(input_ids=torch.tensor([prefix], device=model.device), past_key_values=cache, use_cache=True,
+    model(input_ids=torch.tensor([prefix], device=model.device), cache=cache, use_cache=True,
           logits_to_keep=1)
     return cache
 
@@ -134,8 +134,8 @@ def _generate_batch(model, prefix, cache, batch: list[list[int]], config, tokeni
     input_ids = torch.tensor(rows, device=model.device)  # (B, L + width)
     kwargs = {}
     if cache is not None:
-        kwargs["past_key_values"] = copy.deepcopy(cache)
-        kwargs["past_key_values"].batch_repeat_interleave(len(batch))  # (1, ...) -> (B, ...)
+        kwargs["cache"] = copy.deepcopy(cache)
+        kwargs["cache"].batch_repeat_interleave(len(batch))  # (1, ...) -> (B, ...)
     criteria = StoppingCriteriaList([_StopStrings(tokenizer, stop, input_ids.shape[1])]) if stop else None
     out = model.generate(
         input_ids=input_ids,

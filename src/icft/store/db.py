@@ -13,6 +13,8 @@ Tables (schema version in `PRAGMA user_version`):
                 tokens, seconds, losses, the stopping rule and whether it was met; in transfer studies also the
                 mean absolute weight change). A transfer run names its fit in its config; a fine-tuned cell of
                 an icl_vs_ft study has its run id as fit id
+  timings       model, device, step, amount, seconds, recorded_at: how long a step (train, score, icl) took
+                for how many tokens, for the time estimates of later runs (`icft.study.history`)
   transfer_runs a view of the transfer studies' runs, with columns named for what they hold: test_task,
                 task_id, variant, train_task, train_size (in `runs` the test task is the world label and the
                 variant the mode: `transfer_key`)
@@ -34,9 +36,10 @@ from pathlib import Path
 from icft.errors import IcftError
 from icft.store.identity import canonical_json, code_version
 from icft.store.layout import CellKey
+from icft.store.lock import disk_full_error
 from icft.store.records import ItemResult, RunRecord, RunSpec, TaskResult, TransferRun
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 60.0
 RUNNING, FINISHED = "running", "finished"
 
@@ -95,7 +98,18 @@ CREATE VIEW transfer_runs AS SELECT
     config, code_version, started_at, finished_at, status
 FROM runs WHERE json_extract(config, '$.kind') = 'transfer';
 """
-_MIGRATIONS = {1: _SCHEMA, 2: _SCHEMA_V2, 3: _SCHEMA_V3}  # version -> what turns the one before into it
+# version 4: how long each step took, for the time estimates (`icft.study.history`)
+_SCHEMA_V4 = """
+CREATE TABLE timings (
+    model TEXT NOT NULL,
+    device TEXT NOT NULL,
+    step TEXT NOT NULL,
+    amount REAL NOT NULL,
+    seconds REAL NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+"""
+_MIGRATIONS = {1: _SCHEMA, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}  # version -> what turns the one before into it
 
 
 class ResultsStore:
@@ -112,8 +126,8 @@ class ResultsStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._create_schema()
         except (sqlite3.DatabaseError, OSError) as e:
-            raise IcftError(f"{self.path} is not a usable results database ({e}): choose another results file") \
-                from None
+            unusable = IcftError(f"{self.path} is not a usable results database ({e}): choose another results file")
+            raise disk_full_error(e, self.path) or unusable from None
 
     def close(self) -> None:
         self._db.close()
@@ -263,6 +277,16 @@ class ResultsStore:
     def fit_stats(self, fit_id: str) -> dict | None:
         row = self._db.execute("SELECT stats FROM fits WHERE fit_id = ?", (fit_id,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def add_timing(self, model: str, device: str, step: str, amount: float, seconds: float) -> None:
+        """Record that `step` (train, score, icl) of `model` on `device` took `seconds` for `amount` tokens."""
+        with self._write():
+            self._db.execute("INSERT INTO timings (model, device, step, amount, seconds, recorded_at) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (model, device, step, amount, seconds, _now()))
+
+    def timings(self) -> list[tuple[str, str, str, float, float]]:
+        """Every recorded timing as (model, device, step, amount, seconds), oldest first."""
+        return self._db.execute("SELECT model, device, step, amount, seconds FROM timings ORDER BY rowid").fetchall()
 
     def _require_unfinished(self, run_id: str) -> None:
         if self._require_run(run_id) == FINISHED:

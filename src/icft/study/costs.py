@@ -1,11 +1,15 @@
-"""Rough cost of a study cell, for `--dry-run` and the grid's ETA.
+"""What a study cell costs, for `--dry-run` and the grid's ETA: the tokens each step works through, times the
+seconds per token that step took before (`icft.study.history`), or the constants below when there is no history.
 
-Rates were measured with smollm2-135m (fp32) on a 2-core CPU; other models and machines scale roughly with
+The constants were measured with smollm2-135m (fp32) on a 2-core CPU; other models and machines scale roughly with
 parameter count and speed. Tokens are estimated from characters (nonsense words run ~3 characters a token)
-so an estimate needs no tokenizer.
+so an estimate needs no tokenizer; a speed from history is per estimated token too (training's per trained token,
+which the fit counts), so it corrects the estimate of characters per token as well.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from icft.learn.modes import mode_spec
 from icft.worlds.schema import World
@@ -17,17 +21,18 @@ TRAINED_TOKENS_PER_S = 250.0  # forward + backward + AdamW step, full fine-tunin
 GENERATED_TOKENS_PER_S = 40.0  # batched greedy generation
 AUGMENT_TOKENS_PER_REQUEST = {"local": 60, "global": 150}  # what generation typically uses before a stop
 EPOCHS_TO_TARGET = 10  # epochs the default study's fits take to reach their target loss (measured)
+ICL_ATTENTION = 0.5  # each option token also attends over the long context: half again its cost
+
+# the steps of a cell: scoring without a context (pretrained, fine-tuned), scoring with the ICL context (its
+# prefill included), fine-tuning, and the augmentations' generation
+SCORE, ICL, TRAIN, GENERATE = "score", "icl", "train", "generate"
 
 
-def estimate_seconds(world: World, mode: str, config, finetune_overrides: dict | None = None) -> float:
-    """Seconds one cell of `mode` on `world` should take: scoring, plus training and augmentation if any."""
-    option_tokens = sum(len(i.prompt + o) for i in world.items for o in i.options) / CHARS_PER_TOKEN
-    doc_tokens = sum(len(d.text) for d in world.documents) / CHARS_PER_TOKEN
-    seconds = option_tokens / SCORED_TOKENS_PER_S
+def cell_tokens(world: World, mode: str, config, finetune_overrides: dict | None = None) -> dict[str, float]:
+    """The tokens each step of a cell of `mode` on `world` works through, by step."""
+    option_tokens, doc_tokens = _option_tokens(world), _doc_tokens(world)
     spec = mode_spec(mode)
-    if spec.context:
-        seconds += doc_tokens * config.icl.subsample / PREFILL_TOKENS_PER_S
-        seconds += option_tokens * 0.5 / SCORED_TOKENS_PER_S  # attention over the long context
+    tokens = {ICL: option_tokens + doc_tokens * config.icl.subsample} if spec.context else {SCORE: option_tokens}
     if spec.finetunes:
         from icft.study.config import finetune_config
 
@@ -41,12 +46,40 @@ def estimate_seconds(world: World, mode: str, config, finetune_overrides: dict |
             per_step = (finetune.batch_examples * doc_tokens / max(len(world.documents), 1)
                         if finetune.batch_examples else finetune.batch_tokens)
             trained = min(trained, finetune.max_steps * per_step)
-        seconds += trained / TRAINED_TOKENS_PER_S
-    for strategy in spec.augmentations:
-        requests = world_sentences(world) if strategy == "local" else len(world.documents)
-        seconds += requests * AUGMENT_TOKENS_PER_REQUEST[strategy] / GENERATED_TOKENS_PER_S
-    return seconds
+        tokens[TRAIN] = trained
+    generated = sum((world_sentences(world) if strategy == "local" else len(world.documents))
+                    * AUGMENT_TOKENS_PER_REQUEST[strategy] for strategy in spec.augmentations)
+    if generated:
+        tokens[GENERATE] = generated
+    return tokens
+
+
+def constant_rate(step: str, world: World, config) -> float:
+    """Seconds per token of `step` from the constants (ICL's depends on the share of context in its tokens)."""
+    if step == ICL:
+        option_tokens, context = _option_tokens(world), _doc_tokens(world) * config.icl.subsample
+        seconds = context / PREFILL_TOKENS_PER_S + option_tokens * (1 + ICL_ATTENTION) / SCORED_TOKENS_PER_S
+        return seconds / max(option_tokens + context, 1.0)
+    return 1 / {SCORE: SCORED_TOKENS_PER_S, TRAIN: TRAINED_TOKENS_PER_S, GENERATE: GENERATED_TOKENS_PER_S}[step]
+
+
+def estimate_seconds(world: World, mode: str, config, finetune_overrides: dict | None = None,
+                     rate: Callable[[str], float | None] | None = None) -> float:
+    """Seconds one cell of `mode` on `world` should take: scoring, plus training and augmentation if any.
+
+    `rate(step)` is a measured speed (seconds per token) or None; without one a step takes the constants'."""
+    measured = (rate or (lambda step: None))
+    return sum(tokens * (measured(step) or constant_rate(step, world, config))
+               for step, tokens in cell_tokens(world, mode, config, finetune_overrides).items())
 
 
 def world_sentences(world: World) -> int:
     return sum(d.text.count(".") + d.text.count("?") for d in world.documents)
+
+
+def _option_tokens(world: World) -> float:
+    return sum(len(i.prompt + o) for i in world.items for o in i.options) / CHARS_PER_TOKEN
+
+
+def _doc_tokens(world: World) -> float:
+    return sum(len(d.text) for d in world.documents) / CHARS_PER_TOKEN

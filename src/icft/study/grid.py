@@ -14,12 +14,14 @@ Ctrl-C or kill -9 does only the missing cells. What is expensive and shared is c
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from icft.errors import IcftError
 from icft.evaluate.runner import EvalSummary, eval_config, evaluate_world, run_spec, stored_summary
@@ -28,8 +30,8 @@ from icft.evaluate.learned import SeedCheck, gets_facts, passes, rates_line, see
 from icft.learn.modes import mode_spec
 from icft.study.augmentations import generator_source, oracle_file, world_modes
 from icft.study.config import StudyConfig, WorldSpec, finetune_config
-from icft.study.costs import estimate_seconds
-from icft.study.runner_base import StudyRunner, claim_folder, minutes, run_or_plan
+from icft.study.costs import ICL, SCORE, TRAIN, cell_tokens, estimate_seconds
+from icft.study.runner_base import StudyRunner, minutes, run_or_plan
 from icft.store import CellKey, ResultsStore, RunSpec
 from icft.store.layout import augment_file, finetune_folder, generation_cache, world_folder
 from icft.worlds import build_world, check_world, load_world, save_world
@@ -72,9 +74,8 @@ class Study(StudyRunner):
     def run(self, progress: bool = True) -> list[EvalSummary]:
         cells = expand_grid(self.config)
         self.refuse_oracle(cells)
-        claim_folder(self.out, self.config)
         summaries = []
-        with ResultsStore(self.db_path) as store, _grid_progress(progress) as bar:
+        with self.claimed(), ResultsStore(self.db_path) as store, _grid_progress(progress) as bar:
             status = {cell: self._is_done(cell, store) for cell in cells}
             costs = {cell: self.estimate(cell) for cell in cells}
             task = bar.add_task("study", total=sum(costs.values()),
@@ -87,9 +88,13 @@ class Study(StudyRunner):
                 if cell.world.path is None and not (folder / "test.jsonl").exists():
                     save_world(self.world(cell.world, cell.seed), folder)
             for n, cell in enumerate(cells, start=1):
-                bar.update(task, description=f"cell {n}/{len(cells)}: {cell.label}")
+                bar.update(task, description=f"cell {n}/{len(cells)}: {cell.label}", cell_started=time.monotonic(),
+                           cell_cost=0.0 if status[cell] else costs[cell])
+                started, loading = time.perf_counter(), self._base.loading_seconds
                 summaries.append(self.run_cell(cell, store, progress))
                 if not status[cell]:
+                    seconds = time.perf_counter() - started - (self._base.loading_seconds - loading)
+                    self._record_scoring_time(cell, store, summaries[-1], seconds)
                     bar.advance(task, costs[cell])
         return summaries
 
@@ -108,8 +113,7 @@ class Study(StudyRunner):
                           "-" if done else minutes(seconds))
         if store is not None:
             store.close()
-        table.caption = (f"{len(cells)} cells; about {minutes(left)} left on a 2-core CPU with a 135M model "
-                         "(scale by model size and hardware)")
+        table.caption = f"{len(cells)} cells; about {minutes(left)} left, {self.history.describe()}"
         return table
 
     def planned_table(self) -> Table:
@@ -196,7 +200,8 @@ class Study(StudyRunner):
         return check
 
     def estimate(self, cell: Cell) -> float:
-        return estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config, cell.world.finetune)
+        return estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config, cell.world.finetune,
+                                rate=lambda step: self.history.rate(cell.model, step))
 
     def cell_spec(self, cell: Cell) -> RunSpec:
         """The run a cell stores; its id says whether the cell is done, before any work."""
@@ -288,6 +293,7 @@ class Study(StudyRunner):
         # the fit's record (steps, tokens, seconds, losses, the stopping rule and whether it was met) is keyed by
         # the cell's run id; the report joins it with the run's control-split accuracy (the learned check)
         store.add_fit(fit_id, training, {**result.summary(), "examples": len(examples)})
+        self.record_timing(store, cell.model, TRAIN, result.tokens_trained, result.seconds)
         with_augmentations = result.epoch_losses_with_augmentations
         all_data = f" ({with_augmentations[-1]:.3f} with the augmentations)" if with_augmentations else ""
         self.console.print(f"trained {result.steps} steps ({result.epochs} epochs) to loss {result.final_loss:.3f} on "
@@ -309,11 +315,35 @@ class Study(StudyRunner):
     def _is_done(self, cell: Cell, store: ResultsStore) -> bool:
         return store.run_status(self.cell_spec(cell).run_id) == "finished"
 
+    # ---- timings for later estimates (`icft.study.history`) ------------------------------------------
+
+    def _record_scoring_time(self, cell: Cell, store: ResultsStore, summary: EvalSummary, seconds: float) -> None:
+        """A pretrained or ICL cell's scoring speed (a fine-tuned cell's time is mostly its fit, recorded apart)."""
+        if mode_spec(cell.mode).finetunes or not summary.n_scored:
+            return
+        world = self.world(cell.world, cell.seed)
+        tokens = cell_tokens(world, cell.mode, self.config)
+        step = ICL if ICL in tokens else SCORE
+        share = summary.n_scored / len(world.items)  # a resumed cell scores only its missing items
+        self.record_timing(store, cell.model, step, tokens[step] * share, seconds)
+
+
 def run_study(config: StudyConfig, out: str | Path, dry_run: bool = False, progress: bool = True,
               console: Console | None = None) -> list[EvalSummary]:
     return run_or_plan(Study(config, out, console), dry_run, progress) or []
 
 
 def _grid_progress(enabled: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-                    TimeRemainingColumn(), disable=not enabled)
+    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), _EstimatedLeft(),
+                    disable=not enabled)
+
+
+class _EstimatedLeft(ProgressColumn):
+    """The ETA from the cells' estimates (history or constants, as the dry run's): the cells still to run, less
+    the time the current one has run (never below zero for it)."""
+
+    def render(self, task) -> Text:
+        left = (task.total or 0) - task.completed
+        if "cell_started" in task.fields:
+            left -= min(task.fields["cell_cost"], time.monotonic() - task.fields["cell_started"])
+        return Text(f"ETA ~{minutes(max(left, 0.0))}", style="progress.remaining")

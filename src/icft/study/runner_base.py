@@ -4,8 +4,11 @@ weights dropped once scored (unless `keep_weights`), and the run-or-dry-run wrap
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -14,6 +17,7 @@ from rich.table import Table
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
 from icft.store import CONFIG_FILE, RESULTS_DB
+from icft.store.lock import exclusive_use
 from icft.study.config import StudyConfig
 
 
@@ -34,6 +38,33 @@ class StudyRunner:
     @property
     def db_path(self) -> Path:
         return self.out / RESULTS_DB
+
+    @contextlib.contextmanager
+    def claimed(self) -> Iterator[None]:
+        """The whole run: the folder locked against a second process and claimed for this config; a full disk
+        ends it in one line (every finished cell is already committed to the store)."""
+        check_models(self.config)  # a typo fails before the folder exists
+        with exclusive_use(self.db_path, str(self.out), f"the finished cells are kept in {self.db_path}"):
+            claim_folder(self.out, self.config)
+            yield
+
+    @functools.cached_property
+    def device_label(self) -> str:
+        from icft.models.device import device_label
+
+        return device_label(self.config.device)
+
+    @functools.cached_property
+    def history(self):
+        """Earlier timings of this study and of the user's earlier ones (`icft.study.history`), read once."""
+        from icft.study.history import History
+
+        return History(self.db_path, self.device_label)
+
+    def record_timing(self, store, model: str, step: str, tokens: float, seconds: float) -> None:
+        from icft.study.history import Timing, record_timing
+
+        record_timing(store, Timing(model, self.device_label, step, tokens, seconds))
 
     def release_weights(self, run_folder: Path) -> None:
         """Once a fine-tuned model is scored its weights go, unless the config keeps them."""
@@ -72,13 +103,16 @@ class SharedModel:
     def __init__(self, device: str = "auto"):
         self.device = device
         self._loaded = None
+        self.loading_seconds = 0.0  # spent loading so far: a cell's timing leaves it out
 
     def get(self, name: str):
         from icft.models import load
 
         if self._loaded is None or self._loaded.name != name:
             self._loaded = None  # free the previous model before loading the next
+            start = time.perf_counter()
             self._loaded = load(name, device=self.device)
+            self.loading_seconds += time.perf_counter() - start
         return self._loaded
 
 
@@ -91,11 +125,7 @@ def check_models(config: StudyConfig) -> None:
 
 
 def claim_folder(out: Path, config: StudyConfig) -> None:
-    """Record the config in `out`; a folder holding a different study is refused (its results would mix).
-
-    Every model name is resolved first, so a typo fails before the folder records a config.
-    """
-    check_models(config)
+    """Record the config in `out`; a folder holding a different study is refused (its results would mix)."""
     out.mkdir(parents=True, exist_ok=True)
     resolved = config.model_dump(mode="json")
     path = out / CONFIG_FILE

@@ -19,16 +19,18 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
 from icft.errors import IcftError
 from icft.models.device import device_precision
 from icft.jsonl import write_text_atomic
 from icft.study.config import StudyConfig, finetune_config
+from icft.study.costs import TRAIN
 from icft.store import BASE, ResultsStore, RunSpec, content_digest, transfer_key
 from icft.store.layout import finetune_folder
-from icft.study.runner_base import StudyRunner, claim_folder, minutes, run_or_plan
+from icft.study.runner_base import StudyRunner, minutes, run_or_plan
 from icft.tasks.schema import Task, cell_relation
 
 
@@ -124,9 +126,8 @@ class TransferStudy(StudyRunner):
     def run(self, progress: bool = True) -> int:
         """Run every missing piece of the grid; returns the number of fits trained by this call."""
         fits = self.fits()  # builds and checks every task first: a bad task file leaves no folder behind
-        claim_folder(self.out, self.config)
         trained = 0
-        with ResultsStore(self.db_path) as store, _progress(progress) as bar:
+        with self.claimed(), ResultsStore(self.db_path) as store, _progress(progress) as bar:
             total = bar.add_task("transfer study", total=len(self.config.models) * len(self.config.seeds) + len(fits))
             for model in self.config.models:
                 for seed in self.config.seeds:
@@ -180,7 +181,8 @@ class TransferStudy(StudyRunner):
         config = finetune_config({}, self.config.finetune, seed=fit.seed, save_weights=self.config.keep_weights)
         model = load(fit.model, device=self.config.device)  # fine-tuning changes the model in place: never train the shared base copy
         self.console.print(f"fine-tuning {fit.label}: {len(examples)} examples")
-        result = finetune(model, examples, config, out_dir=folder, progress=False)
+        result = finetune(model, examples, config, out_dir=folder, progress=not bar.disable)  # steps, with an ETA
+        self.record_timing(store, fit.model, TRAIN, result.tokens_trained, result.seconds)
         stats = {**result.summary(), "examples": len(examples),
                  **self._train_score(model, task, fit),
                  "mean_abs_weight_change": mean_abs_weight_change(self._base.get(fit.model).model, model.model)}
@@ -235,5 +237,6 @@ def run_transfer_study(config: StudyConfig, out: str | Path, dry_run: bool = Fal
 
 
 def _progress(enabled: bool) -> Progress:
+    """The grid's bar (the unmodified model's scorings, then the fits) and each test task's, each with an ETA."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    disable=not enabled)
+                    TextColumn("ETA"), TimeRemainingColumn(), disable=not enabled)
