@@ -75,7 +75,7 @@ def test_the_augmentation_preset_draws_the_curve_within_the_budget(tmp_path):
     cells = expand_grid(preset)
     # ft-oracle-local writes each fact's reversal and rephrasing once: the curve's point at 2 per fact
     assert {c.mode for c in cells if c.world.label == "reversals"} == {
-        "icl", "ft", "ft-oracle-local", "ft-oracle-local@1", "ft-oracle-local@4"}
+        "icl", "ft", "ft-oracle-local", "ft-oracle-global", "ft-oracle-local@1", "ft-oracle-local@4"}
     study = Study(preset, tmp_path)
     assert sum(study.estimate(cell) for cell in cells) < 15 * 60  # the estimate runs high (it is an upper bound)
     paper = load_study_config(configs / "paper.toml")
