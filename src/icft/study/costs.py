@@ -7,6 +7,7 @@ so an estimate needs no tokenizer.
 
 from __future__ import annotations
 
+from icft.learn.finetune_config import FinetuneConfig
 from icft.learn.modes import mode_spec
 from icft.worlds.schema import World
 
@@ -19,8 +20,11 @@ AUGMENT_TOKENS_PER_REQUEST = {"local": 60, "global": 150}  # what generation typ
 EPOCHS_TO_TARGET = 10  # epochs the default study's fits take to reach their target loss (measured)
 
 
-def estimate_seconds(world: World, mode: str, config, finetune_overrides: dict | None = None) -> float:
-    """Seconds one cell of `mode` on `world` should take: scoring, plus training and augmentation if any."""
+def estimate_seconds(world: World, mode: str, config, finetune: FinetuneConfig | None = None) -> float:
+    """Seconds one cell of `mode` on `world` should take: scoring, plus training and augmentation if any.
+
+    `finetune` is the cell's resolved fine-tuning settings (`StudyConfig.finetune_for`); default: the study's
+    for its first model."""
     option_tokens = sum(len(i.prompt + o) for i in world.items for o in i.options) / CHARS_PER_TOKEN
     doc_tokens = sum(len(d.text) for d in world.documents) / CHARS_PER_TOKEN
     seconds = option_tokens / SCORED_TOKENS_PER_S
@@ -29,10 +33,7 @@ def estimate_seconds(world: World, mode: str, config, finetune_overrides: dict |
         seconds += doc_tokens * config.icl.subsample / PREFILL_TOKENS_PER_S
         seconds += option_tokens * 0.5 / SCORED_TOKENS_PER_S  # attention over the long context
     if spec.finetunes:
-        from icft.study.config import finetune_config
-
-        # the study's typed config (its defaults, not a copy of them), with the world's overrides
-        finetune = finetune_config(finetune_overrides or {}, config.finetune)
+        finetune = finetune or config.finetune_for(config.models[0])
         epochs = finetune.epochs
         if finetune.target_loss is not None:  # the cap is an upper bound: runs usually stop well before it
             epochs = min(epochs, EPOCHS_TO_TARGET)
