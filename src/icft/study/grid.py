@@ -108,8 +108,8 @@ class Study(StudyRunner):
                           "-" if done else minutes(seconds))
         if store is not None:
             store.close()
-        table.caption = (f"{len(cells)} cells; about {minutes(left)} left on a 2-core CPU with a 135M model "
-                         "(scale by model size and hardware)")
+        table.caption = (f"{len(cells)} cells; about {minutes(left)} left on a 2-core CPU in fp32 (each model at "
+                         "its measured rate; scale by hardware)")
         return table
 
     def planned_table(self) -> Table:
@@ -197,7 +197,7 @@ class Study(StudyRunner):
 
     def estimate(self, cell: Cell) -> float:
         finetune = self.finetune_settings(cell) if mode_spec(cell.mode).finetunes else None
-        return estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config, finetune)
+        return estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config, finetune, cell.model)
 
     def cell_spec(self, cell: Cell) -> RunSpec:
         """The run a cell stores; its id says whether the cell is done, before any work."""
