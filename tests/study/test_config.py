@@ -42,7 +42,7 @@ def test_config_errors_name_the_key(raw, message):
 
 
 def test_presets_in_configs_folder_are_valid():
-    for name in ("default", "paper", "learning", "transfer", "yang2024"):
+    for name in ("default", "paper", "learning", "transfer", "yang2024", "gemma"):
         assert load_study_config(Path(__file__).parents[2] / "configs" / f"{name}.toml").name == name
 
 
@@ -110,3 +110,21 @@ def test_the_registry_defaults_are_valid_fine_tuning_settings():
     for name, model in EMBEDDED.items():
         assert model.finetune, f"{name} has no fine-tuning defaults"
         finetune_config(model.finetune)  # raises on an unknown key or a bad value
+
+
+def test_the_gemma_study_plans_icl_against_ft_with_the_power_to_decide(tmp_path):
+    """configs/gemma.toml: ICL vs FT on reverse_a and on syllogism, each with a planned MDE of at most 0.15, and
+    Gemma trained by its registry recipe (the config sets no learning rate or LoRA key)."""
+    from icft.models.registry import EMBEDDED
+    from icft.study.grid import Study
+
+    config = load_study_config(Path(__file__).parents[2] / "configs" / "gemma.toml")
+    table = Study(config, tmp_path / "dry").planned_table()
+    rows = list(zip(*[column._cells for column in table.columns]))
+    icl_vs_ft = {row[2]: float(row[6]) for row in rows if (row[1], row[3], row[4]) == ("A > B", "ICL", "FT")}
+    assert set(icl_vs_ft) == {"reversal_curse/reverse_a", "syllogisms/syllogism"}
+    assert max(icl_vs_ft.values()) <= 0.15
+    trained = config.finetune_for("gemma3-270m", config.worlds[0].finetune)
+    recipe = EMBEDDED["gemma3-270m"].finetune
+    assert (trained.learning_rate, trained.lora, trained.lora_rank) == (recipe["learning_rate"], True,
+                                                                        recipe["lora_rank"])
