@@ -124,3 +124,20 @@ def test_embedded_model_loads_from_its_conversion_cache(embedded, monkeypatch):
     with torch.no_grad():
         logits = again.model(ids).logits[0, -1]
     assert embedded.tokenizer.decode(logits.argmax()).strip() == "Paris"
+
+
+def test_each_models_lora_targets_name_its_linear_layers():
+    """The registry's LoRA projections exist in the architecture the model loads as (a tiny random copy)."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM
+
+    from icft.models.registry import EMBEDDED
+
+    tiny = dict(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                num_key_value_heads=1, head_dim=16)
+    architectures = {"smollm2-135m": LlamaForCausalLM(LlamaConfig(**tiny)),
+                     "gemma3-270m": Gemma3ForCausalLM(Gemma3TextConfig(**tiny))}
+    for name, model in architectures.items():
+        linear = {path.rsplit(".", 1)[-1] for path, module in model.named_modules()
+                  if isinstance(module, torch.nn.Linear)}
+        assert set(EMBEDDED[name].finetune["lora_targets"]) <= linear - {"lm_head"}, name

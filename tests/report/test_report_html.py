@@ -211,3 +211,47 @@ def test_a_study_of_two_models_reports_each(tmp_path):
     assert "## Results: model-a" in markdown and "## Findings: model/b" in markdown
     findings_a, findings_b = markdown.split("## Findings: model-a")[1].split("## Findings: model/b")
     assert "2. **reproduces**" in findings_a and "2. **does not reproduce**" in findings_b
+
+
+def test_the_answer_puts_the_models_verdicts_side_by_side(tmp_path, report):
+    """With --compare the opening answer shows each model's learned checks and verdicts in columns, and says
+    where the answer depends on the model."""
+    from conftest import write_study
+
+    folder = shutil.copytree(report[0], tmp_path / "small-model")
+    other = write_study(tmp_path / "bigger-model", accuracy(ft_boost=0.4), seeds=(0, 1), n_items=61, name="big",
+                        model="other-model")
+    markdown = write_report(folder, compare=other).markdown.read_text()
+    answer = markdown.split("## The answer")[1].split("\n## ")[0]
+    assert "| tiny-model | other-model | the models agree? |" in answer
+    rows = {line.split(" | ")[0].strip("| "): line for line in answer.splitlines() if line.startswith("| ")}
+    assert re.search(r"\| ICL passed \d+/122; FT passed \d+/122; FT-global passed \d+/122 \| yes \|$",
+                     rows["learned check: reversals"])
+    assert re.search(r"\| reproduces: ICL > FT on reversals/reversed: \+0\.\d\d \[\+0\.\d\d, \+0\.\d\d\] "
+                     r"\| not shown at this size \(MDE 0\.\d\d\) \| no: depends on the model \|$",
+                     rows["2. ICL generalizes better than FT on reversals (split reversed)."])
+    same = write_report(folder).markdown.read_text()  # one model, no comparison: no side-by-side table
+    assert "the models agree?" not in same
+
+
+def test_a_two_model_study_answers_side_by_side_and_names_a_failed_learned_check(tmp_path):
+    from conftest import write_study
+
+    from icft.report.answer import verdicts_by_model
+    from icft.report.findings import all_findings
+    from icft.report.results import load_study
+
+    folder = tmp_path / "two-models"
+    write_study(folder, accuracy(ft_learned=False), model="model-b")  # model-b's FT did not learn its facts
+    write_study(folder, accuracy(), model="model-a")
+    config = json.loads((folder / "study.json").read_text())
+    (folder / "study.json").write_text(json.dumps({**config, "models": ["model-a", "model-b"]}))
+    study = load_study(folder)
+    table = verdicts_by_model({m: (study.scores[m], all_findings(study.scores[m])) for m in study.models})
+    rows = {row[0]: row[1:] for row in table.rows}
+    assert table.header == ("", "model-a", "model-b", "the models agree?")
+    a, b, agree = rows["learned check: reversal_curse"]
+    assert "FT passed" in a and "FT FAILED" in b and agree == "no: depends on the model"
+    a, b, agree = rows["2. ICL generalizes better than FT on reversals (split reversed)."]
+    assert a.startswith("reproduces: ICL > FT") and b == "invalid" and agree == "no: depends on the model"
+    assert "| model-a | model-b | the models agree? |" in write_report(folder).markdown.read_text()

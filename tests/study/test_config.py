@@ -42,7 +42,7 @@ def test_config_errors_name_the_key(raw, message):
 
 
 def test_presets_in_configs_folder_are_valid():
-    for name in ("default", "paper", "learning", "transfer", "yang2024"):
+    for name in ("default", "paper", "learning", "transfer", "yang2024", "gemma"):
         assert load_study_config(Path(__file__).parents[2] / "configs" / f"{name}.toml").name == name
 
 
@@ -74,3 +74,57 @@ def test_two_worlds_with_one_label_are_refused_and_a_label_tells_them_apart():
     config = parse_study_config({"worlds": [twice[0], {**twice[1], "label": "reversals-small"}]})
     assert [c.key.world_ref for c in expand_grid(config)][:: len(config.modes)] == ["reversals-s0", "reversals-small-s0"]
     assert parse_study_config(config.model_dump(mode="json")) == config  # study.json reads back the same
+
+
+def test_fine_tuning_settings_layer_defaults_model_study_world(monkeypatch):
+    """FinetuneConfig's defaults < the model's registry defaults < the keys [finetune] sets < a world's."""
+    import icft.study.config as study_config
+
+    registry = {"a": {"learning_rate": 5e-3, "lora": True, "lora_rank": 4, "epochs": 7}, "b": {"learning_rate": 1e-3}}
+    monkeypatch.setattr(study_config, "finetune_defaults", lambda name: dict(registry.get(name, {})))
+    config = parse_study_config({**MINIMAL, "finetune": {"lora_rank": 8, "epochs": 3}})
+    a, b, unknown = (config.finetune_for(m, {"epochs": 2}, seed=5) for m in ("a", "b", "folder/x"))
+    assert (a.learning_rate, a.lora, a.lora_rank, a.epochs, a.seed) == (5e-3, True, 8, 2, 5)
+    assert (b.learning_rate, b.lora, b.lora_rank, b.epochs) == (1e-3, False, 8, 2)
+    assert (unknown.learning_rate, unknown.lora_rank) == (1e-4, 8)  # no registry entry: FinetuneConfig's defaults
+    # a key the config does not set is the model's, even where the config's typed section holds the default
+    assert config.finetune.learning_rate == 1e-4 and config.finetune_for("a").learning_rate == 5e-3
+    # a key set to the default value is still set: it overrides the model's
+    assert parse_study_config({**MINIMAL, "finetune": {"learning_rate": 1e-4}}).finetune_for("a").learning_rate == 1e-4
+
+
+def test_a_saved_config_keeps_its_fine_tuning_settings():
+    """A study folder's config.json records the [finetune] keys the config sets, so it reads back the same: the
+    keys it leaves to the model stay the model's."""
+    config = parse_study_config({**MINIMAL, "models": ["gemma3-270m"], "finetune": {"epochs": 4}})
+    saved = config.model_dump(mode="json")
+    assert saved["finetune"] == {"epochs": 4}
+    again = parse_study_config(saved)
+    assert again == config and again.finetune_for("gemma3-270m") == config.finetune_for("gemma3-270m")
+
+
+def test_the_registry_defaults_are_valid_fine_tuning_settings():
+    from icft.models.registry import EMBEDDED
+    from icft.study.config import finetune_config
+
+    for name, model in EMBEDDED.items():
+        assert model.finetune, f"{name} has no fine-tuning defaults"
+        finetune_config(model.finetune)  # raises on an unknown key or a bad value
+
+
+def test_the_gemma_study_plans_icl_against_ft_with_the_power_to_decide(tmp_path):
+    """configs/gemma.toml: ICL vs FT on reverse_a and on syllogism, each with a planned MDE of at most 0.15, and
+    Gemma trained by its registry recipe (the config sets no learning rate or LoRA key)."""
+    from icft.models.registry import EMBEDDED
+    from icft.study.grid import Study
+
+    config = load_study_config(Path(__file__).parents[2] / "configs" / "gemma.toml")
+    table = Study(config, tmp_path / "dry").planned_table()
+    rows = list(zip(*[column._cells for column in table.columns]))
+    icl_vs_ft = {row[2]: float(row[6]) for row in rows if (row[1], row[3], row[4]) == ("A > B", "ICL", "FT")}
+    assert set(icl_vs_ft) == {"reversal_curse/reverse_a", "syllogisms/syllogism"}
+    assert max(icl_vs_ft.values()) <= 0.15
+    trained = config.finetune_for("gemma3-270m", config.worlds[0].finetune)
+    recipe = EMBEDDED["gemma3-270m"].finetune
+    assert (trained.learning_rate, trained.lora, trained.lora_rank) == (recipe["learning_rate"], True,
+                                                                        recipe["lora_rank"])

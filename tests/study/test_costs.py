@@ -1,4 +1,4 @@
-"""The time estimate reads the study's typed fine-tuning settings (its defaults are FinetuneConfig's, not a copy)."""
+"""The time estimate reads a cell's resolved fine-tuning settings (the study's, over its model's defaults)."""
 
 import dataclasses
 
@@ -21,4 +21,16 @@ def test_the_estimate_follows_the_fine_tuning_settings_and_the_worlds_overrides(
     scoring = estimate_seconds(world, "pretrained", one)
     trained = estimate_seconds(world, "ft", two) - scoring
     assert trained == pytest.approx(2 * (estimate_seconds(world, "ft", one) - scoring)) and trained > 0
-    assert estimate_seconds(world, "ft", two, {"epochs": 1}) == pytest.approx(estimate_seconds(world, "ft", one))
+    world_one = two.finetune_for("smollm2-135m", {"epochs": 1})  # a world's override
+    assert estimate_seconds(world, "ft", two, world_one) == pytest.approx(estimate_seconds(world, "ft", one))
+
+
+def test_a_model_costs_its_measured_rate():
+    """The registry's relative cost scales a model's estimate; a model it does not hold counts as SmolLM2."""
+    from icft.models.registry import EMBEDDED
+
+    world = build_world("reversals", facts=4, articles_per_fact=1)
+    config = parse_study_config({"worlds": [WORLD], "models": ["smollm2-135m", "gemma3-270m", "folder/model"]})
+    for mode in ("pretrained", "icl", "ft"):
+        small, gemma, other = (estimate_seconds(world, mode, config, model=m) for m in config.models)
+        assert gemma == pytest.approx(EMBEDDED["gemma3-270m"].relative_cost * small) and other == small

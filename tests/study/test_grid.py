@@ -139,3 +139,31 @@ def test_the_cli_and_a_study_give_one_fine_tuning_one_run_id(tiny_folder, tmp_pa
     [cell] = expand_grid(study.config)
     summary = run_finetune_command(world_dir, tiny_folder, tmp_path / "ft", max_steps=1, seed=0, db=tmp_path / "r.db")
     assert summary.run_id == study.cell_spec(cell).run_id
+
+
+def test_a_two_model_study_trains_each_model_by_its_own_defaults(tiny_folder, tmp_path, monkeypatch):
+    """Each model's registry defaults, under the keys the study sets, under its world's: per fit, as trained."""
+    import json
+    import shutil
+
+    import icft.study.config as study_config
+
+    other = str(tmp_path / "other-model")
+    shutil.copytree(tiny_folder, other)
+    registry = {tiny_folder: {"learning_rate": 3e-3, "lora": True, "lora_rank": 4, "lora_alpha": 8.0},
+                other: {"learning_rate": 7e-4}}
+    monkeypatch.setattr(study_config, "finetune_defaults", lambda name: dict(registry.get(name, {})))
+    raw = {"name": "t", "models": [tiny_folder, other], "modes": ["ft"], "seeds": [0],
+           "worlds": [{"name": "reversals", "sizes": {"facts": 4, "articles_per_fact": 1},
+                       "finetune": {"max_steps": 1}}],
+           "finetune": {"lora_rank": 2, "epochs": 1, "row_tokens": 128, "batch_tokens": 256,
+                        "micro_batch_tokens": 256}}
+    run_study(parse_study_config(raw), tmp_path / "study", progress=False)
+    trained = {}
+    for path in (tmp_path / "study" / "finetune").glob("*/cell.json"):
+        cell = json.loads(path.read_text())
+        trained[cell["cell"].split(" ")[1]] = cell["training"]["finetune"]  # "world-s0 MODEL ft"
+    first, second = trained[tiny_folder], trained[other]
+    assert (first["learning_rate"], first["lora"], first["lora_rank"], first["lora_alpha"]) == (3e-3, True, 2, 8.0)
+    assert (second["learning_rate"], second["lora"], second["lora_rank"]) == (7e-4, False, 2)
+    assert first["max_steps"] == second["max_steps"] == 1 and first["epochs"] == 1

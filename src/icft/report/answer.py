@@ -2,7 +2,9 @@
 
 The answer, per model: which mode generalizes best on each kind of split, what the learned check says, and
 which findings reproduce (with the effect and its 95% CI), which do not, and which cannot be told apart at
-this size. findings.json holds every finding and every case with its numbers (see `case_record`).
+this size. With several models (a study of two, or `icft report --compare`) the answer also puts their
+verdicts side by side (`verdicts_by_model`), so a reader sees where the answer depends on the model.
+findings.json holds every finding and every case with its numbers (see `case_record`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from icft.report.findings import (
     DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN, NOT_TESTED, OPTION_BIAS, REPRODUCES, Finding,
 )
 from icft.report.results import Scores
+from icft.report.tables import MISSING, Table
 
 FINDINGS_FILE = "findings.json"
+DEPENDS = "depends on the model"
 
 
 def answer_lines(scores: Scores, findings: list[Finding]) -> list[str]:
@@ -89,6 +93,53 @@ def findings_summary(findings: list[Finding], label: Callable[[str], str] = mode
     if invalid:  # a fine-tuned model they compare did not learn its facts: neither a yes nor a no
         told += f"; invalid ({_invalid_sides(invalid, label)}): {', '.join(str(f.number) for f in invalid)}"
     return [f"Findings that reproduce: {yes}.", f"Do not reproduce: {'; '.join(no) or 'none'}.", told + "."]
+
+
+def verdicts_by_model(columns: dict[str, tuple[Scores, list[Finding]]]) -> Table:
+    """The answers of several models side by side (`columns`: a name per model, or per study and model): a row
+    per world's learned check (each mode given the facts: passed or FAILED, with its control items), then a row
+    per finding (its verdict and effect); the last column says where the models' outcomes differ."""
+    names = list(columns)
+    worlds = list(dict.fromkeys(w for scores, _ in columns.values() for w in scores.worlds()))
+    rows = []
+    for world in worlds:
+        cells = [_learned_cell(scores, world) if world in scores.worlds() else MISSING
+                 for scores, _ in columns.values()]
+        rows.append((f"learned check: {world}", *cells, _differ(cells)))
+    numbers = list(dict.fromkeys(f.number for _, found in columns.values() for f in found))
+    for number in numbers:
+        found = [next((f for f in fs if f.number == number), None) for _, fs in columns.values()]
+        claim = next(f.claim for f in found if f is not None)
+        verdicts = [f.verdict if f is not None else MISSING for f in found]
+        rows.append((f"{number}. {claim}", *[_verdict_cell(f) if f is not None else MISSING for f in found],
+                     _differ(verdicts)))
+    return Table(header=("", *names, "the models agree?"), rows=tuple(rows))
+
+
+def _learned_cell(scores: Scores, world: str) -> str:
+    """"ICL passed 58/60; FT FAILED 40/60": each mode given the facts, in the world's mode order."""
+    checks = [scores.learned[(world, mode)] for mode in scores.modes(world)
+              if (world, mode) in scores.learned and scores.learned[(world, mode)].checked]
+    outcome = {True: "passed", False: "FAILED", None: "unchecked"}
+    return "; ".join(f"{mode_label(c.mode)} {outcome[c.passed]} {c.correct}/{c.n}" for c in checks) or MISSING
+
+
+def _verdict_cell(finding: Finding) -> str:
+    """A finding's verdict with its effect (decided) or what the study could not detect (not shown)."""
+    if finding.verdict in (REPRODUCES, DOES_NOT_REPRODUCE):
+        return f"{finding.verdict}: {_effect(finding, mode_label)}"
+    mdes = [c.mde for c in finding.cases if c.verdict == NOT_SHOWN and c.mde is not None]
+    if finding.verdict == NOT_SHOWN and mdes:
+        return f"{NOT_SHOWN} (MDE {min(mdes):.2f})"
+    return finding.verdict
+
+
+def _differ(outcomes: list[str]) -> str:
+    """Whether the models' outcomes agree; a model without the row leaves it open."""
+    if MISSING in outcomes:
+        return MISSING
+    kinds = {" ".join(w for w in o.replace(";", " ").split() if not w[0].isdigit()) for o in outcomes}
+    return "yes" if len(kinds) == 1 else f"no: {DEPENDS}"
 
 
 def findings_json(name: str, kind: str, findings: dict[str, list[Finding]]) -> str:

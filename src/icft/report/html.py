@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from icft.evaluate.stats import ALPHA, POWER
-from icft.report.answer import answer_lines
+from icft.report.answer import answer_lines, verdicts_by_model
 from icft.report.findings import DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN, NOT_TESTED, REPRODUCES, Finding
 from icft.report.results import StudyResults
 from icft.evaluate.learned import rule_text
@@ -72,6 +72,7 @@ def _page_parts(study: StudyResults, figures: list[FigureImage], findings: dict[
         parts.append(_heading(2, "The answer"))
         parts += [_answer(answer_lines(study.scores[m], findings[m]), m if len(study.models) > 1 else None)
                   for m in study.models]
+        parts += _side_by_side(study, findings, comparison)
     parts += [_reading_guide(), _notes(study)]
     if not study.models:
         parts += [_heading(2, "Results"), _paragraph("No finished runs yet: tables and findings need at least one.")]
@@ -118,6 +119,30 @@ def _answer(lines: list[str], model: str | None) -> Part:
     head_md = f"**{model}**\n\n" if model else ""
     return Part(head_html + '<ul class="answer">' + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
                 + "</ul>\n", head_md + "".join(f"- {line}\n" for line in lines))
+
+
+def _side_by_side(study: StudyResults, findings: dict[str, list[Finding]],
+                  comparison: Comparison | None) -> list[Part]:
+    """With several models (this study's, or the compared study's too): their verdicts side by side."""
+    columns = {model: (study.scores[model], findings[model]) for model in study.models}
+    if comparison is not None:
+        other = comparison.study
+        name_a, name_b = _study_names(study, other)
+        shared = set(study.models) & set(other.models)
+        columns = {(f"{model} ({name_a})" if model in shared else model): column for model, column in columns.items()}
+        columns |= {(f"{model} ({name_b})" if model in shared else model): (other.scores[model],
+                                                                           comparison.findings[model])
+                    for model in other.models}
+    if len(columns) < 2:
+        return []
+    table = verdicts_by_model(columns)
+    legend = ("Per model, side by side: each world's learned check (every mode given the facts, with its control "
+              "items answered) and each finding's verdict with its effect (A − B on the primary metric, 95% CI) or "
+              "the smallest effect the study could detect; the last column says where the answer depends on the "
+              "model.")
+    return [_heading(3, "Per model"), Part(f'<p class="legend">{html.escape(legend)}</p>\n'
+                                           + to_html(table, text_columns=len(table.header)),
+                                           f"{legend}\n\n{to_markdown(table)}")]
 
 
 def _reading_guide() -> Part:

@@ -3,7 +3,9 @@
 Validated once, here: an unknown key, a wrong type or an out-of-range value is a one-line `IcftError` naming
 the key and what is allowed. Defaults live in the models below (fine-tuning defaults in
 `icft.learn.finetune_config.FinetuneConfig`, held typed in `finetune`), and the resolved config is saved with
-every result.
+every result. A cell's fine-tuning settings (`StudyConfig.finetune_for`) layer, each over the one before:
+FinetuneConfig's defaults, the model's defaults in the registry (`icft.models.registry`), the keys the study's
+[finetune] sets, and its world's `finetune`; so a two-model study trains each model by its own recipe.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_serializer, field_validator, model_validator,
+)
 
 from icft.errors import IcftError
 from icft.learn.augment_settings import AugmentSettings
 from icft.learn.finetune_config import FinetuneConfig
 from icft.learn.modes import MODES
-from icft.models.registry import DEFAULT_MODEL
+from icft.models.registry import DEFAULT_MODEL, finetune_defaults
 from icft.tasks.builtin import DOMAINS as BUILTIN_DOMAINS, TASK_NAMES as BUILTIN_TASKS
 from icft.tasks.io import TaskFileSpec
 
@@ -145,6 +149,35 @@ class StudyConfig(Section):
     # fine-tuning settings; `seed` and `save_weights` are set per run (the cell's seed, `keep_weights`)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     transfer: TransferSpec | None = None  # kind = "transfer" only
+    # the [finetune] keys the config itself sets (not FinetuneConfig's defaults): only these override a model's
+    # registry defaults. A typed FinetuneConfig given in Python sets every key.
+    _finetune_keys: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_finetune_keys(cls, data, handler):
+        config = handler(data)
+        given = data.get("finetune") if isinstance(data, dict) else None
+        if isinstance(given, dict):
+            config._finetune_keys = frozenset(given)
+        elif isinstance(given, FinetuneConfig):
+            config._finetune_keys = frozenset(f.name for f in dataclasses.fields(FinetuneConfig))
+        return config
+
+    @field_serializer("finetune")
+    def _only_keys_set(self, value: FinetuneConfig) -> dict:
+        """A saved config (the study folder's) records the keys the config sets, so it reads back the same: the
+        keys it leaves to each model stay the model's."""
+        return {key: value.to_dict()[key] for key in sorted(self._finetune_keys)}
+
+    def finetune_for(self, model: str, overrides: dict | None = None, **extra) -> FinetuneConfig:
+        """`model`'s fine-tuning settings: FinetuneConfig's defaults < the model's registry defaults < the keys
+        this config's [finetune] sets < `overrides` (a world's `finetune`) < `extra` (set per run: seed, ...)."""
+        study = {key: getattr(self.finetune, key) for key in sorted(self._finetune_keys)}
+        try:
+            return finetune_config({**finetune_defaults(model), **study, **(overrides or {})}, **extra)
+        except ValueError as e:  # a model's defaults with the study's keys can clash (row_tokens vs batch_tokens)
+            raise IcftError(f"fine-tuning settings of {model}: {e}") from None
 
     @model_validator(mode="after")
     def _sections_of_kind(self):

@@ -1,8 +1,9 @@
 """What a study cell costs, for `--dry-run` and the grid's ETA: the tokens each step works through, times the
 seconds per token that step took before (`icft.study.history`), or the constants below when there is no history.
 
-The constants were measured with smollm2-135m (fp32) on a 2-core CPU; other models and machines scale roughly with
-parameter count and speed. Tokens are estimated from characters (nonsense words run ~3 characters a token)
+The constants were measured with smollm2-135m (fp32) on a 2-core CPU; another model's constants are scaled by its
+measured `relative_cost` in the registry (1 for a model the registry does not hold), and other machines scale with
+speed. Tokens are estimated from characters (nonsense words run ~3 characters a token)
 so an estimate needs no tokenizer; a speed from history is per estimated token too (training's per trained token,
 which the fit counts), so it corrects the estimate of characters per token as well.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from icft.learn.finetune_config import FinetuneConfig
+from icft.models.registry import relative_cost
 from icft.learn.modes import mode_spec
 from icft.worlds.schema import World
 
@@ -28,16 +31,15 @@ ICL_ATTENTION = 0.5  # each option token also attends over the long context: hal
 SCORE, ICL, TRAIN, GENERATE = "score", "icl", "train", "generate"
 
 
-def cell_tokens(world: World, mode: str, config, finetune_overrides: dict | None = None) -> dict[str, float]:
-    """The tokens each step of a cell of `mode` on `world` works through, by step."""
+def cell_tokens(world: World, mode: str, config, finetune: FinetuneConfig | None = None,
+                model: str | None = None) -> dict[str, float]:
+    """The tokens each step of a cell of `mode` on `world` works through, by step. `finetune` is the cell's
+    resolved fine-tuning settings (default: the study's for `model`, `StudyConfig.finetune_for`)."""
     option_tokens, doc_tokens = _option_tokens(world), _doc_tokens(world)
     spec = mode_spec(mode)
     tokens = {ICL: option_tokens + doc_tokens * config.icl.subsample} if spec.context else {SCORE: option_tokens}
     if spec.finetunes:
-        from icft.study.config import finetune_config
-
-        # the study's typed config (its defaults, not a copy of them), with the world's overrides
-        finetune = finetune_config(finetune_overrides or {}, config.finetune)
+        finetune = finetune or config.finetune_for(model or config.models[0])
         epochs = finetune.epochs
         if finetune.target_loss is not None:  # the cap is an upper bound: runs usually stop well before it
             epochs = min(epochs, EPOCHS_TO_TARGET)
@@ -63,14 +65,17 @@ def constant_rate(step: str, world: World, config) -> float:
     return 1 / {SCORE: SCORED_TOKENS_PER_S, TRAIN: TRAINED_TOKENS_PER_S, GENERATE: GENERATED_TOKENS_PER_S}[step]
 
 
-def estimate_seconds(world: World, mode: str, config, finetune_overrides: dict | None = None,
-                     rate: Callable[[str], float | None] | None = None) -> float:
-    """Seconds one cell of `mode` on `world` should take: scoring, plus training and augmentation if any.
+def estimate_seconds(world: World, mode: str, config, finetune: FinetuneConfig | None = None,
+                     model: str | None = None, rate: Callable[[str], float | None] | None = None) -> float:
+    """Seconds one cell of `mode` on `world` with `model` (default: the study's first) should take: scoring, plus
+    training and augmentation if any.
 
-    `rate(step)` is a measured speed (seconds per token) or None; without one a step takes the constants'."""
+    `rate(step)` is a measured speed of this model (seconds per token) or None; without one a step takes the
+    constants', scaled by the model's `relative_cost`."""
+    model = model or config.models[0]
     measured = (rate or (lambda step: None))
-    return sum(tokens * (measured(step) or constant_rate(step, world, config))
-               for step, tokens in cell_tokens(world, mode, config, finetune_overrides).items())
+    return sum(tokens * (measured(step) or constant_rate(step, world, config) * relative_cost(model))
+               for step, tokens in cell_tokens(world, mode, config, finetune, model).items())
 
 
 def world_sentences(world: World) -> int:

@@ -29,7 +29,7 @@ from icft.jsonl import write_text_atomic
 from icft.evaluate.learned import SeedCheck, gets_facts, passes, rates_line, seed_check_from_rows
 from icft.learn.modes import mode_spec
 from icft.study.augmentations import generator_source, oracle_file, world_modes
-from icft.study.config import StudyConfig, WorldSpec, finetune_config
+from icft.study.config import StudyConfig, WorldSpec
 from icft.study.costs import ICL, SCORE, TRAIN, cell_tokens, estimate_seconds
 from icft.study.runner_base import StudyRunner, minutes, run_or_plan
 from icft.store import CellKey, ResultsStore, RunSpec
@@ -200,7 +200,8 @@ class Study(StudyRunner):
         return check
 
     def estimate(self, cell: Cell) -> float:
-        return estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config, cell.world.finetune,
+        finetune = self.finetune_settings(cell) if mode_spec(cell.mode).finetunes else None
+        return estimate_seconds(self.world(cell.world, cell.seed), cell.mode, self.config, finetune, cell.model,
                                 rate=lambda step: self.history.rate(cell.model, step))
 
     def cell_spec(self, cell: Cell) -> RunSpec:
@@ -238,8 +239,9 @@ class Study(StudyRunner):
         return self._worlds[key]
 
     def finetune_settings(self, cell: Cell, **extra):
-        """The cell's `FinetuneConfig`: the study's [finetune], then its world's overrides, seeded by the cell."""
-        return finetune_config(cell.world.finetune, self.config.finetune, seed=cell.seed, **extra)
+        """The cell's `FinetuneConfig`: its model's defaults, the study's [finetune], then its world's overrides,
+        seeded by the cell (`StudyConfig.finetune_for`)."""
+        return self.config.finetune_for(cell.model, cell.world.finetune, seed=cell.seed, **extra)
 
     def training(self, cell: Cell) -> dict:
         """Everything that determines a fine-tuned model: hashed into the cell's run id."""
@@ -322,7 +324,7 @@ class Study(StudyRunner):
         if mode_spec(cell.mode).finetunes or not summary.n_scored:
             return
         world = self.world(cell.world, cell.seed)
-        tokens = cell_tokens(world, cell.mode, self.config)
+        tokens = cell_tokens(world, cell.mode, self.config, model=cell.model)
         step = ICL if ICL in tokens else SCORE
         share = summary.n_scored / len(world.items)  # a resumed cell scores only its missing items
         self.record_timing(store, cell.model, step, tokens[step] * share, seconds)

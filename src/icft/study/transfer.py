@@ -26,7 +26,7 @@ from rich.table import Table
 from icft.errors import IcftError
 from icft.models.device import device_precision
 from icft.jsonl import write_text_atomic
-from icft.study.config import StudyConfig, finetune_config
+from icft.study.config import StudyConfig
 from icft.study.costs import TRAIN
 from icft.store import BASE, ResultsStore, RunSpec, content_digest, transfer_key
 from icft.store.layout import finetune_folder
@@ -98,7 +98,7 @@ class TransferStudy(StudyRunner):
         return {"model": fit.model, "seed": fit.seed, "train_task": fit.train_task,
                 "task_identity": self.tasks(fit.seed)[fit.train_task].identity, "train_size": fit.size,
                 "variant": fit.variant, "demonstrations": self.spec.demonstrations if fit.variant == "fticl" else 0,
-                "finetune": finetune_config({}, self.config.finetune, seed=fit.seed).to_dict()}
+                "finetune": self.config.finetune_for(fit.model, seed=fit.seed).to_dict()}
 
     def fit_id(self, fit: Fit) -> str:
         return content_digest(self.fit_config(fit), 16)
@@ -178,7 +178,7 @@ class TransferStudy(StudyRunner):
         examples = task_training_examples(task, fit.variant, fit.size, fit.seed, self.spec.demonstrations)
         fit_config, fit_id = self.fit_config(fit), self.fit_id(fit)
         folder = finetune_folder(self.out, fit_id)
-        config = finetune_config({}, self.config.finetune, seed=fit.seed, save_weights=self.config.keep_weights)
+        config = self.config.finetune_for(fit.model, seed=fit.seed, save_weights=self.config.keep_weights)
         model = load(fit.model, device=self.config.device)  # fine-tuning changes the model in place: never train the shared base copy
         self.console.print(f"fine-tuning {fit.label}: {len(examples)} examples")
         result = finetune(model, examples, config, out_dir=folder, progress=not bar.disable)  # steps, with an ETA
