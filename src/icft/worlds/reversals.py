@@ -13,7 +13,10 @@ own wording, so a fact is asked several times for little cost: scoring is cheap,
              further wordings: "Relative to glon, femp are", "Next to glon, femp are", ...
 
 Facts are stated half with the first comparative of a pair ("more dangerous", "brighter") and half with the
-second, and each split puts the correct option first in half of its items, so a model that prefers one word
+second, and where a pair's words differ in length ("brighter", "darker") half state the longer one, so the
+converse (the reversed answer) is the longer option in half of the items: "pick the longest option" scores at
+chance (generator version 2 balanced only the first/second side, and a 32-fact world's reversed split gave that
+shortcut 0.67). Each split puts the correct option first in half of its items, so a model that prefers one word
 or one position scores at chance.
 """
 
@@ -127,7 +130,13 @@ def _draw_facts(rng: random.Random, n: int) -> list[Fact]:
     """`n` facts on fresh noun pairs (so no chains form), half stated with each side of a dimension."""
     vocab = NonceVocabulary(rng, NAME)
     dimensions = spread(rng, list(DIMENSIONS), n)
-    states_first = balanced_flags(rng, n)
+    # balanced within each kind of pair (first word longer, shorter, or as long): in each, half state the first
+    # word, so both the stated side and the converse's length are balanced
+    states_first = [False] * n
+    for kind in (1, -1, 0):
+        group = [i for i, (a, b) in enumerate(dimensions) if (len(a) > len(b)) - (len(a) < len(b)) == kind]
+        for i, flag in zip(group, balanced_flags(rng, len(group))):
+            states_first[i] = flag
     facts = []
     for index, ((first, second), use_first) in enumerate(zip(dimensions, states_first)):
         subject, obj = vocab.draw(2)
