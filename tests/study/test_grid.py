@@ -167,3 +167,20 @@ def test_a_two_model_study_trains_each_model_by_its_own_defaults(tiny_folder, tm
     assert (first["learning_rate"], first["lora"], first["lora_rank"], first["lora_alpha"]) == (3e-3, True, 2, 8.0)
     assert (second["learning_rate"], second["lora"], second["lora_rank"]) == (7e-4, False, 2)
     assert first["max_steps"] == second["max_steps"] == 1 and first["epochs"] == 1
+
+
+def test_a_world_whose_split_a_shortcut_beats_is_named_before_it_runs(tiny_folder, tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from icft.worlds import audit
+
+    console = Console(file=io.StringIO(), width=300)
+    study = Study(config(tiny_folder), tmp_path / "s", console=console)
+    real = audit.audit_world
+    monkeypatch.setattr(audit, "audit_world", lambda world: [
+        r.__class__(**{**r.__dict__, "above_chance": True, "accuracy": 0.9, "low": 0.8}) if not r.control else r
+        for r in real(world)][:1])
+    study.world(study.config.worlds[0], 0)
+    assert "warning: world reversals (seed 0): the shortcut" in console.file.getvalue()

@@ -235,8 +235,20 @@ class Study(StudyRunner):
                 problems = check_world(world)
                 if problems:
                     raise IcftError(f"world {spec.label} (seed {seed}) failed its check: {problems[0]}")
+                self._warn_of_shortcuts(world, spec.label, seed)
             self._worlds[key] = world
         return self._worlds[key]
+
+    def _warn_of_shortcuts(self, world: World, label: str, seed: int) -> None:
+        """Say so when a heuristic that needs no reasoning beats chance on a generalization split: that split then
+        does not measure the inference it names (the report shows the baseline beside chance)."""
+        from icft.worlds.audit import audit_world, failures
+
+        for result in failures(audit_world(world)):
+            self.console.print(f"warning: world {label} (seed {seed}): the shortcut {result.baseline!r} scores "
+                               f"{result.accuracy:.2f} [{result.low:.2f}, {result.high:.2f}] on {result.split} "
+                               f"(chance {result.chance:.2f}): that split does not measure its inference at "
+                               "these sizes; try other sizes or seeds", highlight=False)
 
     def finetune_settings(self, cell: Cell, **extra):
         """The cell's `FinetuneConfig`: its model's defaults, the study's [finetune], then its world's overrides,
