@@ -15,7 +15,6 @@ from icft.worlds.vocabulary import is_nonce_word
 from world_files import built, world_bytes
 
 SENTENCE_END = re.compile(r"[.?!](?=\s|$)")
-TOKENIZER = Path("~/.cache/icft/models/smollm2-135m").expanduser()
 MID = semantic.Sizes(categories=40, roots=3, levels=3, max_properties=5, relations=14, holdouts=6, documents=110,
                      max_sentences=12, items_per_split=30)
 
@@ -200,11 +199,9 @@ def test_holdout_categories_have_exactly_one_trained_fact(world):
                 assert fact_id in doc.fact_ids
 
 
-@pytest.mark.skipif(not TOKENIZER.is_dir(), reason="the SmolLM2 tokenizer is not cached")
-def test_default_train_set_fits_an_icl_context(world):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(TOKENIZER)
+@pytest.mark.embedded
+def test_default_train_set_fits_an_icl_context(world, embedded):
+    tokenizer = embedded.tokenizer
     tokens = sum(len(tokenizer(doc.text + "\n\n")["input_ids"]) for doc in world.documents)
     assert tokens <= 3500
 
