@@ -2,7 +2,6 @@ import dataclasses
 import inspect
 import random
 import re
-from pathlib import Path
 
 import pytest
 
