@@ -249,3 +249,38 @@ def test_an_example_longer_than_a_row_stops_before_training():
 def test_bad_config_values_name_their_field(values, field):
     with pytest.raises(ValueError, match=field):
         FinetuneConfig(**values)
+
+
+def test_each_steps_loss_and_counts_match_the_examples_learned_tokens_across_micro_batches():
+    """The step's learned tokens (all, and of augmentations) are counted once, from the examples: with a rate too
+    small to move the weights, every step's loss and both epoch losses equal those computed example by example."""
+    import torch.nn.functional as F
+
+    from icft.learn.finetune import plan_epochs
+    from icft.learn.packing import IGNORE, tokenize_examples
+
+    examples = EXAMPLES + [TrainingExample("Q:", " a a a a b b", augmentation=True),
+                           TrainingExample("", "c c c c c c c c", augmentation=True)]
+    # rows of 32 tokens, one row a micro-batch, four a step: every step spans several micro-batches
+    config = FinetuneConfig(epochs=1, learning_rate=1e-12, row_tokens=32, micro_batch_tokens=32, batch_tokens=128,
+                            lr_schedule="constant")
+    loaded = tiny_model()
+    tokenized = tokenize_examples(examples, loaded.tokenizer)
+    sums, counts = [], []
+    with torch.no_grad():
+        for example in tokenized:
+            logits = loaded.model(torch.tensor([example.input_ids])).logits[0, :-1]  # (T-1, V)
+            targets = torch.tensor(example.labels[1:])
+            learned = targets != IGNORE
+            sums.append(F.cross_entropy(logits[learned], targets[learned], reduction="sum").item())
+            counts.append(example.loss_tokens)
+    assert counts == [int(learned.sum()) for learned in (torch.tensor(e.labels) != IGNORE for e in tokenized)]
+    steps = plan_epochs([len(e) for e in tokenized], config)[0]
+    assert all(len(rows) > 1 for rows in steps)
+    result = finetune(tiny_model(), examples, config, progress=False)
+    expected = [sum(sums[i] for row in rows for i in row) / sum(counts[i] for row in rows for i in row)
+                for rows in steps]
+    assert [log.loss for log in result.curve] == pytest.approx(expected, rel=1e-4)
+    own = [i for i, e in enumerate(tokenized) if not e.augmentation]
+    assert result.epoch_losses == pytest.approx([sum(sums[i] for i in own) / sum(counts[i] for i in own)], rel=1e-4)
+    assert result.epoch_losses_with_augmentations == pytest.approx([sum(sums) / sum(counts)], rel=1e-4)

@@ -13,7 +13,7 @@ from icft.learn.oracle import STRATEGIES, oracle_sentences, write_oracle
 from icft.worlds import build_world
 from icft.worlds.imported import import_world
 from icft.worlds.logic import closure
-from icft.worlds.semantic_text import HELD_OUT_WORDINGS
+from icft.worlds.semantic.text import HELD_OUT_WORDINGS
 from icft.worlds.sentences import Judge
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "byod"

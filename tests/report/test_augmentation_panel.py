@@ -7,7 +7,7 @@ import re
 import pytest
 
 from icft.report import write_report
-from icft.report.augmentation import judge_file
+from icft.report.augmentation.ledger import judge_file
 from icft.report.results import load_study
 from icft.study import parse_study_config
 from icft.store import CellKey
@@ -129,7 +129,7 @@ def test_the_oracle_is_a_control_not_the_methods_result(study):
 
 
 def test_a_strategy_is_credited_to_the_mode_that_trains_on_it():
-    from icft.report.augmentation import strategies_of, trained_mode
+    from icft.report.augmentation.ledger import strategies_of, trained_mode
 
     config = parse_study_config({"worlds": [{"name": "semantic"}], "modes": ["ft", "ft-local-global", "ft-oracle-local"],
                                  "augment": {"per_fact": [1]}})

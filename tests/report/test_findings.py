@@ -291,7 +291,7 @@ def test_all_findings_on_an_empty_study_are_not_tested():
 
 
 def test_the_augmentation_panel_compares_each_augmented_mode_with_ft_paired_and_never_an_unlearned_one():
-    from icft.report.augmentation_page import versus_ft_table
+    from icft.report.augmentation.panel import versus_ft_table
 
     cells = {("reversals", "ft", "reversed"): right(7, 24), ("reversals", "ft", "rephrased"): right(22, 24),
              ("reversals", "icl", "reversed"): right(11, 24),

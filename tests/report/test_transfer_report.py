@@ -10,9 +10,9 @@ from icft.errors import IcftError
 from icft.report import write_report
 from icft.report.findings import DOES_NOT_REPRODUCE, NOT_SHOWN, NOT_TESTED, REPRODUCES
 from icft.report.tables import MISSING
-from icft.report.transfer import UNMODIFIED, label_rate, load_transfer
-from icft.report.transfer_findings import transfer_findings
-from icft.report.transfer_page import delta_table, label_rate_table, matrix_table, weight_table
+from icft.report.transfer.results import UNMODIFIED, label_rate, load_transfer
+from icft.report.transfer.findings import transfer_findings
+from icft.report.transfer.page import delta_table, label_rate_table, matrix_table, weight_table
 from icft.study.config import parse_study_config
 from icft.store import ResultsStore, RunSpec, TaskResult, transfer_key
 

@@ -6,7 +6,7 @@ import pytest
 
 from icft.worlds import process
 from icft.worlds.checker import check_world
-from icft.worlds.rewrite import canonical, infix, parse, prefix, prover, transform
+from icft.worlds.process.rewrite import canonical, infix, parse, prefix, prover, transform
 from icft.worlds.vocabulary import is_nonce_word
 from world_files import template_words, world_bytes
 

@@ -6,7 +6,9 @@ import re
 import pytest
 
 from icft.errors import IcftError
-from icft.worlds import build_world, semantic, semantic_text
+from icft.worlds import build_world, semantic
+from icft.worlds.semantic import text as semantic_text
+from icft.worlds.semantic import world as semantic_world
 from icft.worlds.checker import check_world
 from icft.worlds.io import load_world
 from icft.worlds.logic import closure
@@ -128,7 +130,7 @@ def test_items_are_well_formed_with_hard_distractors(world):
 
 def test_trees_are_balanced_so_every_ancestor_has_peers():
     for seed, sizes in ((0, semantic.Sizes()), (1, MID)):
-        taxonomy = semantic._taxonomy(random.Random(seed), sizes)
+        taxonomy = semantic_world._taxonomy(random.Random(seed), sizes)
         roots = [c for c in taxonomy.categories if taxonomy.parent[c] is None]
         assert max(len(taxonomy.descendants(r)) for r in roots) - min(len(taxonomy.descendants(r)) for r in roots) <= 1
         assert max(len(taxonomy.ancestors(c)) for c in taxonomy.categories) == sizes.levels - 1
@@ -136,7 +138,7 @@ def test_trees_are_balanced_so_every_ancestor_has_peers():
 
 
 def test_a_holdout_shares_no_document_with_its_ancestors(world):
-    taxonomy = semantic._taxonomy(random.Random(world.seed), semantic.Sizes())
+    taxonomy = semantic_world._taxonomy(random.Random(world.seed), semantic.Sizes())
     for holdout in taxonomy.holdouts:
         for doc in world.documents:
             if re.search(rf"\b{holdout}\b", doc.text):

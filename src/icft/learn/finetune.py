@@ -346,11 +346,14 @@ def _train_step(accelerator, model, tokenized: list[TokenizedExample], rows: lis
     mine = rows[rank::world]
     rows_per_micro = config.micro_batch_tokens // config.row_tokens
     micro_batches = math.ceil(math.ceil(len(rows) / world) / rows_per_micro)  # the same on every process
-    learned_here = sum(tokenized[i].loss_tokens for row in mine for i in row)
-    learned_total = int(_sum_over_processes(accelerator, learned_here))
+    # the step's learned tokens, and those of augmentation examples, counted once here from the examples: the
+    # total normalizes the loss before any backward, and both are the step's counts in its totals
+    examples = [tokenized[i] for row in mine for i in row]
+    learned_here = [sum(e.loss_tokens for e in examples), sum(e.loss_tokens for e in examples if e.augmentation)]
+    learned_total, augmentation_learned = (int(n) for n in _sum_over_processes(accelerator, learned_here))
     learned_all = max(learned_total, 1)
-    # loss sum, its part on augmentation tokens, and the count of those tokens; real tokens
-    sums, real_tokens = torch.zeros(3, dtype=torch.float64, device=accelerator.device), 0
+    # loss sum and its part on augmentation tokens; real tokens
+    sums, real_tokens = torch.zeros(2, dtype=torch.float64, device=accelerator.device), 0
     for m in range(micro_batches):
         chunk = [[tokenized[i] for i in row] for row in mine[m * rows_per_micro : (m + 1) * rows_per_micro]]
         batch = collate_rows(chunk or [[_no_label_example(pad_id)]], pad_id).to(accelerator.device)
@@ -368,14 +371,14 @@ def _train_step(accelerator, model, tokenized: list[TokenizedExample], rows: lis
             # DDP averages gradients over processes; scaling by `world` makes that the mean over all tokens
             accelerator.backward(summed * world / learned_all)
         augmentation = batch.augmentation_targets[learned]  # (N,)
-        sums += torch.stack([summed.detach(), token_losses.detach()[augmentation].sum(), augmentation.sum()]).double()
+        sums += torch.stack([summed.detach(), token_losses.detach()[augmentation].sum()]).double()
         real_tokens += batch.real_tokens if chunk else 0
     if config.grad_clip > 0:
         accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
     if accelerator.num_processes > 1:
         sums = accelerator.reduce(sums, reduction="sum")
-    loss_sum, augmentation_loss_sum, augmentation_learned = sums.tolist()
-    return StepTotals(loss_sum, learned_total, augmentation_loss_sum, int(augmentation_learned),
+    loss_sum, augmentation_loss_sum = sums.tolist()
+    return StepTotals(loss_sum, learned_total, augmentation_loss_sum, augmentation_learned,
                       int(_sum_over_processes(accelerator, real_tokens)))
 
 
@@ -383,9 +386,12 @@ def _no_label_example(pad_id: int) -> TokenizedExample:
     return TokenizedExample((pad_id,), (IGNORE,))
 
 
-def _sum_over_processes(accelerator, value) -> float:
+def _sum_over_processes(accelerator, value):
+    """A number, or a list of numbers, summed over the processes (one all-reduce)."""
     tensor = torch.as_tensor(value, dtype=torch.float64, device=accelerator.device)
-    return float(accelerator.reduce(tensor, reduction="sum")) if accelerator.num_processes > 1 else float(tensor)
+    if accelerator.num_processes > 1:
+        tensor = accelerator.reduce(tensor, reduction="sum")
+    return tensor.tolist()
 
 
 def _progress_bar(total: int, enabled: bool):

@@ -21,6 +21,7 @@ almost no row short; the caller shuffles the rows afterwards, so there is no len
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -43,7 +44,7 @@ class TokenizedExample:
     def __len__(self) -> int:
         return len(self.input_ids)
 
-    @property
+    @functools.cached_property  # read at every step of every epoch: counted once per example
     def loss_tokens(self) -> int:
         return sum(label != IGNORE for label in self.labels)
 

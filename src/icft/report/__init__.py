@@ -18,15 +18,15 @@ from pathlib import Path
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
 from icft.report.answer import FINDINGS_FILE, findings_json
-from icft.report.augmentation import LEDGER_FILE
-from icft.report.augmentation_page import augmentation_panel
+from icft.report.augmentation.ledger import LEDGER_FILE
+from icft.report.augmentation.panel import augmentation_panel
 from icft.report.figures import accuracy_figure, file_part, write_bytes_atomic
 from icft.report.findings import Finding, all_findings
 from icft.report.html import Comparison, FigureImage, render_page
 from icft.report.results import StudyResults, _read_config, load_study
-from icft.report.transfer import load_transfer
-from icft.report.transfer_findings import transfer_findings
-from icft.report.transfer_page import Heatmap, heatmaps, render_transfer_page
+from icft.report.transfer.findings import transfer_findings
+from icft.report.transfer.page import Heatmap, heatmaps, render_transfer_page
+from icft.report.transfer.results import load_transfer
 
 REPORT_DIR = "report"
 HTML_FILE = "index.html"

@@ -38,7 +38,7 @@ MAX_WIDTH_IN = 9.0  # the page is ~1000 px wide: a wider figure would shrink its
 def accuracy_figure(scores: Scores, world: str, title: str) -> bytes:
     """The PNG of `world`'s accuracies: grouped bars with 95% CI error bars, a dashed line at chance and a dotted
     one at the best shortcut baseline of each generalization split (see `icft.worlds.audit`). The scaling
-    curve's budgets have their own figure (`icft.report.augmentation_page`), not bars here."""
+    curve's budgets have their own figure (`icft.report.augmentation.panel`), not bars here."""
     splits, modes = scores.splits(world), bar_modes(scores, world)
     inches = min(MAX_WIDTH_IN, max(5.5, 1.6 + 0.45 * len(splits) * len(modes)))  # wider is scaled down in the page
     figure = Figure(figsize=(inches, 4.2), dpi=120, layout="constrained")

@@ -2,9 +2,9 @@
 
 Sections, in order: what the study is, the answer (five lines per model), how to read the numbers, notes
 (incomplete or missing runs), results per model and world (tables + figure), the augmentation panel when
-cells trained on augmentations (`report.augmentation_page`), findings, and the comparison with a second study
+cells trained on augmentations (`report.augmentation.panel`), findings, and the comparison with a second study
 when one is given.
-Transfer studies reuse these parts (CSS, headings, findings) for a page of their own (`report.transfer_page`).
+Transfer studies reuse these parts (CSS, headings, findings) for a page of their own (`report.transfer.page`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from icft.report.tables import (
     Table, compare_table, known_table, learned_table, probability_table, to_html, to_markdown, world_table,
 )
 
-if TYPE_CHECKING:  # only for an annotation: transfer_page imports this module
-    from icft.report.transfer import TransferResults
+if TYPE_CHECKING:  # only for an annotation: transfer.page imports this module
+    from icft.report.transfer.results import TransferResults
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,13 @@
 """Controlled worlds: knowledge made of nonsense words, with test splits that each need one kind of
 generalization.
 
-Each world module (reversals, syllogisms, semantic, reversal_curse, process) exposes the same four names:
+Layout: one module per world family (reversals, syllogisms, reversal_curse; imported for the user's own
+files), or a package where a family has parts (semantic/, process/), beside the machinery they share (schema,
+io, logic, vocabulary, sampling, checker, baselines + audit + herding, sentences, summary). A few shared modules
+borrow a family's part (the checker the process world's `rewrite`, the baselines the syllogisms' quantifiers, the
+sentence readers each family's wordings); tests/worlds/test_layout.py keeps every import free of circles.
+
+Each world (reversals, syllogisms, semantic, reversal_curse, process) exposes the same four names:
   GENERATOR_VERSION  bumped whenever the output for a seed changes
   Sizes              a frozen dataclass of sizes; its defaults are the small `default` preset
   PRESETS            {"default": Sizes(), "paper": Sizes(...)}: the paper's sizes

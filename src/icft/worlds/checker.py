@@ -2,7 +2,7 @@
 
 The proof is the closure of the facts stated in the train documents under the world's rules
 (`icft.worlds.logic`); a relation defined by rewrite rules (the process world) is proved by computing it
-(`icft.worlds.rewrite`), and every stated instance of it must agree with the rules. Structure is checked
+(`icft.worlds.process.rewrite`), and every stated instance of it must agree with the rules. Structure is checked
 too: ids, references, option counts. A world imported from a user's own data has no claims; only its
 structure is checked.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 
 from icft.worlds.logic import closure
-from icft.worlds.rewrite import prover
+from icft.worlds.process.rewrite import prover
 from icft.worlds.schema import World
 
 

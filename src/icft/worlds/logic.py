@@ -21,7 +21,7 @@ class Rules:
     compositions: (r1, r2, r3) means r1(a, b) and r2(b, c) imply r3(a, c).
     convention: the reading the rules encode, in words, where more than one is common ("" if none).
     rewrites: relation -> {kind of expression: template}: a transform defined by rewrite rules (the process
-        world; see `icft.worlds.rewrite`), proved by computing it rather than by the closure.
+        world; see `icft.worlds.process.rewrite`), proved by computing it rather than by the closure.
     """
 
     converses: dict[str, str] = field(default_factory=dict)

@@ -17,7 +17,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from icft.worlds import reversal_curse, reversals, semantic_text
+from icft.worlds import reversal_curse, reversals
+from icft.worlds.semantic import text as semantic_text
 from icft.worlds.logic import Claim, closure
 from icft.worlds.schema import World
 

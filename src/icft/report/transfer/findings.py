@@ -23,7 +23,7 @@ from icft.report.findings import (
     with_holm,
 )
 from icft.evaluate.plan import AT_LEAST, GREATER, NO_GAIN
-from icft.report.transfer import Cell, TransferScores, variant_label
+from icft.report.transfer.results import Cell, TransferScores, variant_label
 from icft.store import BASE
 
 OUT_OF_DOMAIN = ("cross-domain", "cross-task")

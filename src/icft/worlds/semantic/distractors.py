@@ -24,7 +24,7 @@ from icft.worlds.baselines import BASELINES, TrainIndex
 from icft.worlds.herding import Herd
 from icft.worlds.logic import Claim
 from icft.worlds.schema import Item
-from icft.worlds.semantic_text import option_text
+from icft.worlds.semantic.text import option_text
 
 MAX_DISTRACTORS = 3
 POOL_SCORED = 32  # candidates the baselines score per item; half of them at least as general as the answer

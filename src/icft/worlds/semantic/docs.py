@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import math
 import random
-from typing import TYPE_CHECKING
 
 from icft.errors import IcftError
 from icft.worlds.schema import Document, Fact
-from icft.worlds.semantic_text import render
-
-if TYPE_CHECKING:
-    from icft.worlds.semantic import Sizes, Taxonomy
+from icft.worlds.semantic.structure import Sizes, Taxonomy
+from icft.worlds.semantic.text import render
 
 MIN_SENTENCES = 4
 EXTRA_STYLES = ("article", "article", "list", "list", "qa", "qa", "comparison")  # drawn uniformly

@@ -26,7 +26,7 @@ from icft.evaluate.plan import GREATER
 from icft.report.html import _CSS, Part, _answer, _findings, _heading, _notes, _paragraph, _title_and_facts
 from icft.report.results import format_estimate
 from icft.report.tables import MISSING, Table, to_html, to_markdown
-from icft.report.transfer import (
+from icft.report.transfer.results import (
     RELATION_TAGS, UNMODIFIED, Cell, TransferResults, TransferScores, variant_label,
 )
 

@@ -11,7 +11,7 @@
 
 A distractor is stated in training to hold the item's relation for another subject (a property of another
 category, a child of another category, ...) and provably does not hold it for this one; see
-`semantic_distractors` for how they are chosen so that no shortcut baseline picks the answer. Items take
+`distractors` for how they are chosen so that no shortcut baseline picks the answer. Items take
 their candidates round-robin over relations so every kind of fact is tested.
 """
 
@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from icft.worlds.baselines import TrainIndex
 from icft.worlds.logic import Claim
 from icft.worlds.schema import Fact, Item
-from icft.worlds.semantic_distractors import Distractors
-from icft.worlds.semantic_text import CONVERSES, HELD_OUT_WORDINGS, TRAIN_WORDINGS, option_text, prompt_text
-
-if TYPE_CHECKING:
-    from icft.worlds.semantic import Sizes, Taxonomy
+from icft.worlds.semantic.distractors import Distractors
+from icft.worlds.semantic.structure import Sizes, Taxonomy
+from icft.worlds.semantic.text import CONVERSES, HELD_OUT_WORDINGS, TRAIN_WORDINGS, option_text, prompt_text
 
 # `stated` is built last so the other splits keep the items they had before it existed
 SPLITS = ("rephrased", "reversed", "syllogism", "category_holdout", "stated")

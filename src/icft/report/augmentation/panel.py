@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from icft.evaluate.stats import Estimate
 from icft.learn.modes import BUDGETED, budget_mode, mode_label, mode_spec
 from icft.learn.augment import summary_path
-from icft.report.augmentation import Ledger, augmentation_file, covered_accuracy, ledger_json, study_ledgers
+from icft.report.augmentation.ledger import Ledger, augmentation_file, covered_accuracy, ledger_json, study_ledgers
 from icft.report.figures import file_part, png_bytes
 from icft.report.html import FigureImage, Part, _heading, _paragraph
 from icft.report.results import Scores, StudyResults
