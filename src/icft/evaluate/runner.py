@@ -19,7 +19,7 @@ from rich.table import Table
 
 from icft.errors import IcftError
 from icft.evaluate.metrics import Estimate, SplitSummary, is_correct, summarize_splits
-from icft.evaluate.free_form import ANSWER_STOP, MAX_ANSWER_TOKENS, squad_scores
+from icft.evaluate.free_form import ANSWER_STOPS, MAX_ANSWER_TOKENS, squad_scores
 from icft.evaluate.scoring import OptionScores, score_choices
 from icft.models.generation import generate
 from icft.models.tokens import context_ids, continuation
@@ -142,12 +142,13 @@ def _score_items(loaded: LoadedModel, context: IclContext, items: list[Item], st
 
 
 def _free_form_answers(loaded: LoadedModel, context: IclContext, batch: list[Item]) -> dict[str, str]:
-    """item id -> the model's greedy answer (up to the first line break) for the batch's free-form items."""
+    """item id -> the model's greedy answer (up to the first line break or sentence end) for the batch's
+    free-form items."""
     free = [item for item in batch if item.free_form]
     if not free:
         return {}
     outputs = generate(loaded, [context.prompt(item.prompt) for item in free], context=context.context,
-                       max_new_tokens=MAX_ANSWER_TOKENS, stop=[ANSWER_STOP])
+                       max_new_tokens=MAX_ANSWER_TOKENS, stop=list(ANSWER_STOPS))
     return {item.id: output.strip() for item, output in zip(free, outputs, strict=True)}
 
 
