@@ -2,7 +2,8 @@
 
 A free-form item (`Item.free_form`) is answered by greedy generation after its prompt, cut at the first line
 break or sentence end (". ": a model that read "X was founded by Imra Qell. Its office ..." goes on past the
-answer; an answer with an inner ". ", such as "Dr. Smith", needs an alias "Dr") or after `MAX_ANSWER_TOKENS`. The answer is scored against the gold answer and its aliases with SQuAD's
+answer; an answer with an inner ". ", such as "Dr. Smith", needs an alias "Dr") or after `MAX_ANSWER_TOKENS`.
+The answer is scored against the gold answer and its aliases with SQuAD's
 normalization (lower case, no punctuation, no articles, collapsed white space): exact match and token F1, each
 the best over the accepted answers, from torchmetrics' implementation of the official SQuAD v1.1 script.
 

@@ -298,8 +298,8 @@ def seed_items(rows: list[ItemResult], world_items: dict[str, Item] | None) -> S
                      if all(row.free_form for row in rows) else None)
         return SeedItems(ids=ids, scores=scores, p_correct=p_correct, chosen=chosen, f1=f1)
     items = [world_items[i] for i in ids]
-    p_correct = [answer_probability(row.logprobs, row.n_tokens) if row.free_form else _p_correct(row.logprobs, item.correct)
-                 for row, item in zip(rows, items)]
+    p_correct = [answer_probability(row.logprobs, row.n_tokens) if row.free_form
+                 else _p_correct(row.logprobs, item.correct) for row, item in zip(rows, items)]
     return SeedItems(ids=ids, scores=scores, clusters=clusters_by_fact([item.fact_ids for item in items]),
                      p_correct=np.array(p_correct), chosen=chosen, wordings=_wordings(items),
                      fact_ids=tuple(item.fact_ids for item in items), f1=f1)

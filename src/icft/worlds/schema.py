@@ -8,7 +8,8 @@ A world is a folder with three files (see `icft.worlds.io`):
 An item is scored by the log-likelihood of each option as a continuation of the prompt (the options are
 never shown in the prompt). A free-form item has no options: `answers` holds its gold answer and the other
 accepted wordings (aliases), the model's greedy answer is scored by SQuAD exact match and token F1 against
-them, and the answers' log-likelihoods give its continuous score (`icft.evaluate.free_form`). `answer` is the index of the correct option; `also_correct` lists options that
+them, and the answers' log-likelihoods give its continuous score (`icft.evaluate.free_form`).
+`answer` is the index of the correct option; `also_correct` lists options that
 are equally correct wordings (for example "no glon are yomp" and "no yomp are glon"), so the item still has
 one best answer up to wording. `claims` gives each option's logical form so the checker can prove the
 correct options follow from the train facts and the distractors do not; worlds imported from a user's own
