@@ -91,6 +91,8 @@ def worlds_show(
         for item in world.items_in(split)[:examples]:
             marks = ["*" if i in item.correct else " " for i in range(len(item.options))]
             opts = "  ".join(f"{m}{o.strip()}" for m, o in zip(marks, item.options))
+            if item.free_form:
+                opts = "free form: " + " | ".join(a.strip() for a in item.answers)
             console.print(f"[bold]{split}[/]: {item.prompt} -> {opts}", highlight=False)
 
 
@@ -143,8 +145,11 @@ def _audit_table(results) -> Table:
 
 @worlds_app.command("import")
 def worlds_import(
-    documents: Path = typer.Option(..., "--documents", help="JSONL: one {\"text\": ...} a line."),
-    questions: Path = typer.Option(..., "--questions", help="JSONL: {\"prompt\", \"options\", \"answer\", \"split\"} a line."),
+    documents: Path = typer.Option(..., "--documents", help="JSONL: one {\"text\": ...} a line; or a folder of "
+                                                            ".txt/.md files, one document each."),
+    questions: Path = typer.Option(..., "--questions", help="JSONL: {\"prompt\", \"options\", \"answer\", \"split\"} "
+                                                            "a line, or free form: {\"prompt\", \"answer\": \"text\", "
+                                                            "\"aliases\": [...]}."),
     out: Path = typer.Option(..., "--out", help="Folder for the world."),
     name: str = typer.Option(None, help="World name (default: the documents file's name)."),
     control_split: list[str] = typer.Option(

@@ -153,7 +153,7 @@ def test_a_version_1_store_keeps_its_runs_and_gains_the_task_tables(tmp_path):
         assert store.done_item_ids(spec.run_id) == {"e1"}
         store.add_fit("f1", {"variant": "ft"}, {"mean_abs_weight_change": 0.5})
         assert store.fit_stats("f1") == {"mean_abs_weight_change": 0.5} and store.fit_stats("f2") is None
-    assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
 
 
 def test_the_cell_key_is_stored_in_columns(tmp_path):

@@ -58,3 +58,85 @@ def test_cli_import_then_every_command_reads_it(tmp_path):
     flagged = icft("worlds", "check", str(tmp_path / "plain"))
     assert flagged.returncode == 1 and "shortcut above chance: recall/" in flagged.stdout
     assert "--control-split" in flagged.stdout.splitlines()[-1]
+
+
+KB = Path(__file__).parents[2] / "examples" / "kb"
+
+
+def test_free_form_questions_import_beside_multiple_choice_and_round_trip(tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"prompt": "Orvel is led by", "answer": "Dana Quist", "aliases": ["Dana", "Dana Quist"], "split": "recall"}\n'
+        '{"prompt": "Orvel is led by", "options": ["Dana Quist.", "Tom Berg."], "answer": 0, "split": "recall"}\n')
+    world = import_world(EXAMPLE / "documents.jsonl", questions, control_splits=("recall",))
+    free, choice = world.items
+    assert free.free_form and not choice.free_form
+    assert free.options == () and free.answers == (" Dana Quist", " Dana")  # gold first, repeats dropped, spaced
+    assert free.chance == 0.0 and free.continuations == free.answers and choice.continuations == choice.options
+    assert check_world(world) == []
+    save_world(world, tmp_path / "w")
+    assert load_world(tmp_path / "w") == world
+    saved = json.loads((tmp_path / "w" / "test.jsonl").read_text().splitlines()[0])
+    assert saved["answers"] == [" Dana Quist", " Dana"] and "options" not in saved
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"prompt": "x"}', "missing field 'answer': give the answer's text"),
+    ('{"prompt": "x", "answer": "  "}', "'answer' of a free-form question (no 'options') must be a non-empty string"),
+    ('{"prompt": "x", "answer": 3}', "'answer' of a free-form question"),
+    ('{"prompt": "x", "answer": "y", "aliases": "z"}', "'aliases' must be a list of non-empty strings"),
+    ('{"prompt": "x", "answer": "y", "aliases": ["z", 4]}', "'aliases' must be a list of non-empty strings"),
+    ('{"prompt": "x", "options": ["a", "b"], "answer": 0, "aliases": ["z"]}', "'aliases' is for free-form questions"),
+])
+def test_malformed_free_form_questions_name_the_line_and_the_fix(tmp_path, line, message):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"prompt": "ok", "answer": "fine"}\n' + line + "\n")
+    with pytest.raises(IcftError, match="q.jsonl:2: .*" + re.escape(message)) as error:
+        import_world(EXAMPLE / "documents.jsonl", questions)
+    assert "\n" not in str(error.value)
+
+
+def test_documents_from_a_folder_of_text_files_one_each_in_sorted_order(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "b-second.md").write_text("# B\n\nThe second document.\n")
+    (folder / "a-first.txt").write_text("The first document.\n")
+    (folder / "notes.json").write_text("{}")  # neither .txt nor .md: not a document
+    (folder / ".hidden.md").write_text("an editor's backup")
+    world = import_world(folder, EXAMPLE / "questions.jsonl", name="mine")
+    assert [(d.id, d.text) for d in world.documents] == [("a-first", "The first document."),
+                                                         ("b-second", "# B\n\nThe second document.")]
+    again = import_world(folder, EXAMPLE / "questions.jsonl", name="mine")
+    assert again == world and again.sizes["sha256"] == world.sizes["sha256"]
+    (folder / "a-first.txt").write_text("The first document, edited.\n")
+    assert import_world(folder, EXAMPLE / "questions.jsonl", name="mine").sizes["sha256"] != world.sizes["sha256"]
+
+
+def test_a_folder_without_documents_or_with_a_bad_file_is_a_one_line_error(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    with pytest.raises(IcftError, match="holds no .txt or .md files"):
+        import_world(folder, EXAMPLE / "questions.jsonl")
+    (folder / "data.csv").write_text("a,b")
+    with pytest.raises(IcftError, match="holds no .txt or .md files"):
+        import_world(folder, EXAMPLE / "questions.jsonl")
+    (folder / "binary.txt").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(IcftError, match=r"binary.txt: cannot be read as UTF-8 text .*save it as UTF-8"):
+        import_world(folder, EXAMPLE / "questions.jsonl")
+    (folder / "binary.txt").write_text("   \n")
+    with pytest.raises(IcftError, match="binary.txt is empty"):
+        import_world(folder, EXAMPLE / "questions.jsonl")
+    (folder / "binary.txt").write_text("text")
+    (folder / "binary.md").write_text("text")
+    with pytest.raises(IcftError, match="two files are named 'binary'"):
+        import_world(folder, EXAMPLE / "questions.jsonl")
+
+
+def test_the_kb_example_imports_from_its_folder_with_both_kinds_of_question():
+    world = import_world(KB / "documents", KB / "questions.jsonl", name="kb", control_splits=("recall",))
+    assert len(world.documents) == 12 and world.documents[0].id == "dremholt"
+    assert world.splits == ["recall", "rephrased", "reversed", "two_hop"]
+    for split in world.splits:
+        kinds = {item.free_form for item in world.items_in(split)}
+        assert kinds == {True, False}, split
+    assert check_world(world) == []

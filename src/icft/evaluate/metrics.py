@@ -19,17 +19,20 @@ class ScoredItem(Protocol):
     correct_sum: bool  # the option with the highest summed log-probability is correct
     correct_mean: bool  # the option with the highest per-token mean log-probability is correct
     chance: float  # correct options / options
+    f1: float | None  # free form: SQuAD token F1 (None, or absent, for a multiple-choice item)
 
 
 @dataclass(frozen=True)
 class SplitSummary:
-    """One test split: accuracy chosen by summed and by per-token mean log-probability, and chance."""
+    """One test split: accuracy chosen by summed and by per-token mean log-probability, and chance; a free-form
+    split's accuracy is exact match (both rules), beside its token F1."""
 
     split: str
     n: int
     accuracy_sum: Estimate
     accuracy_mean: Estimate
     chance: float
+    f1: Estimate | None = None  # free-form splits only
 
 
 def is_correct(chosen: int, item: Item) -> bool:
@@ -58,8 +61,15 @@ def summarize_splits(rows: Sequence[ScoredItem]) -> list[SplitSummary]:
             accuracy_sum=cell_estimate([[float(r.correct_sum) for r in in_split]]),
             accuracy_mean=cell_estimate([[float(r.correct_mean) for r in in_split]]),
             chance=float(np.mean([r.chance for r in in_split])),
+            f1=_f1_estimate(in_split),
         ))
     return summaries
+
+
+def _f1_estimate(rows: Sequence[ScoredItem]) -> Estimate | None:
+    """Mean token F1 of a split's free-form items (None when it has none)."""
+    f1 = [f for r in rows if (f := getattr(r, "f1", None)) is not None]  # rows without f1: multiple choice
+    return cell_estimate([np.array(f1, dtype=float)]) if f1 else None
 
 
 __all__ = ["Estimate", "ScoredItem", "SplitSummary", "chance_level", "is_correct", "summarize_splits"]

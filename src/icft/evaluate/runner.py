@@ -2,7 +2,9 @@
 
 Modes (`icft.learn.modes`): `pretrained` scores each item's prompt alone; `icl` puts the world's train
 documents in a shared context first (see `icft.learn.icl`); a fine-tuning mode scores an already fine-tuned
-model with no context, and its `training` description (data + hyperparameters) is part of the run's identity. Items are scored in batches; each batch is written to the results store
+model with no context, and its `training` description (data + hyperparameters) is part of the run's identity.
+A free-form item is answered by greedy generation after the same context and prompt (`icft.evaluate.free_form`).
+Items are scored in batches; each batch is written to the results store
 in one transaction, so an interrupted run loses at most one batch and a finished run is never recomputed.
 """
 
@@ -17,7 +19,9 @@ from rich.table import Table
 
 from icft.errors import IcftError
 from icft.evaluate.metrics import Estimate, SplitSummary, is_correct, summarize_splits
-from icft.evaluate.scoring import score_choices
+from icft.evaluate.free_form import ANSWER_STOPS, MAX_ANSWER_TOKENS, squad_scores
+from icft.evaluate.scoring import OptionScores, score_choices
+from icft.models.generation import generate
 from icft.models.tokens import context_ids, continuation
 from icft.learn.modes import mode_spec
 from icft.learn.icl import NO_CONTEXT, TEMPLATES, IclContext, build_icl_context, check_fits
@@ -114,9 +118,11 @@ def mode_context(mode: str, world: World, tokenizer, seed: int, subsample: float
 
 
 def longest_request_tokens(tokenizer, context: IclContext, items: Sequence[Item]) -> int:
-    """Tokens of the longest item prompt + option, tokenized as the scorer does."""
+    """Tokens of the longest item prompt + option (or free-form answer, plus the tokens generated for it),
+    tokenized as the scorer does."""
     return max(len(continuation(tokenizer, context.prompt(item.prompt), option).ids)
-               for item in items for option in item.options)
+               + (MAX_ANSWER_TOKENS if item.free_form else 0)
+               for item in items for option in item.continuations)
 
 
 def _score_items(loaded: LoadedModel, context: IclContext, items: list[Item], store: ResultsStore, run_id: str,
@@ -125,15 +131,37 @@ def _score_items(loaded: LoadedModel, context: IclContext, items: list[Item], st
         task = bar.add_task(f"{loaded.name}: scoring", total=n_total, completed=n_total - len(items))
         for start in range(0, len(items), batch_items):
             batch = items[start : start + batch_items]
-            requests = [(context.prompt(item.prompt), item.options) for item in batch]
+            requests = [(context.prompt(item.prompt), item.continuations) for item in batch]
             scores = score_choices(loaded, requests, context=context.context, reuse_context=True,
                                    token_budget=TOKEN_BUDGET)
-            store.add_item_results(run_id, [_item_result(item, s) for item, s in zip(batch, scores, strict=True)])
+            answers = _free_form_answers(loaded, context, batch)
+            store.add_item_results(run_id, [_item_result(item, s, answers.get(item.id))
+                                            for item, s in zip(batch, scores, strict=True)])
             bar.advance(task, len(batch))
     return len(items)
 
 
-def _item_result(item: Item, scores) -> ItemResult:
+def _free_form_answers(loaded: LoadedModel, context: IclContext, batch: list[Item]) -> dict[str, str]:
+    """item id -> the model's greedy answer (up to the first line break or sentence end) for the batch's
+    free-form items."""
+    free = [item for item in batch if item.free_form]
+    if not free:
+        return {}
+    outputs = generate(loaded, [context.prompt(item.prompt) for item in free], context=context.context,
+                       max_new_tokens=MAX_ANSWER_TOKENS, stop=list(ANSWER_STOPS))
+    return {item.id: output.strip() for item, output in zip(free, outputs, strict=True)}
+
+
+def _item_result(item: Item, scores: OptionScores, answer: str | None = None) -> ItemResult:
+    if item.free_form:
+        # the accepted answers were scored as continuations: their log-probabilities are the continuous score;
+        # "chosen" is the accepted answer the model finds likeliest, correct is exact match
+        exact, f1 = squad_scores(answer or "", [a.strip() for a in item.answers])
+        return ItemResult(
+            item_id=item.id, split=item.split, logprobs=tuple(scores.logprobs), n_tokens=tuple(scores.n_tokens),
+            chosen_sum=scores.chosen_sum, chosen_mean=scores.chosen_mean, correct_sum=exact, correct_mean=exact,
+            chance=item.chance, prediction=answer or "", f1=f1,
+        )
     return ItemResult(
         item_id=item.id, split=item.split, logprobs=tuple(scores.logprobs), n_tokens=tuple(scores.n_tokens),
         chosen_sum=scores.chosen_sum, chosen_mean=scores.chosen_mean,
@@ -176,9 +204,13 @@ def summary_table(summary: EvalSummary) -> Table:
     table.add_column("accuracy, summed [95% CI]", justify="right")
     table.add_column("accuracy, per-token mean [95% CI]", justify="right")
     table.add_column("chance", justify="right")
+    free_form = any(s.f1 is not None for s in summary.splits)
+    if free_form:  # a free-form split's accuracy is exact match
+        table.add_column("free form: token F1 [95% CI]", justify="right")
     for s in summary.splits:
+        f1 = [format_estimate(s.f1) if s.f1 is not None else "—"] if free_form else []
         table.add_row(s.split, str(s.n), format_estimate(s.accuracy_sum), format_estimate(s.accuracy_mean),
-                      f"{s.chance:.2f}")
+                      f"{s.chance:.2f}", *f1)
     return table
 
 

@@ -3,7 +3,8 @@
 `write_report(study_dir)` writes into `study_dir/report/`:
   index.html          one self-contained page (figures embedded as base64 PNG)
   summary.md          the same tables and findings in Markdown, linking the PNGs
-  findings.json       every finding and every case with its numbers (`icft.report.answer.case_record`)
+  findings.json       every finding and every case with its numbers (`icft.report.answer.case_record`), and
+                      every cell's scores (`cell_records`: exact match and F1 on free-form splits)
   accuracy-*.png      icl_vs_ft: one bar chart per (model, world), beside the page
   transfer-*.png      transfer: one heatmap per (model, train size, variant), beside the page
   augmentation.json   icl_vs_ft with augmented cells: the augmentation ledger, item by item
@@ -59,7 +60,7 @@ def write_report(study_dir: str | Path, compare: str | Path | None = None) -> Re
     panel = augmentation_panel(study)
     page, markdown = render_page(study, figures, findings, comparison, panel.parts)
     paths = _write_files(Path(study_dir) / REPORT_DIR, page, markdown, figures + panel.figures,
-                         findings_json(study.name, study.config.kind, findings))
+                         findings_json(study.name, study.config.kind, findings, study.scores))
     if panel.ledger is None:
         return paths
     write_text_atomic(paths.html.parent / LEDGER_FILE, panel.ledger)

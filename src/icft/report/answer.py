@@ -4,7 +4,8 @@ The answer, per model: which mode generalizes best on each kind of split, what t
 which findings reproduce (with the effect and its 95% CI), which do not, and which cannot be told apart at
 this size. With several models (a study of two, or `icft report --compare`) the answer also puts their
 verdicts side by side (`verdicts_by_model`), so a reader sees where the answer depends on the model.
-findings.json holds every finding and every case with its numbers (see `case_record`).
+findings.json holds every finding and every case with its numbers (see `case_record`), and every cell's
+scores (`cell_records`): accuracy (exact match on a free-form split, beside its token F1) and p(correct).
 """
 
 from __future__ import annotations
@@ -142,8 +143,10 @@ def _differ(outcomes: list[str]) -> str:
     return "yes" if len(kinds) == 1 else f"no: {DEPENDS}"
 
 
-def findings_json(name: str, kind: str, findings: dict[str, list[Finding]]) -> str:
-    """findings.json: the rules' settings, then every finding of every model with all its cases."""
+def findings_json(name: str, kind: str, findings: dict[str, list[Finding]],
+                  scores: dict[str, Scores] | None = None) -> str:
+    """findings.json: the rules' settings, then every finding of every model with all its cases, then (given
+    `scores`) every cell's scores."""
     record = {
         "study": name, "kind": kind, "alpha": ALPHA, "power": POWER, "margin": MARGIN,
         "assumed_discordance_before_a_run": ASSUMED_DISCORDANCE,
@@ -153,7 +156,32 @@ def findings_json(name: str, kind: str, findings: dict[str, list[Finding]]) -> s
                       "sentence": f.sentence, "cases": [case_record(c, model) for c in f.cases]}
                      for model, found in findings.items() for f in found],
     }
+    if scores is not None:
+        record["cells"] = [row for model, model_scores in scores.items() for row in cell_records(model_scores, model)]
     return json.dumps(record, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def cell_records(scores: Scores, model: str) -> list[dict]:
+    """One record per (world, mode, split): its kind of question, items, accuracy (a free-form split's exact
+    match) with its 95% CI, token F1 (free form only) and mean p(correct) (free form: of the likeliest accepted
+    answer, per token)."""
+    rows = []
+    for (world, mode, split), accuracy in scores.accuracy.items():
+        f1 = scores.f1.get((world, mode, split))
+        probability = scores.probability.get((world, mode, split))
+        rows.append({
+            "model": model, "world": world, "mode": mode, "split": split,
+            "kind": "free_form" if scores.free_form(world, split) else "multiple_choice",
+            "control": split in scores.control_splits(world), "n": accuracy.n, "seeds": accuracy.seeds,
+            "accuracy": _number(accuracy.mean), "accuracy_ci_low": _number(accuracy.low),
+            "accuracy_ci_high": _number(accuracy.high),
+            "exact_match": _number(accuracy.mean) if f1 is not None else None,
+            "f1": _number(f1.mean) if f1 else None, "f1_ci_low": _number(f1.low) if f1 else None,
+            "f1_ci_high": _number(f1.high) if f1 else None,
+            "p_correct": _number(probability.mean) if probability else None,
+            "chance": _number(scores.chance.get((world, split))),
+        })
+    return rows
 
 
 def case_record(case: Case, model: str) -> dict:

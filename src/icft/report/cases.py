@@ -29,12 +29,13 @@ class SeedItems:
     """One finished run's items of one split (or one task's examples), in the store's order."""
 
     ids: tuple[str, ...]
-    scores: np.ndarray  # (n,) 0/1 accuracy of the summed log-likelihood choice, or ROUGE-L F1
+    scores: np.ndarray  # (n,) 0/1 accuracy of the summed log-likelihood choice (free form: exact match), or ROUGE-L F1
     clusters: np.ndarray | None = None  # (n,) cluster per item (a shared fact); None: each item alone
     p_correct: np.ndarray | None = None  # (n,) softmax probability of the correct option(s)
     chosen: np.ndarray | None = None  # (n,) index of the chosen option
     wordings: tuple[tuple[str, ...], ...] | None = None  # per item, each option's wording (its claim's relation)
     fact_ids: tuple[tuple[str, ...], ...] | None = None  # per item, the train facts its answer rests on
+    f1: np.ndarray | None = None  # (n,) free-form splits: SQuAD token F1 (a multiple-choice item's: its accuracy)
 
     def subset(self, keep: np.ndarray) -> SeedItems:
         """The items where `keep` (an (n,) bool mask) is True."""
@@ -46,7 +47,7 @@ class SeedItems:
 
         return SeedItems(ids=pick_tuple(self.ids), scores=self.scores[keep], clusters=pick(self.clusters),
                          p_correct=pick(self.p_correct), chosen=pick(self.chosen), wordings=pick_tuple(self.wordings),
-                         fact_ids=pick_tuple(self.fact_ids))
+                         fact_ids=pick_tuple(self.fact_ids), f1=pick(self.f1))
 
 
 Cell = dict[int, SeedItems]  # seed -> items
@@ -131,6 +132,14 @@ def cell_probability(cell: Cell) -> Estimate | None:
     if any(cell[s].p_correct is None for s in seeds):
         return None
     return cell_estimate([cell[s].p_correct for s in seeds], [cell[s].clusters for s in seeds], seed=BOOTSTRAP_SEED)
+
+
+def cell_f1(cell: Cell) -> Estimate | None:
+    """Mean SQuAD token F1 of a free-form cell (None for a multiple-choice one)."""
+    seeds = sorted(cell)
+    if not seeds or any(cell[s].f1 is None for s in seeds):
+        return None
+    return cell_estimate([cell[s].f1 for s in seeds], [cell[s].clusters for s in seeds], seed=BOOTSTRAP_SEED)
 
 
 def compare(finding: int, claim: str, world: str, split: str, a: str, b: str, first: Cell, second: Cell,

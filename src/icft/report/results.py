@@ -24,8 +24,9 @@ from icft.errors import IcftError
 from icft.evaluate.stats import Estimate
 from icft.learn.modes import MODES, is_mode, mode_label, mode_spec
 from icft.evaluate.stats import clusters_by_fact
-from icft.report.cases import (BOOTSTRAP_SEED, Cell, SeedItems, cell_accuracy, cell_probability, known_facts,
-                               on_known_facts)
+from icft.report.cases import (BOOTSTRAP_SEED, Cell, SeedItems, cell_accuracy, cell_f1, cell_probability,
+                               known_facts, on_known_facts)
+from icft.evaluate.free_form import answer_probability
 from icft.evaluate.learned import LearnedCheck, seed_check_from_rows
 from icft.study.augmentations import world_modes
 from icft.study.config import StudyConfig, parse_study_config
@@ -57,6 +58,12 @@ class Scores:
     probability: dict[tuple[str, str, str], Estimate] = field(default_factory=dict)  # mean p(correct option)
     # (world, split) -> (name, accuracy) of the best shortcut baseline on that generalization split
     baselines: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    # (world, mode, split) -> mean SQuAD token F1, for splits with free-form items (their accuracy is exact match)
+    f1: dict[tuple[str, str, str], Estimate] = field(default_factory=dict)
+
+    def free_form(self, world: str, split: str) -> bool:
+        """The split holds free-form items: its accuracy is exact match, beside token F1."""
+        return any(w == world and s == split for w, _, s in self.f1)
 
     def get(self, world: str, mode: str, split: str) -> Estimate | None:
         return self.accuracy.get((world, mode, split))
@@ -265,26 +272,37 @@ def scores_from_items(items: dict[tuple[str, str, str], Cell], chance: dict[tupl
     """`Scores` from per-seed items: accuracy and p(correct) estimated per cell; seeds default to the items'."""
     accuracy = {key: cell_accuracy(cell) for key, cell in items.items()}
     probability = {key: e for key, cell in items.items() if (e := cell_probability(cell)) is not None}
+    f1 = {key: e for key, cell in items.items() if (e := cell_f1(cell)) is not None}
     if seeds is None:
         seeds = {}
         for (world, mode, _), cell in items.items():
             seeds[(world, mode)] = tuple(sorted(set(seeds.get((world, mode), ())) | set(cell)))
     return Scores(accuracy=accuracy, chance=chance, seeds=seeds, learned=learned or {}, items=items,
-                  probability=probability)
+                  probability=probability, f1=f1)
 
 
 def seed_items(rows: list[ItemResult], world_items: dict[str, Item] | None) -> SeedItems:
-    """One run's rows of one split as arrays; clusters, p(correct) and wordings need the world's items."""
+    """One run's rows of one split as arrays; clusters, p(correct) and wordings need the world's items.
+
+    A free-form row's score is exact match and its p(correct) the probability of its likeliest accepted answer
+    (`answer_probability`, read from the store alone); a split with free-form rows also keeps token F1 per item.
+    """
     chosen = np.array([row.chosen_sum for row in rows])
     scores = np.array([float(row.correct_sum) for row in rows])
     ids = tuple(row.item_id for row in rows)
+    f1 = (np.array([row.f1 if row.free_form else float(row.correct_sum) for row in rows])
+          if any(row.free_form for row in rows) else None)
     known = world_items is not None and all(i in world_items for i in ids)
     if not known:
-        return SeedItems(ids=ids, scores=scores, chosen=chosen)
+        p_correct = (np.array([answer_probability(row.logprobs, row.n_tokens) for row in rows])
+                     if all(row.free_form for row in rows) else None)
+        return SeedItems(ids=ids, scores=scores, p_correct=p_correct, chosen=chosen, f1=f1)
     items = [world_items[i] for i in ids]
+    p_correct = [answer_probability(row.logprobs, row.n_tokens) if row.free_form
+                 else _p_correct(row.logprobs, item.correct) for row, item in zip(rows, items)]
     return SeedItems(ids=ids, scores=scores, clusters=clusters_by_fact([item.fact_ids for item in items]),
-                     p_correct=np.array([_p_correct(row.logprobs, item.correct) for row, item in zip(rows, items)]),
-                     chosen=chosen, wordings=_wordings(items), fact_ids=tuple(item.fact_ids for item in items))
+                     p_correct=np.array(p_correct), chosen=chosen, wordings=_wordings(items),
+                     fact_ids=tuple(item.fact_ids for item in items), f1=f1)
 
 
 def _p_correct(logprobs: tuple[float, ...], correct: frozenset[int]) -> float:
@@ -296,7 +314,7 @@ def _p_correct(logprobs: tuple[float, ...], correct: frozenset[int]) -> float:
 
 def _wordings(items: list[Item]) -> tuple[tuple[str, ...], ...] | None:
     """Each option's wording: the relation its claim states (None for worlds without claims)."""
-    if any(item.claims is None or any(c is None for c in item.claims) for item in items):
+    if any(item.free_form or item.claims is None or any(c is None for c in item.claims) for item in items):
         return None
     return tuple(tuple(claim[1] for claim in item.claims) for item in items)
 

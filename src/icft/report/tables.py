@@ -25,17 +25,29 @@ class Table:
 
 def world_table(scores: Scores, world: str) -> Table:
     """Rows: modes in `MODES` order, then chance, the best shortcut baseline (generalization splits) and n items;
-    columns: splits, then the number of seeds."""
+    columns: splits, then the number of seeds. A free-form split has two columns: exact match (its accuracy)
+    and SQuAD token F1."""
     splits = scores.splits(world)
+    free = {split for split in splits if scores.free_form(world, split)}
+
+    def columns(split: str, accuracy: str, f1: str) -> list[str]:
+        return [accuracy, f1] if split in free else [accuracy]
+
     rows = []
     for mode in scores.modes(world):
-        cells = [_cell(scores.get(world, mode, split)) for split in splits]
+        cells = [c for split in splits for c in columns(split, _cell(scores.get(world, mode, split)),
+                                                        _cell(scores.f1.get((world, mode, split))))]
         rows.append((mode_label(mode), *cells, str(len(scores.seeds.get((world, mode), ())))))
-    rows.append(("chance", *[f"{scores.chance[(world, split)]:.2f}" for split in splits], ""))
+    rows.append(("chance", *[c for split in splits
+                             for c in columns(split, f"{scores.chance[(world, split)]:.2f}", "")], ""))
     if any((world, split) in scores.baselines for split in splits):
-        rows.append(("best shortcut baseline", *[_baseline(scores, world, split) for split in splits], ""))
-    rows.append(("n items", *[_item_counts(scores, world, split) for split in splits], ""))
-    return Table(header=("mode", *splits, "seeds"), rows=tuple(rows))
+        rows.append(("best shortcut baseline", *[c for split in splits
+                                                 for c in columns(split, _baseline(scores, world, split), "")], ""))
+    counts = [_item_counts(scores, world, split) for split in splits]
+    rows.append(("n items", *[c for split, n in zip(splits, counts) for c in columns(split, n, n)], ""))
+    header = [h for split in splits
+              for h in ([f"{split} (exact match)", f"{split} (F1)"] if split in free else [split])]
+    return Table(header=("mode", *header, "seeds"), rows=tuple(rows))
 
 
 def probability_table(scores: Scores, world: str) -> Table | None:

@@ -6,7 +6,8 @@ Tables (schema version in `PRAGMA user_version`):
                 (`icft.store.layout.CellKey`: world label, seed, model, mode) in columns, its world's content id
                 beside them
   item_results  run_id, item_id, split, logprobs (JSON list), n_tokens (JSON list), chosen_sum, chosen_mean,
-                correct_sum, correct_mean, chance; primary key (run_id, item_id)
+                correct_sum, correct_mean, chance, prediction and f1 (free-form items only, else NULL);
+                primary key (run_id, item_id)
   task_results  run_id, example_id, prediction, score, exact: one scored example of a task (transfer studies;
                 score is accuracy 0/1 for classification, ROUGE-L F1 for generation); key (run_id, example_id)
   fits          fit_id, config (JSON), stats (JSON): one fine-tuning, with what it did to the model (steps,
@@ -39,7 +40,7 @@ from icft.store.layout import CellKey
 from icft.store.lock import disk_full_error
 from icft.store.records import ItemResult, RunRecord, RunSpec, TaskResult, TransferRun
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_S = 60.0
 RUNNING, FINISHED = "running", "finished"
 
@@ -109,7 +110,12 @@ CREATE TABLE timings (
     recorded_at TEXT NOT NULL
 );
 """
-_MIGRATIONS = {1: _SCHEMA, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}  # version -> what turns the one before into it
+# version 5: a free-form item's generated answer and its token F1 (NULL for multiple-choice items)
+_SCHEMA_V5 = """
+ALTER TABLE item_results ADD COLUMN prediction TEXT;
+ALTER TABLE item_results ADD COLUMN f1 REAL;
+"""
+_MIGRATIONS = {1: _SCHEMA, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}  # version -> what turns the one before into it
 
 
 class ResultsStore:
@@ -227,22 +233,24 @@ class ResultsStore:
             self._require_unfinished(run_id)
             self._db.executemany(
                 "INSERT OR IGNORE INTO item_results (run_id, item_id, split, logprobs, n_tokens, chosen_sum, "
-                "chosen_mean, correct_sum, correct_mean, chance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "chosen_mean, correct_sum, correct_mean, chance, prediction, f1) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, r.item_id, r.split, json.dumps(list(r.logprobs)), json.dumps(list(r.n_tokens)),
-                  r.chosen_sum, r.chosen_mean, int(r.correct_sum), int(r.correct_mean), r.chance) for r in rows],
+                  r.chosen_sum, r.chosen_mean, int(r.correct_sum), int(r.correct_mean), r.chance, r.prediction,
+                  r.f1) for r in rows],
             )
 
     def item_rows(self, run_id: str) -> list[ItemResult]:
         """The run's stored items in the order they were written."""
         cursor = self._db.execute(
-            "SELECT item_id, split, logprobs, n_tokens, chosen_sum, chosen_mean, correct_sum, correct_mean, chance "
-            "FROM item_results WHERE run_id = ? ORDER BY rowid",
+            "SELECT item_id, split, logprobs, n_tokens, chosen_sum, chosen_mean, correct_sum, correct_mean, chance, "
+            "prediction, f1 FROM item_results WHERE run_id = ? ORDER BY rowid",
             (run_id,),
         )
         return [
             ItemResult(item_id=r[0], split=r[1], logprobs=tuple(json.loads(r[2])), n_tokens=tuple(json.loads(r[3])),
                        chosen_sum=r[4], chosen_mean=r[5], correct_sum=bool(r[6]), correct_mean=bool(r[7]),
-                       chance=r[8])
+                       chance=r[8], prediction=r[9], f1=r[10])
             for r in cursor
         ]
 

@@ -20,7 +20,9 @@ def world_identity(world: World) -> str:
     content = {
         "sizes": world.sizes,
         "documents": [[d.id, d.text] for d in world.documents],
-        "items": [[i.id, i.split, i.prompt, list(i.options), sorted(i.correct)] for i in world.items],
+        # a free-form item adds its answers (multiple-choice items keep the identity they had)
+        "items": [[i.id, i.split, i.prompt, list(i.options), sorted(i.correct),
+                   *([list(i.answers)] if i.free_form else [])] for i in world.items],
         "control_splits": list(world.control_splits),
     }
     digest = content_digest(content, 12)

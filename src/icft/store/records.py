@@ -90,7 +90,11 @@ class TransferRun(_Stored):
 
 @dataclass(frozen=True)
 class ItemResult:
-    """One scored item: the log-probability of every option and what each choice rule picked."""
+    """One scored item: the log-probability of every option and what each choice rule picked.
+
+    A free-form item (`prediction` set) holds its accepted answers' log-probabilities instead of options', its
+    greedy answer, SQuAD exact match as correct_sum and correct_mean, and token F1 (`icft.evaluate.free_form`).
+    """
 
     item_id: str
     split: str
@@ -101,6 +105,12 @@ class ItemResult:
     correct_sum: bool
     correct_mean: bool
     chance: float
+    prediction: str | None = None  # free form: the model's greedy answer
+    f1: float | None = None  # free form: SQuAD token F1 against the best accepted answer
+
+    @property
+    def free_form(self) -> bool:
+        return self.prediction is not None
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def world_sentences(world: World) -> int:
 
 
 def _option_tokens(world: World) -> float:
-    return sum(len(i.prompt + o) for i in world.items for o in i.options) / CHARS_PER_TOKEN
+    return sum(len(i.prompt + o) for i in world.items for o in i.continuations) / CHARS_PER_TOKEN
 
 
 def _doc_tokens(world: World) -> float:

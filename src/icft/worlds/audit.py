@@ -71,11 +71,12 @@ def credit(scores: list[float], correct: frozenset[int] | set[int]) -> float:
 
 def audit_world(world: World, baselines: tuple[str, ...] | None = None) -> list[BaselineResult]:
     """Every baseline (or those named) on every split, in split then baseline order; a baseline that
-    applies to no item of a split has no row for it."""
+    applies to no item of a split has no row for it; free-form items have no options to pick among, so no
+    baseline applies to them."""
     index = TrainIndex(world)
     results = []
     for split in world.splits:
-        items = world.items_in(split)
+        items = [item for item in world.items_in(split) if not item.free_form]
         for name in baselines or tuple(BASELINES):
             scored = [(item, scores) for item in items if (scores := BASELINES[name](index, item)) is not None]
             if scored:

@@ -53,6 +53,8 @@ def check_world(world: World, max_problems: int = 50) -> list[str]:
 
 def _check_item(item, facts, stated, follows) -> list[str]:
     out = []
+    if item.free_form:
+        return [f"item {item.id}: a free-form item has no answer"] if not item.answers else []
     if not 0 <= item.answer < len(item.options):
         return [f"item {item.id}: answer {item.answer} is not an option index"]
     if len(set(item.options)) != len(item.options):

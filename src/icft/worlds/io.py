@@ -113,13 +113,12 @@ def _document_json(d: Document) -> dict[str, Any]:
 
 
 def _item_json(i: Item) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": i.id,
-        "split": i.split,
-        "prompt": i.prompt,
-        "options": list(i.options),
-        "answer": i.answer,
-    }
+    out: dict[str, Any] = {"id": i.id, "split": i.split, "prompt": i.prompt}
+    if i.free_form:  # the gold answer first, then its aliases
+        out["answers"] = list(i.answers)
+    else:
+        out["options"] = list(i.options)
+        out["answer"] = i.answer
     if i.also_correct:
         out["also_correct"] = list(i.also_correct)
     out["fact_ids"] = list(i.fact_ids)
@@ -141,6 +140,8 @@ def _parse_document(obj: dict, path: Path, line: int) -> Document:
 
 
 def _parse_item(obj: dict, path: Path, line: int) -> Item:
+    if "answers" in obj and "options" not in obj:
+        return _parse_free_form_item(obj, path, line)
     for key, kind in (("id", str), ("split", str), ("prompt", str), ("options", list), ("answer", int)):
         _require(obj, key, kind, path, line)
     options = obj["options"]
@@ -172,6 +173,17 @@ def _parse_item(obj: dict, path: Path, line: int) -> Item:
         fact_ids=tuple(_optional_str_list(obj, "fact_ids", path, line)),
         claims=claims,
     )
+
+
+def _parse_free_form_item(obj: dict, path: Path, line: int) -> Item:
+    for key, kind in (("id", str), ("split", str), ("prompt", str), ("answers", list)):
+        _require(obj, key, kind, path, line)
+    answers = obj["answers"]
+    if not answers or not all(isinstance(a, str) and a.strip() for a in answers):
+        raise IcftError(f"{path}:{line}: field 'answers' must hold the gold answer (then any aliases) as "
+                        "non-empty strings")
+    return Item(id=obj["id"], split=obj["split"], prompt=obj["prompt"], options=(), answer=0,
+                answers=tuple(answers), fact_ids=tuple(_optional_str_list(obj, "fact_ids", path, line)))
 
 
 def _require(obj: dict, key: str, kind: type, path: Path, line: int | None) -> None:

@@ -6,7 +6,10 @@ A world is a folder with three files (see `icft.worlds.io`):
   test.jsonl   one `Item` a line: a multiple-choice question in one split
 
 An item is scored by the log-likelihood of each option as a continuation of the prompt (the options are
-never shown in the prompt). `answer` is the index of the correct option; `also_correct` lists options that
+never shown in the prompt). A free-form item has no options: `answers` holds its gold answer and the other
+accepted wordings (aliases), the model's greedy answer is scored by SQuAD exact match and token F1 against
+them, and the answers' log-likelihoods give its continuous score (`icft.evaluate.free_form`).
+`answer` is the index of the correct option; `also_correct` lists options that
 are equally correct wordings (for example "no glon are yomp" and "no yomp are glon"), so the item still has
 one best answer up to wording. `claims` gives each option's logical form so the checker can prove the
 correct options follow from the train facts and the distractors do not; worlds imported from a user's own
@@ -50,6 +53,12 @@ class Item:
     also_correct: tuple[int, ...] = ()
     fact_ids: tuple[str, ...] = ()  # the train facts the answer is derived from
     claims: tuple[Claim | None, ...] | None = None  # one per option, or None for imported worlds
+    # a free-form item (no options): the gold answer, then its aliases; answer is 0
+    answers: tuple[str, ...] = ()
+
+    @property
+    def free_form(self) -> bool:
+        return not self.options
 
     @property
     def correct(self) -> frozenset[int]:
@@ -57,7 +66,13 @@ class Item:
 
     @property
     def chance(self) -> float:
-        return len(self.correct) / len(self.options)
+        """Guessing's expected accuracy: 0 for a free-form answer (no options to guess among)."""
+        return 0.0 if self.free_form else len(self.correct) / len(self.options)
+
+    @property
+    def continuations(self) -> tuple[str, ...]:
+        """What is scored as a continuation of the prompt: the options, or a free-form item's answers."""
+        return self.answers if self.free_form else self.options
 
 
 @dataclass

@@ -38,7 +38,7 @@ def summarize(world: World, tokenizer=None) -> WorldSummary:
         splits.append(SplitSummary(
             split=split,
             items=len(items),
-            mean_options=sum(len(i.options) for i in items) / len(items),
+            mean_options=sum(len(i.options) for i in items) / len(items),  # 0 for a free-form split
             chance=sum(i.chance for i in items) / len(items),
         ))
     tokens = None
