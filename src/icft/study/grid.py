@@ -123,9 +123,10 @@ class Study(StudyRunner):
         from icft.learn.modes import mode_label
         from icft.evaluate.plan import plan, planned_effect
 
-        cells, items, units, chance = [], {}, {}, {}
+        cells, items, units, chance, controls = [], {}, {}, {}, {}
         for spec in self.config.worlds:
             world = self.world(spec, self.config.seeds[0])
+            controls[spec.label] = world.control_splits
             for split in world.splits:
                 items[(spec.label, split)] = len(world.items_in(split))
                 units[(spec.label, split)] = len(set(clusters_by_fact([i.fact_ids for i in world.items_in(split)])))
@@ -134,7 +135,7 @@ class Study(StudyRunner):
         seeds = len(self.config.seeds)
         table = Table("finding", "claim", "world / split", "A", "B", "items (facts) × seeds", "MDE",
                       title="planned comparisons")
-        for case in plan(cells):
+        for case in plan(cells, controls):
             where, other = (case.world, case.split), (case.world_b, case.split_b)
             mde = planned_effect(case, items[where], seeds, chance[where], units=units[where],
                                  items_b=items.get(other), chance_b=chance.get(other))
