@@ -27,7 +27,9 @@ def kb_scores(correct: dict[tuple[str, str], list[float]], control: dict[str, tu
     items = {(WORLD, mode, split): {0: SeedItems(ids=tuple(f"{split}-{i}" for i in range(len(v))),
                                                  scores=np.array(v))} for (mode, split), v in correct.items()}
     modes = dict.fromkeys(mode for mode, _ in correct)
-    checks = {(WORLD, m): LearnedCheck(WORLD, m, CONTROL, (SeedCheck(0, *(control or {}).get(m, (24, 24))),))
+    fit = {"stopped_by": "target_loss", "final_loss": 0.29}
+    checks = {(WORLD, m): LearnedCheck(WORLD, m, CONTROL, (SeedCheck(0, *(control or {}).get(m, (24, 24)),
+                                                                     fit if m.startswith("ft") else None),))
               for m in modes}
     for mode in modes:  # the control split's own items (every mode answers them)
         items[(WORLD, mode, "rephrased")] = {0: SeedItems(ids=tuple(f"r-{i}" for i in range(24)),
@@ -90,7 +92,8 @@ def test_a_split_whose_comparisons_are_all_invalid_says_which_side_failed_and_wh
     assert all(c.verdict == INVALID for f in findings if f.number == ICL_VS_FT for c in f.cases)
     [answer] = split_answers(scores, findings)
     assert answer.kind == NO_VALID
-    assert "FT did not learn the facts (control 3/8)" in answer.text and "ICL did not read the facts" in answer.text
+    assert "FT did not learn the facts (control 3/8, stopped by target_loss at loss 0.29)" in answer.text
+    assert "ICL did not read the facts (control 4/8)" in answer.text
     assert "on augmented data: ft-local" in answer.text and "reads its context" in answer.text
 
 
@@ -98,7 +101,7 @@ def test_a_failed_fine_tuning_is_left_out_and_said(tmp_path):
     scores = kb_scores({("icl", "reversed"): right(22), ("ft", "reversed"): right(6),
                         ("ft-local", "reversed"): right(4)}, control={"ft": (3, 8)})
     [answer] = split_answers(scores, all_findings(scores))
-    assert answer.kind == CONTEXT and "not compared: FT did not learn the facts (control 3/8)" in answer.text
+    assert answer.kind == CONTEXT and "not compared: FT did not learn the facts (control 3/8" in answer.text
 
 
 def _kb_folder(tmp_path):

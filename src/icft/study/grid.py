@@ -254,7 +254,19 @@ class Study(StudyRunner):
     def finetune_settings(self, cell: Cell, **extra):
         """The cell's `FinetuneConfig`: its model's defaults, the study's [finetune], then its world's overrides,
         seeded by the cell (`StudyConfig.finetune_for`)."""
-        return self.config.finetune_for(cell.model, cell.world.finetune, seed=cell.seed, **extra)
+        return self.config.finetune_for(cell.model, cell.world.finetune, self._cell_defaults(cell), seed=cell.seed,
+                                        **extra)
+
+    def _cell_defaults(self, cell: Cell) -> dict:
+        """An imported world's augmented modes train until their facts are recalled (`icft.learn.recall`): the
+        loss target stops a fit that memorized the user's documents before it can say their facts in other words.
+        A study's or world's [finetune] keys still win."""
+        from icft.learn.recall import IMPORTED_DEFAULTS
+        from icft.worlds.imported import GENERATOR_VERSION as IMPORTED
+
+        mode = mode_spec(cell.mode)
+        imported = self.world(cell.world, cell.seed).generator_version == IMPORTED
+        return dict(IMPORTED_DEFAULTS) if imported and (mode.augmentations or mode.oracle) else {}
 
     def training(self, cell: Cell) -> dict:
         """Everything that determines a fine-tuned model: hashed into the cell's run id."""
