@@ -21,15 +21,6 @@ EXAMPLES = [TrainingExample("", doc) for doc in DOCS]
 SMALL = dict(row_tokens=64, micro_batch_tokens=64, batch_tokens=256, lr_schedule="constant")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine two threads wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_model_for_lora():
     """The tiny model with a wider output scale.
 

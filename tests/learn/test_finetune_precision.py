@@ -12,7 +12,7 @@ from icft.learn.finetune import FinetuneConfig, finetune
 from icft.learn.packing import IGNORE, collate_rows, tokenize_examples
 from icft.learn.training import training_identity
 from icft.models.device import cpu_has_bf16, resolve_precision
-from test_finetune import EXAMPLES, SMALL, one_thread, tiny_model_for_lora  # noqa: F401 (one_thread: autouse)
+from test_finetune import EXAMPLES, SMALL, tiny_model_for_lora
 from tiny_models import tiny_model
 
 CPU = torch.device("cpu")

@@ -8,15 +8,6 @@ from icft.learn.packing import IGNORE, TokenizedExample, collate_rows, pack_rows
 from tiny_models import tiny_model, tiny_tokenizer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine two threads wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_prompt_tokens_and_first_token_are_masked():
     tokenizer = tiny_tokenizer()
     [example] = tokenize_examples([TrainingExample("All glon are yomp.", " All troff are glon.")], tokenizer)

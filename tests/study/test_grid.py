@@ -184,3 +184,34 @@ def test_a_world_whose_split_a_shortcut_beats_is_named_before_it_runs(tiny_folde
         for r in real(world)][:1])
     study.world(study.config.worlds[0], 0)
     assert "warning: world reversals (seed 0): the shortcut" in console.file.getvalue()
+
+
+def test_an_imported_worlds_augmented_modes_train_until_recalled_by_default(tmp_path):
+    import json
+
+    from icft.learn.recall import IMPORTED_DEFAULTS
+    from icft.worlds.imported import import_world
+
+    docs, questions = tmp_path / "d.jsonl", tmp_path / "q.jsonl"
+    docs.write_text(json.dumps({"text": "Dana Quist manages the Oslo office."}) + "\n")
+    questions.write_text("".join(json.dumps({"prompt": "Who runs the Oslo office?", "options": ["Dana", "Femp"],
+                                             "answer": 0, "split": s}) + "\n" for s in ("rephrased", "reversed")))
+    save_world_dir = tmp_path / "kb"
+    from icft.worlds import save_world
+
+    save_world(import_world(docs, questions, control_splits=("rephrased",)), save_world_dir)
+    modes = ["ft", "ft-local", "ft-local-global"]
+    raw = {"name": "kb", "models": ["tiny"], "modes": modes, "seeds": [0],
+           "worlds": [{"path": str(save_world_dir)}, {"name": "reversals", "sizes": {"facts": 4}}],
+           "finetune": {"epochs": 30}}
+    study = Study(parse_study_config(raw), tmp_path / "out")
+    settings = {(c.world.label, c.mode): study.finetune_settings(c) for c in expand_grid(study.config)}
+    assert settings[("kb", "ft-local")].recall_target == IMPORTED_DEFAULTS["recall_target"]
+    assert settings[("kb", "ft-local-global")].recall_target == IMPORTED_DEFAULTS["recall_target"]
+    assert settings[("kb", "ft-local")].epochs == 30  # the study's own keys win over the default
+    assert settings[("kb", "ft")].recall_target is None  # plain FT stays data-matched with ICL
+    assert settings[("reversals", "ft-local")].recall_target is None  # built-in worlds are unchanged
+    cell = next(c for c in expand_grid(study.config) if (c.world.label, c.mode) == ("kb", "ft-local"))
+    assert study.training(cell)["recall_reads"]["probes"] == "held-out training sentences"
+    chosen = parse_study_config({**raw, "finetune": {"recall_target": 0.5}})
+    assert Study(chosen, tmp_path / "other").finetune_settings(cell).recall_target == 0.5

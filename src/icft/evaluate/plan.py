@@ -3,16 +3,26 @@
 The report tests exactly these (`icft.report.findings`); `icft study CONFIG --dry-run` prints them with the
 minimum detectable effect each will have, from items x seeds and an assumed discordance, before anything runs.
 It lives with the statistics, below both, so the study runner does not import the report.
+
+Findings 1-8 name the built-in worlds' splits. Every other world (an imported one, or a generated one under
+another label) gets the same kinds of comparison on each of its generalization splits (every split that is not
+one of its control splits), numbered after them:
+  1   pretrained ≈ chance (finding 1 itself, on those splits)
+  9   ICL > FT
+  10  each augmented fine-tuning mode (any that trains on more than the documents) > FT
+  11  each augmented fine-tuning mode ≥ ICL (non-inferiority; the report also reads its A > B test)
+The report's answer per split (`icft.report.where`) is decided from these cases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from icft.evaluate.stats import POWER_Z, PRIMARY_METRIC, planned_mde, planned_prob_mde
+from icft.learn.modes import is_mode, mode_spec
 
 GREATER = "A > B"
 NEAR_CHANCE = "A ≈ chance"
@@ -30,6 +40,7 @@ GENERALIZATION_SPLITS = {
 }
 SIMPLE_WORLDS = tuple(w for w in GENERALIZATION_SPLITS if w != "semantic")  # the paper: splitting hurt on semantic
 AUGMENTED_MODES = ("ft-local", "ft-global", "ft-local-global")
+ICL_VS_FT, AUGMENTED_VS_FT, AUGMENTED_VS_ICL = 9, 10, 11  # the comparisons planned for any other world
 
 
 @dataclass(frozen=True)
@@ -46,9 +57,11 @@ class Planned:
     split_b: str | None = None
 
 
-def plan(cells: Iterable[tuple[str, str, str]]) -> list[Planned]:
-    """Every case of findings 1-8 that the (world, mode, split) cells allow, in finding order (finding 1 in
-    the order the cells come)."""
+def plan(cells: Iterable[tuple[str, str, str]], control_splits: Mapping[str, Iterable[str]] | None = None
+         ) -> list[Planned]:
+    """Every case of findings 1-11 that the (world, mode, split) cells allow, in finding order (finding 1 in
+    the order the cells come). `control_splits` names each world's control splits: a world findings 2-8 do
+    not name has every other split planned as a generalization split."""
     cells = list(cells)
     present = set(cells)
 
@@ -56,10 +69,11 @@ def plan(cells: Iterable[tuple[str, str, str]]) -> list[Planned]:
         return all((world, mode, split) in present for mode in modes)
 
     order = list(dict.fromkeys((w, s) for w, _, s in cells))
+    generalization = generalization_splits(order, control_splits or {})
     # finding 1 (the worlds are novel) reads the generalization splits: a control split may hold a prior the
     # pretrained model follows (most trained premises say "all"), which is no knowledge of the world
     out = [Planned(1, NEAR_CHANCE, w, s, "pretrained") for w, s in order
-           if has(w, s, "pretrained") and s in GENERALIZATION_SPLITS.get(w, (s,))]
+           if has(w, s, "pretrained") and s in generalization[w]]
     out += [Planned(n, GREATER, w, s, "icl", "ft") for n, w, s in ((2, "reversals", "reversed"),
                                                                  (3, "syllogisms", "syllogism")) if has(w, s, "icl", "ft")]
     if has("semantic", "reversed", "ft") and has("reversals", "reversed", "ft"):
@@ -70,6 +84,41 @@ def plan(cells: Iterable[tuple[str, str, str]]) -> list[Planned]:
     if has("reversal_curse", "reverse_a", "ft", "icl"):  # FT near chance where ICL is high: both or neither
         out += [Planned(8, NEAR_CHANCE, "reversal_curse", "reverse_a", "ft"),
                 Planned(8, GREATER, "reversal_curse", "reverse_a", "icl", "ft")]
+    return out + _any_world(cells, {w: s for w, s in generalization.items() if w not in GENERALIZATION_SPLITS}, has)
+
+
+def generalization_splits(order: Iterable[tuple[str, str]], control_splits: Mapping[str, Iterable[str]]
+                          ) -> dict[str, tuple[str, ...]]:
+    """Per world (in `order`, (world, split) pairs), its generalization splits: a built-in world's named ones,
+    any other world's splits that are not its control splits."""
+    out: dict[str, list[str]] = {}
+    for world, split in order:
+        named = GENERALIZATION_SPLITS.get(world)
+        keep = split in named if named is not None else split not in set(control_splits.get(world, ()))
+        out.setdefault(world, [])
+        if keep:
+            out[world].append(split)
+    return {world: tuple(splits) for world, splits in out.items()}
+
+
+def augmented(mode: str) -> bool:
+    """A fine-tuning mode that trains on more (or other) than the plain documents: the augmented and split modes,
+    the oracle's controls and the scaling curve's budgets."""
+    return is_mode(mode) and mode_spec(mode).finetunes and mode != "ft"
+
+
+def _any_world(cells: list[tuple[str, str, str]], splits: dict[str, tuple[str, ...]],
+               has: Callable[..., bool]) -> list[Planned]:
+    """Findings 9-11 on the generalization splits of the worlds findings 2-8 do not name."""
+    modes = [m for m in dict.fromkeys(m for _, m, _ in cells) if augmented(m)]
+    out = []
+    for world, names in splits.items():
+        for split in names:
+            if has(world, split, "icl", "ft"):
+                out.append(Planned(ICL_VS_FT, GREATER, world, split, "icl", "ft"))
+            out += [Planned(AUGMENTED_VS_FT, GREATER, world, split, m, "ft") for m in modes if has(world, split, m, "ft")]
+            out += [Planned(AUGMENTED_VS_ICL, AT_LEAST, world, split, m, "icl") for m in modes
+                    if has(world, split, m, "icl")]
     return out
 
 

@@ -19,7 +19,8 @@ What happens:
   4. with `target_loss`, training stops at the end of the first epoch whose mean training loss is at most
      that ("train until learned"; `epochs` is then the cap), or earlier when the epoch loss has gone flat
      (`plateaued`: "learned or flat"); the result records the epoch losses, why it stopped and whether the
-     criterion was met (`FinetuneResult.summary`);
+     criterion was met (`FinetuneResult.summary`); with `recall_target`, it stops instead when recall probes built
+     from the training data (held-out augmentations) are answered (`icft.learn.recall`);
   5. `loaded.model` is replaced by the trained model; `out_dir` gets the weights (`model/`) or adapter
      (`adapter/`) as safetensors, `training_curve.json` and `finetune_config.json`.
 
@@ -65,6 +66,7 @@ from icft.jsonl import write_text_atomic
 from icft.learn.examples import TrainingExample
 from icft.learn.finetune_config import LR_SCHEDULES, FinetuneConfig
 from icft.learn.packing import IGNORE, TokenizedExample, collate_rows, pack_rows, tokenize_examples
+from icft.learn.recall import hold_out_probes, recall_plateaued, recall_rate
 from icft.models import LoadedModel
 from icft.models.device import resolve_precision
 
@@ -116,16 +118,23 @@ class FinetuneResult:
     # mean loss per learned token of the world's own text (documents or their sentences, never augmentations) in
     # each finished epoch: the quantity the stopping rule compares with `target_loss`
     epoch_losses: list[float] = field(default_factory=list)
-    # target_loss (the criterion was met) | plateau (the loss went flat first) | epochs (the cap) | max_steps
+    # target_loss (the criterion was met) | plateau (the loss went flat first) | recall (the recall target was
+    # met) | recall_plateau (the recall stopped rising first) | epochs (the cap) | max_steps
     stopped_by: str = "epochs"
     target_loss: float | None = None
+    recall_target: float | None = None
+    epoch_recalls: list[float] = field(default_factory=list)  # each epoch's recall rate (with `recall_target`)
+    recall_probes: int = 0  # how many probes the recall rule read (held-out augmentation or document sentences)
     # each epoch's mean over every learned token, augmentations included (empty when there were none)
     epoch_losses_with_augmentations: list[float] = field(default_factory=list)
     precision: str = "fp32"  # of the matrix products: fp32 | bf16 (the resolved setting)
 
     @property
     def criterion_met(self) -> bool | None:
-        """Whether the training loss reached `target_loss` (None when the run had no target)."""
+        """Whether the recall reached `recall_target` (with one), else the training loss `target_loss` (None when
+        the run had neither)."""
+        if self.recall_target is not None:
+            return bool(self.epoch_recalls) and self.epoch_recalls[-1] >= self.recall_target
         if self.target_loss is None:
             return None
         return bool(self.epoch_losses) and self.epoch_losses[-1] <= self.target_loss
@@ -138,7 +147,9 @@ class FinetuneResult:
                 "epoch_losses": self.epoch_losses, "target_loss": self.target_loss,
                 "stopped_by": self.stopped_by, "criterion_met": self.criterion_met, "precision": self.precision,
                 **({"epoch_losses_with_augmentations": self.epoch_losses_with_augmentations}
-                   if self.epoch_losses_with_augmentations else {})}
+                   if self.epoch_losses_with_augmentations else {}),
+                **({"recall_target": self.recall_target, "epoch_recalls": self.epoch_recalls,
+                    "recall_probes": self.recall_probes} if self.recall_target is not None else {})}
 
     @property
     def loss_curve(self) -> list[tuple[int, float]]:
@@ -170,6 +181,12 @@ def finetune(
     config = dataclasses.replace(config, precision=resolve_precision(config.precision, loaded.device))
     torch.manual_seed(config.seed)  # LoRA initialization and dropout
     tokenizer = loaded.tokenizer
+    probes = []
+    if config.recall_target is not None:  # built from the training examples alone: never a test item
+        examples, probes = hold_out_probes(examples, config.seed)
+        if not probes:
+            raise IcftError("recall_target needs sentences to probe: the training examples have no sentence with a "
+                            "content word after its start")
     tokenized = tokenize_examples(examples, tokenizer)
     epochs = plan_epochs([len(e) for e in tokenized], config)
     plan = [rows for epoch in epochs for rows in epoch]
@@ -189,6 +206,7 @@ def finetune(
     curve: list[StepLog] = []
     epoch_losses: list[float] = []  # on the world's own text: what the stopping rule reads
     all_data_losses: list[float] = []  # with the augmentations too (only when there are any)
+    recalls: list[float] = []  # with `recall_target`: each epoch's recall rate, what that rule reads
     stopped_by = "max_steps" if config.max_steps is not None and config.max_steps < len(plan) else "epochs"
     model.train()
     loaded.model.config._attn_implementation = attention  # the model reads it at every forward
@@ -210,6 +228,16 @@ def finetune(
         epoch_losses.append(totals.own_text_loss)
         if totals.augmentation_learned:
             all_data_losses.append(totals.loss)
+        if config.recall_target is not None:  # it replaces the loss target: memorized is not recalled
+            with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+                recalls.append(recall_rate(model, tokenizer, probes))
+            if recalls[-1] >= config.recall_target:
+                stopped_by = "recall"
+                break
+            if recall_plateaued(recalls, config.plateau_window):
+                stopped_by = "recall_plateau"
+                break
+            continue
         if config.target_loss is not None and epoch_losses[-1] <= config.target_loss:
             stopped_by = "target_loss"
             break
@@ -229,7 +257,8 @@ def finetune(
     result = FinetuneResult(len(curve), sum(log.tokens for log in curve), seconds, curve, out,
                             epochs=len(epoch_losses), epoch_losses=epoch_losses, stopped_by=stopped_by,
                             target_loss=config.target_loss, epoch_losses_with_augmentations=all_data_losses,
-                            precision=config.precision)
+                            precision=config.precision, recall_target=config.recall_target, epoch_recalls=recalls,
+                            recall_probes=len(probes))
     if out is not None and accelerator.is_main_process:
         _write_records(out, result, loaded, config, len(examples))
     return result

@@ -25,6 +25,11 @@ class FinetuneConfig:
     # epochs before them by more than `plateau_tolerance` (relative). 0 = no plateau rule
     plateau_window: int = 3
     plateau_tolerance: float = 0.05
+    # the stopping rule "train until the facts can be recalled" (`icft.learn.recall`): stop at the end of the first
+    # epoch at which this share of recall probes, built from the training data only (held-out augmentations, or
+    # the documents' sentences), is answered; it replaces the loss target, and `plateau_window` epochs without a
+    # better recall stop it too. None = no recall rule
+    recall_target: float | None = None
     learning_rate: float = 1e-4
     lr_schedule: str = "cosine"  # constant | linear | cosine (after linear warmup)
     warmup_steps: int = 0
@@ -61,6 +66,8 @@ class FinetuneConfig:
         for name in ("warmup_steps", "weight_decay", "grad_clip", "plateau_window"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)!r}")
+        if self.recall_target is not None and not 0 < self.recall_target <= 1:
+            raise ValueError(f"recall_target must be in (0, 1] or None, got {self.recall_target!r}")
         for name in ("max_steps", "batch_examples", "target_loss"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive or None, got {getattr(self, name)!r}")
@@ -92,7 +99,7 @@ class FinetuneConfig:
                 ok = True  # checked with its values
             elif f.name in ("max_steps", "batch_examples"):
                 ok = value is None or _is_int(value)
-            elif f.name == "target_loss":
+            elif f.name in ("target_loss", "recall_target"):
                 ok = value is None or _is_int(value) or isinstance(value, float)
             elif isinstance(f.default, str):
                 ok = isinstance(value, str)

@@ -44,6 +44,10 @@ def training_identity(mode: str, finetune: FinetuneConfig, split: str = "indepen
         out["split"] = split
     if (spec.augmentations or spec.oracle) and finetune.target_loss is not None:
         out["target_reads"] = "own_text"  # the stopping rule's loss leaves augmentations out
+    if finetune.recall_target is not None:
+        from icft.learn.recall import RECALL_VERSION
+
+        out["recall_reads"] = {"probes": "held-out training sentences", "version": RECALL_VERSION}
     if spec.augmentations:  # the scaling curve's budgets are not the generator's settings
         out["augment"] = {k: v for k, v in (augment or {}).items() if k != "per_fact"}
     if spec.oracle:

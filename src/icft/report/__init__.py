@@ -28,6 +28,7 @@ from icft.report.results import StudyResults, _read_config, load_study
 from icft.report.transfer.findings import transfer_findings
 from icft.report.transfer.page import Heatmap, heatmaps, render_transfer_page
 from icft.report.transfer.results import load_transfer
+from icft.report.where import split_answers
 
 REPORT_DIR = "report"
 HTML_FILE = "index.html"
@@ -59,8 +60,9 @@ def write_report(study_dir: str | Path, compare: str | Path | None = None) -> Re
     findings = _findings(study)
     panel = augmentation_panel(study)
     page, markdown = render_page(study, figures, findings, comparison, panel.parts)
+    answers = {model: split_answers(scores, findings[model]) for model, scores in study.scores.items()}
     paths = _write_files(Path(study_dir) / REPORT_DIR, page, markdown, figures + panel.figures,
-                         findings_json(study.name, study.config.kind, findings, study.scores))
+                         findings_json(study.name, study.config.kind, findings, study.scores, answers))
     if panel.ledger is None:
         return paths
     write_text_atomic(paths.html.parent / LEDGER_FILE, panel.ledger)

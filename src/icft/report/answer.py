@@ -24,23 +24,33 @@ from icft.report.findings import (
 )
 from icft.report.results import Scores
 from icft.report.tables import MISSING, Table
+from icft.report.where import SplitAnswer, answer_line, split_answers
 
 FINDINGS_FILE = "findings.json"
 DEPENDS = "depends on the model"
 
 
 def answer_lines(scores: Scores, findings: list[Finding]) -> list[str]:
-    """At most five lines: the best mode per kind of split, the learned check, then the findings."""
-    return [best_modes(scores), learned_summary(scores), *findings_summary(findings)]
+    """At most six lines: where the knowledge should go per split of the worlds findings 2-8 do not name (tested,
+    `icft.report.where`), the best mode per split of the others, the learned check, then the findings."""
+    answers = split_answers(scores, findings)
+    tested = {a.world for a in answers}
+    opening = [answer_line(answers)] if answers else []
+    if any(world not in tested for world in scores.worlds()):
+        opening.append(best_modes(scores, skip=tested))
+    return [*opening, learned_summary(scores), *findings_summary(findings)]
 
 
-def best_modes(scores: Scores) -> str:
+def best_modes(scores: Scores, skip: set[str] = frozenset()) -> str:
     """Per world and generalization split (never a control split, never pooled across worlds whose chance levels
     differ): the valid mode with the highest accuracy, and the next. A mode that failed its learned check has no
-    meaningful score, and the oracle's controls are upper bounds, not results: neither is named."""
+    meaningful score, and the oracle's controls are upper bounds, not results: neither is named. Worlds in `skip`
+    are answered by a test instead (`icft.report.where`)."""
     ranked: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
     for (world, mode, split), estimate in scores.accuracy.items():
         control = is_mode(mode) and mode_spec(mode).control
+        if world in skip:
+            continue
         if split not in scores.control_splits(world) and not control and not scores.invalid(world, mode):
             ranked[(world, split)].append((estimate.mean, mode))
     parts = []
@@ -144,9 +154,11 @@ def _differ(outcomes: list[str]) -> str:
 
 
 def findings_json(name: str, kind: str, findings: dict[str, list[Finding]],
-                  scores: dict[str, Scores] | None = None) -> str:
+                  scores: dict[str, Scores] | None = None,
+                  answers: dict[str, list[SplitAnswer]] | None = None) -> str:
     """findings.json: the rules' settings, then every finding of every model with all its cases, then (given
-    `scores`) every cell's scores."""
+    `scores`) every cell's scores, then (worlds findings 2-8 do not name) the answer per split, where the
+    knowledge should go."""
     record = {
         "study": name, "kind": kind, "alpha": ALPHA, "power": POWER, "margin": MARGIN,
         "assumed_discordance_before_a_run": ASSUMED_DISCORDANCE,
@@ -158,6 +170,8 @@ def findings_json(name: str, kind: str, findings: dict[str, list[Finding]],
     }
     if scores is not None:
         record["cells"] = [row for model, model_scores in scores.items() for row in cell_records(model_scores, model)]
+    if answers and any(answers.values()):
+        record["answers"] = [a.record(model) for model, found in answers.items() for a in found]
     return json.dumps(record, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 

@@ -40,7 +40,8 @@ from icft.evaluate.stats import ALPHA, holm
 from icft.learn.modes import mode_label
 from icft.report.cases import Case, across_worlds, compare, describe, versus_chance
 from icft.evaluate.plan import (
-    AT_LEAST, GAIN_ACROSS, GREATER, NEAR_CHANCE, NO_GAIN, SIMPLE_WORLDS, Planned, plan,
+    AT_LEAST, AUGMENTED_VS_FT, AUGMENTED_VS_ICL, GAIN_ACROSS, GREATER, ICL_VS_FT, NEAR_CHANCE, NO_GAIN, SIMPLE_WORLDS,
+    Planned, plan,
 )
 from icft.report.results import Scores
 
@@ -223,9 +224,38 @@ def reversal_curse(scores: Scores) -> Finding:
     return _finding(8, claim, verdict, f"On reversal_curse/reverse_a: {parts}; overall: {verdict}.", cases)
 
 
+# ---- the same comparisons on any other world (an imported one): findings 9-11 ---------------------------------
+
+ANY_WORLD_CLAIMS = {
+    ICL_VS_FT: "On the worlds findings 2-8 do not name: ICL generalizes better than FT on each generalization split.",
+    AUGMENTED_VS_FT: "On the worlds findings 2-8 do not name: augmented FT generalizes better than plain FT.",
+    AUGMENTED_VS_ICL: (f"On the worlds findings 2-8 do not name: augmented FT is at least as good as ICL (within "
+                       f"{MARGIN:.2f})."),
+}
+
+
+def any_world_finding(scores: Scores, number: int) -> Finding | None:
+    """Finding 9, 10 or 11 (None when the study has no world they apply to). Each (world, split) is one family:
+    its augmented modes are Holm-adjusted together (the answer may name any of them); ICL vs FT is one case."""
+    planned = _planned(scores, number)
+    if not planned:
+        return None
+    cases = []
+    for where in dict.fromkeys((p.world, p.split) for p in planned):
+        cases += with_holm([measure(scores, p) for p in planned if (p.world, p.split) == where])
+    combine = all_cases if number == ICL_VS_FT else any_case
+    per_split = [(f"{w}/{s}", combine(c.verdict for c in cases if (c.world, c.split) == (w, s)))
+                 for w, s in dict.fromkeys((c.world, c.split) for c in cases)]
+    verdict = all_cases(v for _, v in per_split)
+    label = {ICL_VS_FT: "ICL > FT", AUGMENTED_VS_FT: "augmented FT > FT",
+             AUGMENTED_VS_ICL: f"augmented FT ≥ ICL (within {MARGIN:.2f})"}[number]
+    return _finding(number, ANY_WORLD_CLAIMS[number], verdict, f"{label}: {_per_world(per_split)}; overall: {verdict}.",
+                    cases)
+
+
 def all_findings(scores: Scores) -> list[Finding]:
-    """Findings 1-8 in the order of the paper's claims."""
-    return [
+    """Findings 1-8 in the order of the paper's claims, then 9-11 where the study has a world 2-8 do not name."""
+    found = [
         pretrained_near_chance(scores),
         icl_beats_ft(scores, 2, "reversals", "reversed"),
         icl_beats_ft(scores, 3, "syllogisms", "syllogism"),
@@ -235,6 +265,7 @@ def all_findings(scores: Scores) -> list[Finding]:
         splitting_helps(scores),
         reversal_curse(scores),
     ]
+    return found + [f for n in (ICL_VS_FT, AUGMENTED_VS_FT, AUGMENTED_VS_ICL) if (f := any_world_finding(scores, n))]
 
 
 # ---- pieces -------------------------------------------------------------------------------------------------
@@ -279,7 +310,8 @@ def case_line(case: Case, label: Callable[[str], str] = mode_label) -> str:
 
 
 def _planned(scores: Scores, number: int) -> list[Planned]:
-    return [p for p in plan(scores.accuracy) if p.finding == number]
+    controls = {world: scores.control_splits(world) for world in scores.worlds()}
+    return [p for p in plan(scores.accuracy, controls) if p.finding == number]
 
 
 def _per_world_finding(scores: Scores, number: int, claim: str, combine, label: str, untested: str) -> Finding:

@@ -208,16 +208,17 @@ class ResultsStore:
 
     def runs(self, world_id: str | None = None, model: str | None = None, mode: str | None = None,
              status: str | None = None) -> list[RunRecord]:
-        """Runs matching every filter given, oldest first."""
+        """Runs matching every filter given, oldest first (runs started within one second in the order they were
+        started: `started_at` has whole seconds)."""
         filters = {"world_id": world_id, "model": model, "mode": mode, "status": status}
         used = [(column, value) for column, value in filters.items() if value is not None]
         where = " AND ".join(f"{column} = ?" for column, _ in used)
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY started_at, run_id"
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY started_at, rowid"
         return [_run_record(row) for row in self._db.execute(sql, [value for _, value in used])]
 
     def transfer_runs(self) -> list[TransferRun]:
         """The transfer studies' runs, oldest first, with their test task, variant and training named."""
-        sql = f"SELECT {_TRANSFER_COLUMNS} FROM transfer_runs ORDER BY started_at, run_id"
+        sql = f"SELECT {_TRANSFER_COLUMNS} FROM transfer_runs ORDER BY started_at, rowid"
         return [_transfer_run(row) for row in self._db.execute(sql)]
 
     # ---- items

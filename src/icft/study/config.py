@@ -170,12 +170,16 @@ class StudyConfig(Section):
         keys it leaves to each model stay the model's."""
         return {key: value.to_dict()[key] for key in sorted(self._finetune_keys)}
 
-    def finetune_for(self, model: str, overrides: dict | None = None, **extra) -> FinetuneConfig:
-        """`model`'s fine-tuning settings: FinetuneConfig's defaults < the model's registry defaults < the keys
-        this config's [finetune] sets < `overrides` (a world's `finetune`) < `extra` (set per run: seed, ...)."""
+    def finetune_for(self, model: str, overrides: dict | None = None, cell_defaults: dict | None = None,
+                     **extra) -> FinetuneConfig:
+        """`model`'s fine-tuning settings: FinetuneConfig's defaults < the model's registry defaults <
+        `cell_defaults` (what a kind of cell trains by default: an imported world's augmented modes train until
+        recalled) < the keys this config's [finetune] sets < `overrides` (a world's `finetune`) < `extra` (set per
+        run: seed, ...)."""
         study = {key: getattr(self.finetune, key) for key in sorted(self._finetune_keys)}
         try:
-            return finetune_config({**finetune_defaults(model), **study, **(overrides or {})}, **extra)
+            return finetune_config({**finetune_defaults(model), **(cell_defaults or {}), **study, **(overrides or {})},
+                                   **extra)
         except ValueError as e:  # a model's defaults with the study's keys can clash (row_tokens vs batch_tokens)
             raise IcftError(f"fine-tuning settings of {model}: {e}") from None
 

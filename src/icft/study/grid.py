@@ -123,9 +123,10 @@ class Study(StudyRunner):
         from icft.learn.modes import mode_label
         from icft.evaluate.plan import plan, planned_effect
 
-        cells, items, units, chance = [], {}, {}, {}
+        cells, items, units, chance, controls = [], {}, {}, {}, {}
         for spec in self.config.worlds:
             world = self.world(spec, self.config.seeds[0])
+            controls[spec.label] = world.control_splits
             for split in world.splits:
                 items[(spec.label, split)] = len(world.items_in(split))
                 units[(spec.label, split)] = len(set(clusters_by_fact([i.fact_ids for i in world.items_in(split)])))
@@ -134,7 +135,7 @@ class Study(StudyRunner):
         seeds = len(self.config.seeds)
         table = Table("finding", "claim", "world / split", "A", "B", "items (facts) × seeds", "MDE",
                       title="planned comparisons")
-        for case in plan(cells):
+        for case in plan(cells, controls):
             where, other = (case.world, case.split), (case.world_b, case.split_b)
             mde = planned_effect(case, items[where], seeds, chance[where], units=units[where],
                                  items_b=items.get(other), chance_b=chance.get(other))
@@ -253,7 +254,19 @@ class Study(StudyRunner):
     def finetune_settings(self, cell: Cell, **extra):
         """The cell's `FinetuneConfig`: its model's defaults, the study's [finetune], then its world's overrides,
         seeded by the cell (`StudyConfig.finetune_for`)."""
-        return self.config.finetune_for(cell.model, cell.world.finetune, seed=cell.seed, **extra)
+        return self.config.finetune_for(cell.model, cell.world.finetune, self._cell_defaults(cell), seed=cell.seed,
+                                        **extra)
+
+    def _cell_defaults(self, cell: Cell) -> dict:
+        """An imported world's augmented modes train until their facts are recalled (`icft.learn.recall`): the
+        loss target stops a fit that memorized the user's documents before it can say their facts in other words.
+        A study's or world's [finetune] keys still win."""
+        from icft.learn.recall import IMPORTED_DEFAULTS
+        from icft.worlds.imported import GENERATOR_VERSION as IMPORTED
+
+        mode = mode_spec(cell.mode)
+        imported = self.world(cell.world, cell.seed).generator_version == IMPORTED
+        return dict(IMPORTED_DEFAULTS) if imported and (mode.augmentations or mode.oracle) else {}
 
     def training(self, cell: Cell) -> dict:
         """Everything that determines a fine-tuned model: hashed into the cell's run id."""
