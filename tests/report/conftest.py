@@ -12,7 +12,7 @@ CHANCE = {"reversed": 0.5, "rephrased": 0.5, "syllogism": 1 / 6, "reverse_a": 0.
 CONTROLS = {"reversals": ("rephrased",), "semantic": ("stated",), "syllogisms": ("premises",),
             "reversal_curse": ("forward", "reverse_b")}
 FIT = {"steps": 12, "epochs": 4, "tokens": 1500, "seconds": 3.0, "final_loss": 0.25, "epoch_losses": [2.0, 0.25],
-       "target_loss": 0.3, "stopped_by": "target_loss", "criterion_met": True}
+       "target_loss": 0.3, "stopped_by": "target_loss", "criterion_met": True, "precision": "bf16"}
 
 
 def write_study(folder, accuracy: dict, seeds=(0, 1), n_items=20, model="tiny-model", name="hand-made",

@@ -85,6 +85,8 @@ def test_markdown_has_the_tables_findings_and_figure_links(report):
     _, paths = report
     markdown = paths.markdown.read_text()
     assert markdown.startswith("# icft report: small\n")
+    # the fits' matrix products are named beside the scoring precision (bf16 fits of fp32 weights)
+    assert "- **precision of the runs:** float32\n- **precision of the fits' matrix products:** bf16\n" in markdown
     assert "| mode | reversed | rephrased | seeds |" in markdown
     assert "| mode | reverse_a | reverse_b | forward | seeds |" in markdown
     assert "](accuracy-reversals.png)" in markdown and "](accuracy-reversal_curse.png)" in markdown

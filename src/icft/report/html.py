@@ -103,6 +103,8 @@ def _overview(study: StudyResults) -> Part:
         ("code versions of the runs", ", ".join(study.code_versions) or "none yet"),
         ("precision of the runs", ", ".join(study.precisions) or "none yet"),
     ]
+    if study.finetune_precisions:
+        facts.append(("precision of the fits' matrix products", ", ".join(study.finetune_precisions)))
     return _title_and_facts(f"icft report: {study.name}", facts)
 
 

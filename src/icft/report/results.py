@@ -127,6 +127,8 @@ class StudyResults:
     ignored: tuple[str, ...]  # stored runs outside the grid, or superseded by a later finished run
     code_versions: tuple[str, ...]
     precisions: tuple[str, ...] = ()  # the runs' precision: float32, or bfloat16 (the default on a GPU)
+    # the fits' matrix products (`FinetuneConfig.precision` as resolved: fp32 or bf16), apart from the weights'
+    finetune_precisions: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -165,6 +167,7 @@ def load_study(folder: str | Path) -> StudyResults:
         ignored=tuple(ignored),
         code_versions=tuple(sorted({run.code_version for run in chosen})),
         precisions=tuple(sorted({run.config.get("precision", "float32") for run in chosen})),
+        finetune_precisions=tuple(sorted({fit["precision"] for fit in fits.values() if fit and "precision" in fit})),
     )
 
 
