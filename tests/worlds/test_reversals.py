@@ -93,6 +93,20 @@ def test_reversed_item_asks_for_the_converse(world):
     assert all(o.startswith(" ") and not item.prompt.endswith(" ") for o in item.options)
 
 
+def test_options_end_where_the_answer_ends():
+    # an article goes on "a are <comparative> than b": a full stop after the comparative a model read is unlikely
+    # to it, so a scored stop would count against the option it read; an option is the answer's words alone
+    from icft.worlds import build_world
+
+    world = build_world("reversals", seed=2, facts=8, articles_per_fact=1, reversed_per_fact=4,
+                        rephrasings_per_fact=6)
+    for item in world.items:
+        for option, (subject, relation, obj) in zip(item.options, item.claims):
+            words = reversals.WORDS[relation]
+            stated_object = item.split == "reversed" and item.prompt == f"{subject} are"
+            assert option == (f" {words} than {obj}" if stated_object else f" {words}")
+
+
 @pytest.mark.parametrize("kwargs, field", [({"facts": 0}, "facts"), ({"articles_per_fact": 13}, "articles_per_fact")])
 def test_sizes_out_of_range(kwargs, field):
     with pytest.raises(ValueError, match=field):

@@ -7,10 +7,17 @@ sentence that states nothing.
 
 Test splits (2-way forced choice; `reversed_per_fact` and `rephrasings_per_fact` items per fact, each in its
 own wording, so a fact is asked several times for little cost: scoring is cheap, facts cost fine-tuning):
-  reversed   "glon are" -> " less dangerous than femp." (the converse) vs " more dangerous than femp.";
-             further wordings: "Compared with femp, glon are" -> " less dangerous." vs " more dangerous."
-  rephrased  "Compared with glon, femp are" -> " more dangerous." (the trained direction) vs " less dangerous.";
+  reversed   "glon are" -> " less dangerous than femp" (the converse) vs " more dangerous than femp";
+             further wordings: "Compared with femp, glon are" -> " less dangerous" vs " more dangerous"
+  rephrased  "Compared with glon, femp are" -> " more dangerous" (the trained direction) vs " less dangerous";
              further wordings: "Relative to glon, femp are", "Next to glon, femp are", ...
+
+Options end where the answer ends, without a full stop: the articles go on "femp are more dangerous than ...",
+so a model that read a fact expects " than" after the comparative it read and gives a full stop there a lower
+probability than after the other comparative. A scored "." thus counted against the option the model had read
+(Gemma3-270M's ICL, 24 facts x 6 wordings x 3 orders: log p(".") -2.24 after the stated comparative, -1.71 after
+its converse, -2.8 after either without the articles; rephrased 0.80 with the stop, 0.92 without; generator
+version 3 had it).
 
 Facts are stated half with the first comparative of a pair ("more dangerous", "brighter") and half with the
 second, and where a pair's words differ in length ("brighter", "darker") half state the longer one, so the
@@ -31,7 +38,8 @@ from icft.worlds.sampling import balanced_flags, spread
 from icft.worlds.schema import Document, Fact, Item, World
 from icft.worlds.vocabulary import NonceVocabulary
 
-GENERATOR_VERSION = "3"  # 3: several items per fact (sizes reversed_per_fact, rephrasings_per_fact)
+GENERATOR_VERSION = "4"  # 3: several items per fact (sizes reversed_per_fact, rephrasings_per_fact); 4: no full stop
+# ending the options (it scored against the comparative a model had read: see the module docstring)
 CONTROL_SPLITS = ("rephrased",)  # the trained statements reworded: the learned check
 NAME = "reversals"
 MAX_FACTS = 2000
@@ -161,7 +169,7 @@ def _articles(rng: random.Random, facts: list[Fact], per_fact: int) -> list[Docu
 
 
 def _reversed_items(rng: random.Random, facts: list[Fact], per_fact: int) -> list[Item]:
-    """Ask for the converse: "glon are" -> " less dangerous than femp." (then "Compared with femp, glon are" ...).
+    """Ask for the converse: "glon are" -> " less dangerous than femp" (then "Compared with femp, glon are" ...).
 
     The correct option comes first in half of each wording's items."""
     items = []
@@ -169,7 +177,7 @@ def _reversed_items(rng: random.Random, facts: list[Fact], per_fact: int) -> lis
         positions = balanced_flags(rng, len(facts))
         for fact, correct_first in zip(facts, positions):
             converse = CONVERSES[fact.relation]
-            ending = f" than {fact.subject}." if wording == REVERSED_PROMPTS[0] else "."
+            ending = f" than {fact.subject}" if wording == REVERSED_PROMPTS[0] else ""
             right = (f" {WORDS[converse]}{ending}", (fact.object, converse, fact.subject))
             wrong = (f" {WORDS[fact.relation]}{ending}", (fact.object, fact.relation, fact.subject))
             prompt = wording.format(a=fact.subject, b=fact.object)
@@ -178,7 +186,7 @@ def _reversed_items(rng: random.Random, facts: list[Fact], per_fact: int) -> lis
 
 
 def _rephrased_items(rng: random.Random, facts: list[Fact], per_fact: int) -> list[Item]:
-    """Ask for the trained direction in other words: "Compared with glon, femp are" -> " more dangerous."."""
+    """Ask for the trained direction in other words: "Compared with glon, femp are" -> " more dangerous"."""
     if per_fact == 1:  # one wording of two per fact, drawn as generator version 2 drew it
         positions = balanced_flags(rng, len(facts))
         wordings = [[rng.choice(REPHRASINGS)] for _ in facts]
@@ -190,8 +198,8 @@ def _rephrased_items(rng: random.Random, facts: list[Fact], per_fact: int) -> li
         converse = CONVERSES[fact.relation]
         for k, wording in enumerate(chosen):
             prompt = wording.format(a=fact.subject, b=fact.object)
-            right = (f" {WORDS[fact.relation]}.", fact.claim)
-            wrong = (f" {WORDS[converse]}.", (fact.subject, converse, fact.object))
+            right = (f" {WORDS[fact.relation]}", fact.claim)
+            wrong = (f" {WORDS[converse]}", (fact.subject, converse, fact.object))
             items.append(_two_way_item("rephrased", prompt, right, wrong, positions[n * per_fact + k], fact.id))
     return items
 
