@@ -74,9 +74,23 @@ def test_bf16_keeps_weights_adapter_and_optimizer_state_in_fp32(monkeypatch):
     base = loaded.model.get_base_model()
     assert base.lm_head.weight is base.model.embed_tokens.weight  # tied again after the fit
     assert base.config._attn_implementation == attention
+    assert "forward" not in vars(base.lm_head)  # its own forward again
     state = [v for s in optimizers[0].state.values() for v in s.values() if v.is_floating_point() and v.ndim]
     assert state and all(v.dtype == torch.float32 for v in state)
     assert all(p.grad is None or p.grad.dtype == torch.float32 for p in loaded.model.parameters())
+
+
+def test_a_bf16_fit_computes_its_logits_in_fp32_from_the_fp32_head():
+    """Under autocast the head's product would come out in bf16 (logits rounded before the softmax)."""
+    loaded = tiny_model_for_lora()
+    head = loaded.model.get_output_embeddings()
+    projection = next(m for name, m in loaded.model.named_modules() if name.endswith("q_proj"))
+    seen, below = [], []
+    head.register_forward_hook(lambda module, args, out: seen.append((module.weight.dtype, out.dtype)))
+    projection.register_forward_hook(lambda module, args, out: below.append(out.dtype))
+    finetune(loaded, EXAMPLES, FinetuneConfig(epochs=1, lora=True, precision="bf16", **SMALL), progress=False)
+    assert seen and all(weight == out == torch.float32 for weight, out in seen)
+    assert below and all(out == torch.bfloat16 for out in below)  # the layers below did run in bf16
 
 
 def test_the_lm_head_at_learned_positions_gives_the_full_logits_there():
