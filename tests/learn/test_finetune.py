@@ -82,11 +82,15 @@ SMOLLM_STEADY = [6.15, 4.22, 2.95, 1.91, 1.14, 0.80, 0.62, 0.50, 0.41, 0.34, 0.2
 @pytest.mark.parametrize(
     "losses, fires_at",
     [
-        (GEMMA_FLAT, 11),  # three epochs after its best (0.41 at epoch 8) without a 5% gain on it
+        (GEMMA_FLAT, 12),  # 3+ epochs after its best (0.41 at epoch 8) without a 5% gain on it, and not falling
         (SMOLLM_STEADY, None),
         ([1.0 * 0.98**n for n in range(40)], None),  # 2% an epoch is slow but still falling
         ([0.6, 0.35, 0.28, 0.24, 0.21, 0.26, 0.23, 0.22, 0.25, 0.28, 0.21, 0.24], 8),  # FT-split near its floor
         ([5.0, 5.1, 5.2], None),  # no epochs before the window yet
+        # SmolLM2 FT and FT-local on reversals (bf16, constant 2e-3): recovering from a spike is not flat
+        ([5.91, 3.66, 2.54, 1.75, 1.17, 0.92, 0.62, 0.47, 0.42, 0.33, 0.32, 0.28, 0.47, 0.48, 0.37], None),
+        ([5.06, 2.77, 1.82, 1.24, 1.01, 0.71, 0.56, 0.48, 0.38, 0.35, 1.00, 0.60, 0.48], None),
+        ([1.0, 0.5, 0.3, 0.6, 0.55, 0.54], 6),  # ... but one that stops falling short of its best is
     ],
 )
 def test_the_plateau_rule_fires_on_a_flat_loss_and_never_on_a_steady_fall(losses, fires_at):

@@ -306,12 +306,15 @@ def plan_epochs(lengths: Sequence[int], config: FinetuneConfig) -> list[list[lis
 
 def plateaued(epoch_losses: Sequence[float], window: int, tolerance: float) -> bool:
     """Whether the epoch loss has gone flat: the best of the last `window` epochs is not below the best of the
-    epochs before them by more than `tolerance` of it (so it needs at least `window` + 1 epochs).
+    epochs before them by more than `tolerance` of it (so it needs at least `window` + 1 epochs), and the last
+    epoch did not fall by more than `tolerance` from the one before.
 
     A steady fall of even 2% an epoch never fires it (window 3, tolerance 0.05); a loss that bounces around a
-    floor fires it `window` epochs after its best.
+    floor fires it at the first epoch at least `window` after its best that does not fall. A loss recovering
+    from a spike (at a constant rate of 2e-3 SmolLM2's went 0.28, 0.47, 0.48, 0.37) is falling, not flat: the
+    second condition keeps the rule from stopping a fit there, on the spike's weights.
     """
-    if len(epoch_losses) <= window:
+    if len(epoch_losses) <= window or epoch_losses[-1] < epoch_losses[-2] * (1 - tolerance):
         return False
     before, recent = min(epoch_losses[:-window]), min(epoch_losses[-window:])
     return recent > before * (1 - tolerance)
