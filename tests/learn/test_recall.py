@@ -107,3 +107,13 @@ def test_the_recall_rule_never_receives_a_test_item(tmp_path, monkeypatch):
 def test_recall_target_is_validated():
     with pytest.raises(ValueError, match="recall_target must be in"):
         FinetuneConfig(recall_target=1.5)
+
+
+def test_an_unset_recall_target_leaves_run_identities_as_they_were():
+    from icft.learn.finetune_config import FinetuneConfig
+    from icft.learn.training import training_identity
+
+    plain = training_identity("ft", FinetuneConfig(precision="fp32"), device="cpu")
+    assert "recall_target" not in plain["finetune"]  # runs made before the setting existed keep their ids
+    recalled = training_identity("ft", FinetuneConfig(precision="fp32", recall_target=0.9), device="cpu")
+    assert recalled["finetune"]["recall_target"] == 0.9 and recalled != plain

@@ -42,7 +42,7 @@ def test_judge_is_balanced_and_true_statements_are_the_correct_options():
     for example in examples:
         item = by_item[example.id.rsplit("-", 1)[0]]
         statement = example.input.split("\nStatement: ")[1]
-        correct = {f"{item.prompt} {item.options[i].strip()}" for i in item.correct}
+        correct = {f"{item.prompt} {item.options[i].strip()}".rstrip(".") + "." for i in item.correct}  # sentences
         assert (statement in correct) == (example.output == "true")
 
 

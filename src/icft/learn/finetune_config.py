@@ -8,6 +8,7 @@ from dataclasses import dataclass
 LLAMA_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 LR_SCHEDULES = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
 PRECISIONS = ("auto", "fp32", "bf16")
+ADDED_UNSET_OMITTED = ("recall_target",)  # settings newer than stored runs: out of the run identity while None
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,15 @@ class FinetuneConfig:
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
         values["lora_targets"] = list(self.lora_targets)
+        return values
+
+    def identity(self) -> dict:
+        """The settings as a run's identity hashes them: a setting added after runs were made is left out while
+        unset, so those runs keep their ids."""
+        values = self.to_dict()
+        for name in ADDED_UNSET_OMITTED:
+            if values[name] is None:
+                del values[name]
         return values
 
 

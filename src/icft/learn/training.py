@@ -39,7 +39,7 @@ def training_identity(mode: str, finetune: FinetuneConfig, split: str = "indepen
 
     precision = resolve_precision(finetune.precision, resolve_device(device))
     spec = mode_spec(mode)
-    out = {"data": list(spec.train_on), "finetune": {**finetune.to_dict(), "precision": precision}}
+    out = {"data": list(spec.train_on), "finetune": {**finetune.identity(), "precision": precision}}
     if "sentences" in spec.train_on:
         out["split"] = split
     if (spec.augmentations or spec.oracle) and finetune.target_loss is not None:

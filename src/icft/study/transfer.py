@@ -98,7 +98,7 @@ class TransferStudy(StudyRunner):
         return {"model": fit.model, "seed": fit.seed, "train_task": fit.train_task,
                 "task_identity": self.tasks(fit.seed)[fit.train_task].identity, "train_size": fit.size,
                 "variant": fit.variant, "demonstrations": self.spec.demonstrations if fit.variant == "fticl" else 0,
-                "finetune": self.config.finetune_for(fit.model, seed=fit.seed).to_dict()}
+                "finetune": self.config.finetune_for(fit.model, seed=fit.seed).identity()}
 
     def fit_id(self, fit: Fit) -> str:
         return content_digest(self.fit_config(fit), 16)

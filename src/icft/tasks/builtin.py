@@ -107,8 +107,14 @@ def _mentions(text: str, term: str) -> bool:
 
 
 def _statement(item: Item, option: int) -> str:
+    return f"{item.prompt.strip()} {_completion(item, option)}"
+
+
+def _completion(item: Item, option: int) -> str:
+    """The option as the end of a sentence: reversals' options stop where the answer stops (no full stop, which
+    would be scored against the comparative), but a task's statement is a whole sentence."""
     text = item.options[option].strip()
-    return f"{item.prompt.strip()} {text}"
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _distractors(item: Item) -> list[int]:
@@ -131,7 +137,7 @@ def _choose(item: Item, facts: str, rng: random.Random, domain: str) -> list[Tas
 
 def _complete(item: Item, facts: str, rng: random.Random, domain: str) -> list[TaskExample]:
     return [TaskExample(f"{item.id}-complete", f"Facts: {facts}\nStatement: {item.prompt.strip()}",
-                        item.options[item.answer].strip())]
+                        _completion(item, item.answer))]
 
 
 def _reverse(item: Item, facts: str, rng: random.Random, domain: str) -> list[TaskExample]:
