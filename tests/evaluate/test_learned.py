@@ -55,3 +55,17 @@ def test_margin_counts_the_items_that_would_have_to_flip():
 def test_seeds_pool_their_control_items():
     two = check("ft", 20, 24, seeds=2)
     assert two.n == 48 and two.correct == 40 and two.passed == passes(40, 48)
+
+
+def test_too_few_control_items_to_pass_is_said_before_anything_runs():
+    from icft.evaluate.learned import control_splits_named, fewest_control_items, too_few_controls
+
+    least = fewest_control_items()
+    assert passes(least, least) and not passes(least - 1, least - 1)  # all correct passes from here, not below
+    where = control_splits_named("kb", ("recall",))
+    line = too_few_controls(8, where)
+    assert line.startswith("warning: world kb's control split recall holds 8 items: even 8/8 correct")
+    assert f"at least {least} control questions" in line and "\n" not in line
+    assert too_few_controls(least, where) is None and too_few_controls(30, where) is None
+    assert too_few_controls(0, where) is None  # no control split: the report says the check is missing instead
+    assert "control splits a, b" in control_splits_named("w", ("a", "b"))

@@ -25,14 +25,16 @@ def test_a_probe_asks_the_final_content_word_of_its_sentence():
     assert sentence_probe("It is.") is None  # no content word
 
 
-def test_held_out_augmentations_are_the_probes_and_leave_training():
+def test_the_documents_sentences_and_held_out_augmentations_are_the_probes():
     augmentations = [TrainingExample("", f"Rephrasing {n}: the manager of the Oslo office is Dana{n}.", True)
                      for n in range(10)]
     examples = [TrainingExample("", d) for d in DOCS] + augmentations
     train, probes = hold_out_probes(examples, seed=0)
     held = [e for e in augmentations if e not in train]
     assert len(held) == round(HELD_OUT * 10) and all(TrainingExample("", d) in train for d in DOCS)
-    assert sorted(p.prefix + p.target for p in probes) == sorted(e.completion.rstrip(".") for e in held)
+    # the documents' statements as written (what the learned check asks), then the rephrasings left out of training
+    assert [p.prefix + p.target for p in probes] == [d.rstrip(".") for d in DOCS] + [
+        e.completion.rstrip(".") for e in held]
     assert hold_out_probes(examples, seed=0) == (train, probes)  # deterministic in the seed
     # without augmentations every example trains and the documents' sentences are asked
     plain, asked = hold_out_probes([TrainingExample("", d) for d in DOCS], seed=0)
@@ -62,6 +64,7 @@ def test_the_recall_rate_is_the_share_of_probes_whose_word_is_the_argmax():
     wrong = RecallProbe(probe.prefix, " glon")
     assert recall_rate(Knows(), loaded.tokenizer, [probe, wrong]) == 0.5
     assert recall_plateaued([0.2, 0.5, 0.5, 0.4, 0.5], 3) and not recall_plateaued([0.2, 0.5, 0.5, 0.6], 3)
+    assert not recall_plateaued([0.0] * 6, 3)  # nothing recalled yet: still learning, not flat
 
 
 def test_a_fit_with_a_recall_target_stops_by_recall_and_records_it(tmp_path):
@@ -90,7 +93,7 @@ def test_the_recall_rule_never_receives_a_test_item(tmp_path, monkeypatch):
 
     def spy(model, tokenizer, probes, batch=16):
         seen.append(list(probes))
-        return 0.0
+        return 0.5  # some recall that stops rising: a plateau (a recall at zero is no plateau)
 
     monkeypatch.setattr(finetune_module, "recall_rate", spy)
     config = FinetuneConfig(epochs=4, learning_rate=1e-3, recall_target=0.9, plateau_window=2, **SMALL)

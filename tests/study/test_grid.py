@@ -215,3 +215,27 @@ def test_an_imported_worlds_augmented_modes_train_until_recalled_by_default(tmp_
     assert study.training(cell)["recall_reads"]["probes"] == "held-out training sentences"
     chosen = parse_study_config({**raw, "finetune": {"recall_target": 0.5}})
     assert Study(chosen, tmp_path / "other").finetune_settings(cell).recall_target == 0.5
+
+
+def test_dry_run_says_when_no_mode_can_pass_the_learned_check(tiny_folder, tmp_path, capsys):
+    import json
+
+    from icft.worlds.imported import import_world
+    from icft.worlds import save_world
+
+    questions = tmp_path / "q.jsonl"
+    docs = Path(__file__).parents[2] / "examples" / "byod" / "documents.jsonl"
+
+    def study(controls: int, seeds: list[int]):
+        lines = [{"prompt": f"Recall {n} is", "options": ["a", "b"], "answer": 0, "split": "recall"}
+                 for n in range(controls)] + [{"prompt": "Then", "options": ["a", "b"], "answer": 1, "split": "more"}]
+        questions.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        save_world(import_world(docs, questions, control_splits=("recall",)), tmp_path / f"w{controls}")
+        raw = {"name": "t", "models": [tiny_folder], "modes": ["pretrained", "icl"], "seeds": seeds,
+               "worlds": [{"path": str(tmp_path / f"w{controls}")}]}
+        run_study(parse_study_config(raw), tmp_path / "dry", dry_run=True)
+        return " ".join(capsys.readouterr().out.split())  # the console wraps lines
+
+    assert "warning: world w8's control split recall holds 8 items: even 8/8 correct" in study(8, [0])
+    assert "warning" not in study(9, [0])
+    assert "warning" not in study(8, [0, 1])  # two seeds: 16 control items pooled, as the report pools them

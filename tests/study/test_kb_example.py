@@ -35,15 +35,15 @@ def test_kb_example_from_documents_to_findings(tiny_folder, tmp_path, monkeypatc
                       "JOIN runs r USING (run_id) WHERE r.status = 'finished'").fetchall()
     assert sorted({mode for mode, *_ in rows}) == sorted(MODES)
     free = [row for row in rows if row[2] is not None]
-    assert len(free) == 13 * len(MODES) and all(0.0 <= f1 <= 1.0 for *_, f1, _ in free)
-    assert len(rows) - len(free) == 13 * len(MODES)  # the multiple-choice rows keep prediction NULL
+    assert len(free) == 35 * len(MODES) and all(0.0 <= f1 <= 1.0 for *_, f1, _ in free)
+    assert len(rows) - len(free) == 34 * len(MODES)  # the multiple-choice rows keep prediction NULL
 
     paths = write_report(tmp_path / "study")
     findings = json.loads(paths.findings.read_text())
     cells = {(c["mode"], c["split"]): c for c in findings["cells"] if c["world"] == "kb"}
     assert set(cells) == {(m, s) for m in MODES for s in ("recall", "rephrased", "reversed", "two_hop")}
     for (mode, split), cell in cells.items():
-        assert cell["kind"] == "free_form" and cell["n"] == {"recall": 8}.get(split, 6)
+        assert cell["kind"] == "free_form" and cell["n"] == {"recall": 30}.get(split, 13)
         assert cell["exact_match"] == cell["accuracy"] and 0.0 <= cell["f1"] <= 1.0
         assert 0.0 < cell["p_correct"] <= 1.0 and cell["control"] == (split == "recall")
         in_cell = [row for row in rows if row[0] == mode and row[1] == split]

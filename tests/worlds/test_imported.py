@@ -51,6 +51,9 @@ def test_cli_import_then_every_command_reads_it(tmp_path):
     run = icft("worlds", "import", *files, "--out", str(tmp_path / "mine"), "--control-split", "recall")
     assert run.returncode == 0, run.stderr
     assert json.loads((tmp_path / "mine" / "world.json").read_text())["counts"]["documents"] == 3
+    # two recall questions: no mode can pass the learned check, and the import says so in one line
+    [warning] = [line for line in run.stdout.splitlines() if line.startswith("warning")]
+    assert "control split recall holds 2 items: even 2/2 correct does not pass the learned check" in warning
     checked = icft("worlds", "check", str(tmp_path / "mine"))
     assert checked.returncode == 0 and "ok:" in checked.stdout and "recall*" in checked.stdout
     # the recall questions repeat the documents: as a generalization split, the shortcut audit flags them
@@ -140,3 +143,18 @@ def test_the_kb_example_imports_from_its_folder_with_both_kinds_of_question():
         kinds = {item.free_form for item in world.items_in(split)}
         assert kinds == {True, False}, split
     assert check_world(world) == []
+
+
+def test_the_kb_example_has_enough_control_questions_for_a_mode_to_pass(tmp_path):
+    from icft.evaluate.learned import fewest_to_pass
+
+    world = import_world(KB / "documents", KB / "questions.jsonl", name="kb", control_splits=("recall",))
+    recall = world.items_in("recall")
+    assert len(recall) >= 30 and fewest_to_pass(len(recall)) <= len(recall) - 3  # three misses may still pass
+    assert all(len(world.items_in(split)) >= 12 for split in world.generalization_splits)
+    # the correct option is not always in one place, so no position wins
+    positions = {item.answer for item in world.items if not item.free_form}
+    assert len(positions) == 3
+    from icft.worlds.audit import audit_world, failures
+
+    assert failures(audit_world(world)) == []

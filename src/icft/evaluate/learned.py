@@ -51,6 +51,27 @@ def fewest_to_pass(n: int) -> int:
     return next((k for k in range(n + 1) if passes(k, n)), n + 1)
 
 
+def fewest_control_items() -> int:
+    """The fewest control items at which a cell that answers all of them passes (below it none can)."""
+    return next(n for n in range(1, 1000) if fewest_to_pass(n) <= n)
+
+
+def too_few_controls(n: int, where: str) -> str | None:
+    """A one-line warning when `n` control items (all seeds pooled, as the check pools them) are too few for any
+    cell to pass, all of them correct; None when a cell can pass, or when there are none (no check to fail).
+    `where` names them: "world kb's control split recall"."""
+    if n == 0 or fewest_to_pass(n) <= n:
+        return None
+    return (f"warning: {where} holds {n} items: even {n}/{n} correct does not pass the learned check "
+            f"(recall shown above {RECALL_FLOOR:.2f}, one-sided 95%), so every comparison with a fine-tuned or ICL "
+            f"mode will be invalid; ask at least {fewest_control_items()} control questions")
+
+
+def control_splits_named(world: str, splits) -> str:
+    """How a warning names a world's control splits."""
+    return f"world {world}'s control split{'s' if len(splits) > 1 else ''} {', '.join(splits)}"
+
+
 def false_pass(n: int, recall: float = RECALL_FLOOR) -> float:
     """P(pass) for a cell whose true recall is `recall` (at the floor: the rule's false-pass rate)."""
     return float(binom.sf(fewest_to_pass(n) - 1, n, recall))
@@ -174,5 +195,6 @@ def rates_line(n: int) -> str:
             f"{false_pass(n):.1%}, false fail at {KNOWN_RECALL:.2f}: {false_fail(n):.1%}")
 
 
-__all__ = ["RECALL_FLOOR", "LearnedCheck", "SeedCheck", "false_fail", "false_pass", "fewest_to_pass", "gets_facts",
-           "passes", "rates_line", "recall_lower_bound", "rule_text", "seed_check_from_rows"]
+__all__ = ["RECALL_FLOOR", "LearnedCheck", "SeedCheck", "false_fail", "false_pass", "control_splits_named", "fewest_control_items", "fewest_to_pass", "gets_facts",
+           "passes", "rates_line", "recall_lower_bound", "rule_text", "seed_check_from_rows",
+           "too_few_controls"]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
@@ -77,7 +78,8 @@ class StudyRunner:
     def run(self, progress: bool = True):
         raise NotImplementedError
 
-    def dry_run_tables(self) -> list[Table]:
+    def dry_run_tables(self) -> list[Table | Text]:
+        """What `--dry-run` prints, in order: tables, and lines (warnings)."""
         raise NotImplementedError
 
     def done_line(self, result, seconds: float) -> str:
