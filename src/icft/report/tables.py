@@ -176,7 +176,13 @@ def _join(fits: list[dict], key: str) -> str:
 
 
 def _criterion(fit: dict) -> str:
-    """How a fit stopped: "loss ≤ 0.30" when it met its target, else why it stopped without it."""
+    """How a fit stopped: "loss ≤ 0.30" or "recall ≥ 0.90" when it met its target, else why it stopped without
+    it."""
+    if fit.get("recall_target") is not None:  # the recall rule replaces the loss target (`icft.learn.recall`)
+        recall = fit.get("epoch_recalls") or [float("nan")]
+        if fit.get("criterion_met"):
+            return f"recall {recall[-1]:.2f} ≥ {fit['recall_target']:g}"
+        return f"{fit.get('stopped_by', 'epochs')}, recall {recall[-1]:.2f} < {fit['recall_target']:g}"
     if fit.get("target_loss") is None:
         return f"{fit.get('stopped_by', 'epochs')} (no target)"
     if fit.get("criterion_met"):
