@@ -35,12 +35,20 @@ def test_control_splits_are_named_by_the_user_and_must_exist():
     ('{"prompt": "x", "options": ["a"], "answer": 0}', "at least 2 non-empty strings"),
     ('{"prompt": "x", "options": ["a", "b"], "answer": 2}', "option's index (0 to 1)"),
     ('{"prompt": "x", "options": ["a", "b"]', "malformed JSON"),
+    # free-form questions (no options)
+    ('{"prompt": "x"}', "missing field 'answer': give the answer's text"),
+    ('{"prompt": "x", "answer": "  "}', "'answer' of a free-form question (no 'options') must be a non-empty string"),
+    ('{"prompt": "x", "answer": 3}', "'answer' of a free-form question"),
+    ('{"prompt": "x", "answer": "y", "aliases": "z"}', "'aliases' must be a list of non-empty strings"),
+    ('{"prompt": "x", "answer": "y", "aliases": ["z", 4]}', "'aliases' must be a list of non-empty strings"),
+    ('{"prompt": "x", "options": ["a", "b"], "answer": 0, "aliases": ["z"]}', "'aliases' is for free-form questions"),
 ])
-def test_bad_questions_name_the_line(tmp_path, line, message):
+def test_bad_questions_name_the_line_and_the_fix(tmp_path, line, message):
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"prompt": "ok", "options": ["a", "b"], "answer": 0}\n' + line + "\n")
-    with pytest.raises(IcftError, match="q.jsonl:2: .*" + re.escape(message)):
+    with pytest.raises(IcftError, match="q.jsonl:2: .*" + re.escape(message)) as error:
         import_world(EXAMPLE / "documents.jsonl", questions)
+    assert "\n" not in str(error.value)
 
 
 def test_cli_import_then_every_command_reads_it(tmp_path):
@@ -81,22 +89,6 @@ def test_free_form_questions_import_beside_multiple_choice_and_round_trip(tmp_pa
     assert load_world(tmp_path / "w") == world
     saved = json.loads((tmp_path / "w" / "test.jsonl").read_text().splitlines()[0])
     assert saved["answers"] == [" Dana Quist", " Dana"] and "options" not in saved
-
-
-@pytest.mark.parametrize("line, message", [
-    ('{"prompt": "x"}', "missing field 'answer': give the answer's text"),
-    ('{"prompt": "x", "answer": "  "}', "'answer' of a free-form question (no 'options') must be a non-empty string"),
-    ('{"prompt": "x", "answer": 3}', "'answer' of a free-form question"),
-    ('{"prompt": "x", "answer": "y", "aliases": "z"}', "'aliases' must be a list of non-empty strings"),
-    ('{"prompt": "x", "answer": "y", "aliases": ["z", 4]}', "'aliases' must be a list of non-empty strings"),
-    ('{"prompt": "x", "options": ["a", "b"], "answer": 0, "aliases": ["z"]}', "'aliases' is for free-form questions"),
-])
-def test_malformed_free_form_questions_name_the_line_and_the_fix(tmp_path, line, message):
-    questions = tmp_path / "q.jsonl"
-    questions.write_text('{"prompt": "ok", "answer": "fine"}\n' + line + "\n")
-    with pytest.raises(IcftError, match="q.jsonl:2: .*" + re.escape(message)) as error:
-        import_world(EXAMPLE / "documents.jsonl", questions)
-    assert "\n" not in str(error.value)
 
 
 def test_documents_from_a_folder_of_text_files_one_each_in_sorted_order(tmp_path):
