@@ -40,7 +40,7 @@ def stored_items(db):
 
 @pytest.mark.parametrize("seeds", [(0,), (0, 1)])
 def test_findings_json_equals_a_recomputation_from_the_store(tmp_path, seeds):
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     folder = write_study(tmp_path / "s", CELLS, seeds=seeds, n_items=30)
     paths = write_report(folder)
@@ -110,7 +110,7 @@ def test_saved_worlds_give_clusters_probabilities_and_wordings(tmp_path):
 
 
 def test_a_world_whose_content_changed_is_not_used(tmp_path):
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     folder = write_study(tmp_path / "s", {("reversals", "icl", "reversed"): 0.8}, seeds=(0,))
     save_world(build_world("reversals", seed=0), folder / "worlds" / "reversals-s0")  # not the runs' world id

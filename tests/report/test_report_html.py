@@ -23,7 +23,7 @@ MODES = {"pretrained": None, "icl": 0.9, "ft": None, "ft-global": 0.85}  # None:
 
 def accuracy(ft_boost=0.0, ft_learned=True):
     """Every cell's accuracy; fine-tuned modes learned their facts (control splits at 0.95) unless told not."""
-    from conftest import CHANCE, CONTROLS
+    from hand_made_studies import CHANCE, CONTROLS
 
     def value(world, mode, split, a):
         if mode.startswith("ft") and ft_learned and split in CONTROLS[world]:
@@ -35,7 +35,7 @@ def accuracy(ft_boost=0.0, ft_learned=True):
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     folder = write_study(tmp_path_factory.mktemp("study") / "small-model", accuracy(), seeds=(0, 1), n_items=61,
                          name="small", unfinished=[("reversal_curse", "icl", 1)])
@@ -118,7 +118,7 @@ def test_the_report_opens_with_the_answer(report):
 
 
 def test_a_fine_tuned_model_that_did_not_learn_makes_its_comparisons_invalid(tmp_path):
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     folder = write_study(tmp_path / "s", accuracy(ft_learned=False), seeds=(0,), n_items=40, name="unlearned")
     markdown = write_report(folder).markdown.read_text()
@@ -141,7 +141,7 @@ def test_same_results_same_bytes(report):
 
 
 def test_compare_puts_two_studies_side_by_side(tmp_path, report):
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     folder = shutil.copytree(report[0], tmp_path / "small-model")  # leave the shared report as it is
     other = write_study(tmp_path / "bigger-model", accuracy(ft_boost=0.4), seeds=(0, 1), n_items=61, name="big")
@@ -160,7 +160,7 @@ def test_compare_puts_two_studies_side_by_side(tmp_path, report):
 
 def test_a_transfer_study_is_not_compared(tmp_path):
     """Transfer studies get their own report (tests/report/test_transfer_report.py), but no --compare."""
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     from icft.study.config import parse_study_config
 
@@ -188,7 +188,7 @@ def test_page_renders_in_headless_chromium(report, tmp_path):
 
 
 def test_a_study_with_no_finished_run_still_reports(tmp_path):
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     folder = write_study(tmp_path / "s", {("reversals", "icl", "reversed"): 0.8}, seeds=(0,),
                          unfinished=[("reversals", "icl", 0)])
@@ -200,7 +200,7 @@ def test_a_study_with_no_finished_run_still_reports(tmp_path):
 
 
 def test_a_study_of_two_models_reports_each(tmp_path):
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     cells = {("reversals", "icl", "reversed"): 0.9, ("reversals", "ft", "reversed"): 0.3}
     folder = write_study(tmp_path / "s", cells, seeds=(0,), n_items=41, model="model-a")
@@ -218,7 +218,7 @@ def test_a_study_of_two_models_reports_each(tmp_path):
 def test_the_answer_puts_the_models_verdicts_side_by_side(tmp_path, report):
     """With --compare the opening answer shows each model's learned checks and verdicts in columns, and says
     where the answer depends on the model."""
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     folder = shutil.copytree(report[0], tmp_path / "small-model")
     other = write_study(tmp_path / "bigger-model", accuracy(ft_boost=0.4), seeds=(0, 1), n_items=61, name="big",
@@ -237,7 +237,7 @@ def test_the_answer_puts_the_models_verdicts_side_by_side(tmp_path, report):
 
 
 def test_a_two_model_study_answers_side_by_side_and_names_a_failed_learned_check(tmp_path):
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     from icft.report.answer import verdicts_by_model
     from icft.report.findings import all_findings

@@ -18,7 +18,7 @@ ACCURACY = {
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     folder = write_study(tmp_path_factory.mktemp("study"), ACCURACY, seeds=(0, 1, 2), n_items=23,
                          unfinished=[("reversals", "ft", 2)])
@@ -83,7 +83,7 @@ def test_tables_render_to_markdown_and_html(study):
 
 
 def test_compare_table_gives_both_and_the_difference(tmp_path, study):
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     better = {key: min(1.0, value + 0.3) if key[1] == "ft" else value for key, value in ACCURACY.items()}
     other = load_study(write_study(tmp_path / "other", better, seeds=(0, 1, 2), n_items=23))
@@ -104,7 +104,7 @@ def test_compare_table_gives_both_and_the_difference(tmp_path, study):
 
 
 def test_grid_cells_without_runs_are_listed(tmp_path):
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     folder = write_study(tmp_path / "s", {("reversals", "icl", "reversed"): 0.8, ("reversals", "ft", "x"): 0.5},
                          seeds=(0,))
@@ -119,7 +119,7 @@ def test_grid_cells_without_runs_are_listed(tmp_path):
 def test_missing_files_are_named(tmp_path):
     with pytest.raises(IcftError, match="holds no study.json"):
         load_study(tmp_path)
-    from conftest import write_study
+    from hand_made_studies import write_study
 
     folder = write_study(tmp_path / "s", {("reversals", "icl", "reversed"): 0.8}, seeds=(0,))
     (folder / "results.db").unlink()
