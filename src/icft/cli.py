@@ -157,7 +157,7 @@ def worlds_import(
                                     "a fine-tuned model must pass before it is compared (repeat for several)."),
 ) -> None:
     """Make a world from your own documents and questions; every command then works on it."""
-    from icft.evaluate.learned import control_splits_named, too_few_controls
+    from icft.evaluate.learned import world_control_warning
     from icft.worlds import check_world, save_world
     from icft.worlds.imported import import_world
 
@@ -168,8 +168,7 @@ def worlds_import(
     save_world(world, out)
     splits = ", ".join(f"{s} {len(world.items_in(s))}" for s in world.splits)
     console.print(f"wrote {out}: {len(world.documents)} documents, {len(world.items)} questions ({splits})")
-    controls = sum(len(world.items_in(s)) for s in world.control_splits)
-    warning = too_few_controls(controls, control_splits_named(str(out), world.control_splits))
+    warning = world_control_warning(world, str(out))
     if warning:
         console.print(f"[yellow]{warning}[/]", highlight=False, soft_wrap=True)
 

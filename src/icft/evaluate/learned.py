@@ -72,6 +72,14 @@ def control_splits_named(world: str, splits) -> str:
     return f"world {world}'s control split{'s' if len(splits) > 1 else ''} {', '.join(splits)}"
 
 
+def world_control_warning(world, label: str, seeds: int = 1) -> str | None:
+    """`too_few_controls` for a world's control splits (its items in each of `seeds` seeds, pooled as the check
+    pools them), named by `label`."""
+    count = sum(len(world.items_in(split)) for split in world.control_splits) * seeds
+    where = control_splits_named(label, world.control_splits) + (f" ({seeds} seeds)" if seeds > 1 else "")
+    return too_few_controls(count, where)
+
+
 def false_pass(n: int, recall: float = RECALL_FLOOR) -> float:
     """P(pass) for a cell whose true recall is `recall` (at the floor: the rule's false-pass rate)."""
     return float(binom.sf(fewest_to_pass(n) - 1, n, recall))
@@ -195,6 +203,6 @@ def rates_line(n: int) -> str:
             f"{false_pass(n):.1%}, false fail at {KNOWN_RECALL:.2f}: {false_fail(n):.1%}")
 
 
-__all__ = ["RECALL_FLOOR", "LearnedCheck", "SeedCheck", "false_fail", "false_pass", "control_splits_named", "fewest_control_items", "fewest_to_pass", "gets_facts",
-           "passes", "rates_line", "recall_lower_bound", "rule_text", "seed_check_from_rows",
-           "too_few_controls"]
+__all__ = ["RECALL_FLOOR", "LearnedCheck", "SeedCheck", "control_splits_named", "false_fail", "false_pass",
+           "fewest_control_items", "fewest_to_pass", "gets_facts", "passes", "rates_line", "recall_lower_bound",
+           "rule_text", "seed_check_from_rows", "too_few_controls", "world_control_warning"]

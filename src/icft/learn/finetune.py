@@ -20,7 +20,7 @@ What happens:
      that ("train until learned"; `epochs` is then the cap), or earlier when the epoch loss has gone flat
      (`plateaued`: "learned or flat"); the result records the epoch losses, why it stopped and whether the
      criterion was met (`FinetuneResult.summary`); with `recall_target`, it stops instead when recall probes built
-     from the training data (held-out augmentations) are answered (`icft.learn.recall`);
+     from the training data (the documents' sentences and held-out augmentations) are answered (`icft.learn.recall`);
   5. `loaded.model` is replaced by the trained model; `out_dir` gets the weights (`model/`) or adapter
      (`adapter/`) as safetensors, `training_curve.json` and `finetune_config.json`.
 
@@ -196,8 +196,8 @@ def finetune(
     dtype = next(loaded.model.parameters()).dtype
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     model = _trainable_model(loaded.model, config)
-    frozen = _frozen_weights_in_bf16(model) if config.precision == "bf16" else {}
     head = _lm_head_in_fp32(model, accelerator.device.type) if config.precision == "bf16" else None
+    frozen = _frozen_weights_in_bf16(model, head) if config.precision == "bf16" else {}
     optimizer = _optimizer(model, config, accelerator.device)
     model, optimizer = accelerator.prepare(model, optimizer)
     # not prepared: accelerate would step it once per process, but our steps are already global
@@ -345,14 +345,14 @@ def _lm_head_in_fp32(model: torch.nn.Module, device_type: str) -> torch.nn.Modul
     return head
 
 
-def _frozen_weights_in_bf16(model: torch.nn.Module) -> dict[torch.nn.Module, torch.nn.Parameter]:
-    """Give every frozen linear layer (LoRA's base layers) but the LM head a bf16 copy of its weight for the fit.
+def _frozen_weights_in_bf16(model: torch.nn.Module, head: torch.nn.Module) -> dict[torch.nn.Module, torch.nn.Parameter]:
+    """Give every frozen linear layer (LoRA's base layers) but the LM head `head` (fp32, see `_lm_head_in_fp32`) a
+    bf16 copy of its weight for the fit.
 
     Autocast would make the same copy at every forward (it caches casts of trainable weights only); this makes
     it once. Returns the fp32 weights, to put back after training.
     """
     originals = {}
-    head = model.get_output_embeddings()
     for module in model.modules():
         if isinstance(module, torch.nn.Linear) and not module.weight.requires_grad and module is not head:
             originals[module] = module.weight

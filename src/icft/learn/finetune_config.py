@@ -27,8 +27,8 @@ class FinetuneConfig:
     plateau_window: int = 3
     plateau_tolerance: float = 0.05
     # the stopping rule "train until the facts can be recalled" (`icft.learn.recall`): stop at the end of the first
-    # epoch at which this share of recall probes, built from the training data only (held-out augmentations, or
-    # the documents' sentences), is answered; it replaces the loss target, and `plateau_window` epochs without a
+    # epoch at which this share of recall probes, built from the training data only (the documents' sentences,
+    # and held-out augmentations), is answered; it replaces the loss target, and `plateau_window` epochs without a
     # better recall stop it too. None = no recall rule
     recall_target: float | None = None
     learning_rate: float = 1e-4

@@ -21,6 +21,7 @@ are controls and never named as the answer.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from icft.evaluate.plan import AUGMENTED_VS_FT, AUGMENTED_VS_ICL, ICL_VS_FT
@@ -72,9 +73,9 @@ def answer_for(scores: Scores, world: str, split: str, cases: list[Case]) -> Spl
     answer = _decide(scores, world, split, icl_ft, over_ft, over_icl)
     if pretrained is not None and pretrained.verdict != INVALID and pretrained.estimates \
             and pretrained.estimates[0].low > pretrained.chance:
-        answer = _with(answer, f" (the pretrained model is already above chance here, "
-                               f"{pretrained.estimates[0].mean:.2f} vs {pretrained.chance:.2f}: some answers need no "
-                               f"documents)")
+        above = (f" (the pretrained model is already above chance here, {pretrained.estimates[0].mean:.2f} vs "
+                 f"{pretrained.chance:.2f}: some answers need no documents)")
+        answer = dataclasses.replace(answer, text=answer.text + above)
     return answer
 
 
@@ -180,7 +181,3 @@ def _why_invalid(scores: Scores, world: str) -> str:
     if "icl" in failed:
         tries.append("for ICL, a model that reads its context (a larger or instruction-tuned one)")
     return f"{NO_VALID}: {sides}; try: {'; '.join(tries) or 'a world with a control split'}"
-
-
-def _with(answer: SplitAnswer, extra: str) -> SplitAnswer:
-    return SplitAnswer(answer.world, answer.split, answer.kind, answer.mode, answer.text + extra, answer.mde)

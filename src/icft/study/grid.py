@@ -26,8 +26,8 @@ from rich.text import Text
 from icft.errors import IcftError
 from icft.evaluate.runner import EvalSummary, eval_config, evaluate_world, run_spec, stored_summary
 from icft.jsonl import write_text_atomic
-from icft.evaluate.learned import (SeedCheck, control_splits_named, gets_facts, passes, rates_line,
-                                  seed_check_from_rows, too_few_controls)
+from icft.evaluate.learned import (SeedCheck, gets_facts, passes, rates_line, seed_check_from_rows,
+                                  world_control_warning)
 from icft.learn.modes import mode_spec
 from icft.study.augmentations import generator_source, oracle_file, world_modes
 from icft.study.config import StudyConfig, WorldSpec
@@ -157,16 +157,9 @@ class Study(StudyRunner):
     def control_warnings(self) -> list[Text]:
         """A line per world whose control splits are too few for any cell to pass its learned check (all seeds'
         control items pooled, as the report's check pools them): said before anything runs."""
-        seeds = len(self.config.seeds)
-        lines = []
-        for spec in self.config.worlds:
-            world = self.world(spec, self.config.seeds[0])
-            controls = sum(len(world.items_in(split)) for split in world.control_splits) * seeds
-            warning = too_few_controls(controls, control_splits_named(spec.label, world.control_splits)
-                                       + (f" ({seeds} seeds)" if seeds > 1 else ""))
-            if warning:
-                lines.append(Text(warning, style="yellow"))
-        return lines
+        warnings = (world_control_warning(self.world(spec, self.config.seeds[0]), spec.label, len(self.config.seeds))
+                    for spec in self.config.worlds)
+        return [Text(warning, style="yellow") for warning in warnings if warning]
 
     def done_line(self, summaries: list[EvalSummary], seconds: float) -> str:
         return f"study {self.config.name}: {len(summaries)} cells in {minutes(seconds)}; results in {self.db_path}"
