@@ -4,13 +4,17 @@
     python benchmarks/finetune_throughput.py --steps 30 --threads 2
     python benchmarks/finetune_throughput.py --study configs/learning.toml --world semantic
 
-All four train the embedded model (`smollm2-135m`) on the documents of a world of a study config (default: the
+All train the embedded model (`smollm2-135m`) on the documents of a world of a study config (default: the
 first world of `configs/default.toml`, reversals at 24 facts, one article each), with that study's fine-tuning
 settings for the world (LoRA r16 on every projection, lr 2e-3 constant after 2 warmup steps, 8 documents a step,
 gradient clipping 1.0, torch's fused AdamW: the Trainer's default), for the same number of optimizer steps:
-  icft     packed rows of `row_tokens` (no padding, block-diagonal attention), `precision` fp32 and bf16;
+  icft     packed rows of `row_tokens` (no padding, block-diagonal attention), `precision` fp32 and bf16, each
+           compiled or not as the study's fit would be (`compile` auto, resolved on the fit's planned steps: bf16
+           fits of 40 steps or more are compiled, fp32 ones are not); two more runs swap that, so the table also
+           shows bf16 against fp32 both eager and both compiled;
   Trainer  its standard padding collator (`DataCollatorForLanguageModeling(mlm=False)`), a per-device batch of
            the same 8 documents' count, fp32 and `bf16=True` (CPU autocast).
+Compiling happens in the warmup steps, so the measured steps do not include it.
 
 Each is its own fresh subprocess. They take their optimizer steps in lockstep, taking turns at going first:
 after each step a worker waits until the others have taken the same step, so all are timed under the same load
@@ -25,6 +29,7 @@ exactly: 3 steps an epoch). The Trainer's losses are a sanity check only (its ba
 The last line printed is:
   finetune_throughput: vs_trainer=<icft best tokens/s / Trainer best> bf16_speedup=<icft bf16 / icft fp32>
   loss_gap=<|final loss bf16 - fp32| / fp32> peak_mem_ratio=<icft best peak / Trainer best peak>
+  bf16_speedup_eager=<both eager> bf16_speedup_compiled=<both compiled>
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ from pathlib import Path
 from icft.models.registry import DEFAULT_MODEL
 
 PREFIX = "finetune-bench:"  # marks the worker's protocol lines among whatever the libraries print
-WORKERS = ("icft-fp32", "icft-bf16", "trainer-fp32", "trainer-bf16")
+# icft-<precision> runs as the study's fit would; icft-<precision>-swapped compiles where that does not, and not
+# where it does
+WORKERS = ("icft-fp32", "icft-bf16", "trainer-fp32", "trainer-bf16", "icft-fp32-swapped", "icft-bf16-swapped")
 
 
 def main() -> None:
@@ -117,8 +124,8 @@ def work(args) -> None:
         started[:] = [time.perf_counter(), time.process_time()]
 
     register_optimizer_step_post_hook(after_step)
-    kind, precision = args.worker.split("-")
-    result = run_icft(args, precision) if kind == "icft" else run_trainer(args, precision)
+    kind, precision, *swapped = args.worker.split("-")
+    result = run_icft(args, precision, bool(swapped)) if kind == "icft" else run_trainer(args, precision)
     measured = times[args.warmup : args.warmup + args.steps]
     result["seconds"] = sum(wall for wall, _ in measured)
     result["cpu_seconds"] = sum(cpu for _, cpu in measured)
@@ -140,28 +147,32 @@ def study_fit(args):
     world = build_world(spec.name, preset=spec.preset, **spec.sizes)
     config = finetune_config(spec.finetune, study.finetune)
     steps = args.warmup + args.steps
-    per_epoch = math.ceil(len(world.documents) / (config.batch_examples or 1))  # enough epochs for the steps
-    config = dataclasses.replace(config, epochs=math.ceil(steps / per_epoch) + 1, max_steps=steps,
-                                 target_loss=None, save_weights=False)
     if config.batch_examples is None:
         sys.exit("the benchmark needs a study whose [finetune] sets batch_examples (the Trainer's batch size)")
-    return world, config
+    per_epoch = math.ceil(len(world.documents) / config.batch_examples)
+    planned = per_epoch * config.epochs  # the study's fit: its epochs cap, before the benchmark cuts it short
+    config = dataclasses.replace(config, epochs=math.ceil(steps / per_epoch) + 1, max_steps=steps,
+                                 target_loss=None, save_weights=False)
+    return world, config, planned
 
 
-def run_icft(args, precision: str) -> dict:
+def run_icft(args, precision: str, swapped: bool) -> dict:
     import dataclasses
 
     from icft.learn.examples import document_examples
     from icft.learn.finetune import finetune
+    from icft.learn.speedups import decoder_layer_classes, resolve_compile
     from icft.models import load
 
-    world, config = study_fit(args)
+    world, config, planned = study_fit(args)
     loaded = load(args.model, device=args.device)
-    result = finetune(loaded, document_examples(world), dataclasses.replace(config, precision=precision),
-                      progress=False)
+    compiled = resolve_compile(config.compile, precision, loaded.device, planned,
+                               decoder_layer_classes(loaded.model)) != swapped
+    config = dataclasses.replace(config, precision=precision, compile="on" if compiled else "off")
+    result = finetune(loaded, document_examples(world), config, progress=False)
     return {"tokens": sum(log.tokens for log in result.curve[args.warmup :]), "final_loss": result.epoch_losses[-1],
             "mean_loss": statistics.mean(log.loss for log in result.curve), "padded_fraction": 0.0,
-            "losses": [log.loss for log in result.curve]}
+            "losses": [log.loss for log in result.curve], "compiled": result.compiled}
 
 
 def run_trainer(args, precision: str) -> dict:
@@ -171,7 +182,7 @@ def run_trainer(args, precision: str) -> dict:
 
     from icft.models import load
 
-    world, config = study_fit(args)
+    world, config, _ = study_fit(args)
     loaded = load(args.model, device=args.device)
     tokenizer = loaded.tokenizer
     texts = [doc.text for doc in world.documents]
@@ -202,21 +213,22 @@ def run_trainer(args, precision: str) -> dict:
         trainer = Trainer(model=model, args=training, train_dataset=dataset, data_collator=collate)
         output = trainer.train()
     return {"tokens": sum(real[args.warmup : config.max_steps]), "final_loss": math.nan,
-            "mean_loss": output.training_loss, "padded_fraction": 1 - sum(real) / sum(padded)}
+            "mean_loss": output.training_loss, "padded_fraction": 1 - sum(real) / sum(padded), "compiled": False}
 
 
 def report(results: dict[str, dict], args) -> None:
-    """A table of the four runs, then the ratios (the last line is the summary)."""
+    """A table of the runs, then the ratios (the last line is the summary)."""
     print(f"LoRA fit of {args.model} from {args.study} ({args.world or 'first world'}): {args.steps} steps after "
-          f"{args.warmup}, {args.threads} thread(s) each, four workers in lockstep")
-    print(f"{'':13} {'tokens/s':>9} {'tokens/CPU-s':>13} {'peak MB':>8} {'padding':>8} {'mean loss':>10} "
-          f"{'final loss':>11}")
+          f"{args.warmup}, {args.threads} thread(s) each, {len(results)} workers in lockstep")
+    print(f"{'':18} {'compiled':>8} {'tokens/s':>9} {'tokens/CPU-s':>13} {'peak MB':>8} {'padding':>8} "
+          f"{'mean loss':>10} {'final loss':>11}")
     rate, peak = {}, {}
     for name, result in results.items():
         rate[name] = result["tokens"] / result["seconds"]
         peak[name] = result["peak_rss_mb"]
-        print(f"{name:13} {rate[name]:>9.1f} {result['tokens'] / result['cpu_seconds']:>13.1f} {peak[name]:>8.0f} "
-              f"{result['padded_fraction']:>8.0%} {result['mean_loss']:>10.3f} {result['final_loss']:>11.4f}")
+        print(f"{name:18} {'yes' if result['compiled'] else 'no':>8} {rate[name]:>9.1f} "
+              f"{result['tokens'] / result['cpu_seconds']:>13.1f} {peak[name]:>8.0f} {result['padded_fraction']:>8.0%} "
+              f"{result['mean_loss']:>10.3f} {result['final_loss']:>11.4f}")
     trainer = max(("trainer-fp32", "trainer-bf16"), key=rate.get)
     icft = max(("icft-fp32", "icft-bf16"), key=rate.get)
     fp32, bf16 = results["icft-fp32"]["final_loss"], results["icft-bf16"]["final_loss"]
@@ -224,10 +236,12 @@ def report(results: dict[str, dict], args) -> None:
     print(f"best: {icft} and {trainer}; icft bf16 vs fp32, largest relative gap of one step's loss: {step_gap:.3f}")
     speed, speedup, gap, memory = rate[icft] / rate[trainer], rate["icft-bf16"] / rate["icft-fp32"], \
         abs(bf16 - fp32) / fp32, peak[icft] / peak[trainer]
+    by_compiled = {(name.split("-")[1], results[name]["compiled"]): rate[name] for name in results if "icft" in name}
+    eager, compiled = (by_compiled[("bf16", c)] / by_compiled[("fp32", c)] for c in (False, True))
     if not all(math.isfinite(x) for x in (speed, speedup, gap, memory)):
         sys.exit("a run measured no time, no memory or no loss")
     print(f"finetune_throughput: vs_trainer={speed:.2f} bf16_speedup={speedup:.2f} loss_gap={gap:.3f} "
-          f"peak_mem_ratio={memory:.2f}")
+          f"peak_mem_ratio={memory:.2f} bf16_speedup_eager={eager:.2f} bf16_speedup_compiled={compiled:.2f}")
 
 
 if __name__ == "__main__":

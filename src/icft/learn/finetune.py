@@ -36,11 +36,11 @@ a run on 2 CPU processes gives the losses of the same run on one (checked to 1e-
 
 Mixed precision (`precision` bf16; "auto" picks it where the hardware multiplies bf16 natively): the forward
 runs under `torch.autocast`, so matrix products take bf16 inputs, while the weights, the LoRA parameters, their
-gradients and the optimizer state stay fp32, and the LM head computes the logits in fp32 (outside autocast), so
-the loss is fp32 from end to end. On a CPU
-the attention then runs `eager` (bf16 products, fp32 softmax): torch's CPU SDPA kernel is twice as slow in bf16
-as in fp32. Casting the *weights* to bf16 instead does not train like fp32: an update smaller than half a bf16
-step of its weight (2^-9 of it) rounds away, so full fine-tuning at lr 1e-4 all but stalls.
+gradients and the optimizer state stay fp32, and the LM head computes the logits in fp32, so the loss is fp32
+from end to end. Casting the *weights* to bf16 instead does not train like fp32: an update smaller than half a
+bf16 step of its weight (2^-9 of it) rounds away, so full fine-tuning at lr 1e-4 all but stalls. What makes bf16
+fast on a CPU (frozen weights cast once, eager attention, compiled decoder layers: the `compile` setting) is in
+`icft.learn.speedups`; none of it changes what the fit computes beyond float rounding.
 
 An example longer than `row_tokens` is an `IcftError` (not truncated: truncation would silently drop facts).
 """
@@ -68,6 +68,7 @@ from icft.learn.examples import TrainingExample
 from icft.learn.finetune_config import LR_SCHEDULES, FinetuneConfig
 from icft.learn.packing import IGNORE, TokenizedExample, collate_rows, pack_rows, tokenize_examples
 from icft.learn.recall import hold_out_probes, recall_plateaued, recall_rate
+from icft.learn.speedups import decoder_layer_classes, resolve_compile, training_speedups
 from icft.models import LoadedModel
 from icft.models.device import resolve_precision
 
@@ -129,6 +130,7 @@ class FinetuneResult:
     # each epoch's mean over every learned token, augmentations included (empty when there were none)
     epoch_losses_with_augmentations: list[float] = field(default_factory=list)
     precision: str = "fp32"  # of the matrix products: fp32 | bf16 (the resolved setting)
+    compiled: bool = False  # whether the decoder layers ran compiled (the `compile` setting, resolved)
 
     @property
     def criterion_met(self) -> bool | None:
@@ -147,6 +149,7 @@ class FinetuneResult:
                 "last_step_loss": self.curve[-1].loss if self.curve else math.nan,
                 "epoch_losses": self.epoch_losses, "target_loss": self.target_loss,
                 "stopped_by": self.stopped_by, "criterion_met": self.criterion_met, "precision": self.precision,
+                "compiled": self.compiled,
                 **({"epoch_losses_with_augmentations": self.epoch_losses_with_augmentations}
                    if self.epoch_losses_with_augmentations else {}),
                 **({"recall_target": self.recall_target, "epoch_recalls": self.epoch_recalls,
@@ -191,70 +194,63 @@ def finetune(
     tokenized = tokenize_examples(examples, tokenizer)
     epochs = plan_epochs([len(e) for e in tokenized], config)
     plan = [rows for epoch in epochs for rows in epoch]
-    attn_implementation = getattr(loaded.model.config, "_attn_implementation", None)
-    attention = _training_attention(attn_implementation, config.precision, loaded.device)
     dtype = next(loaded.model.parameters()).dtype
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     model = _trainable_model(loaded.model, config)
-    head = _lm_head_in_fp32(model, accelerator.device.type) if config.precision == "bf16" else None
-    frozen = _frozen_weights_in_bf16(model, head) if config.precision == "bf16" else {}
-    optimizer = _optimizer(model, config, accelerator.device)
-    model, optimizer = accelerator.prepare(model, optimizer)
-    # not prepared: accelerate would step it once per process, but our steps are already global
-    scheduler = get_scheduler(
-        LR_SCHEDULES[config.lr_schedule], optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=len(plan)
-    )
-    # --- train -------------------------------------------------------------------------------------------
-    curve: list[StepLog] = []
-    epoch_losses: list[float] = []  # on the world's own text: what the stopping rule reads
-    all_data_losses: list[float] = []  # with the augmentations too (only when there are any)
-    recalls: list[float] = []  # with `recall_target`: each epoch's recall rate, what that rule reads
-    stopped_by = "max_steps" if config.max_steps is not None and config.max_steps < len(plan) else "epochs"
-    model.train()
-    loaded.model.config._attn_implementation = attention  # the model reads it at every forward
-    start = time.perf_counter()
-    bar = _progress_bar(len(plan), enabled=progress and accelerator.is_local_main_process)
-    for epoch in epochs:
-        totals = StepTotals()
-        for rows in epoch:
-            learning_rate = scheduler.get_last_lr()[0]
-            step = _train_step(accelerator, model, tokenized, rows, config, pad_id, (attention, dtype))
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            curve.append(StepLog(len(curve) + 1, step.loss, learning_rate, step.real_tokens,
-                                 time.perf_counter() - start))
-            totals += step
-            bar.set_postfix(loss=f"{step.loss:.4f}")
-            bar.update()
-        epoch_losses.append(totals.own_text_loss)
-        if totals.augmentation_learned:
-            all_data_losses.append(totals.loss)
-        if config.recall_target is not None:  # it replaces the loss target: memorized is not recalled
-            with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
-                recalls.append(recall_rate(model, tokenizer, probes))
-            if recalls[-1] >= config.recall_target:
-                stopped_by = "recall"
+    compile_layers = resolve_compile(config.compile, config.precision, loaded.device, len(plan),
+                                     decoder_layer_classes(loaded.model))
+    # bf16's fp32 head and frozen bf16 weights, the attention kernel, compiled layers: undone when the block ends
+    with training_speedups(model, loaded.model, config.precision, compile_layers, loaded.device) as applied:
+        optimizer = _optimizer(model, config, accelerator.device)
+        model, optimizer = accelerator.prepare(model, optimizer)
+        # not prepared: accelerate would step it once per process, but our steps are already global
+        scheduler = get_scheduler(LR_SCHEDULES[config.lr_schedule], optimizer, num_warmup_steps=config.warmup_steps,
+                                  num_training_steps=len(plan))
+        # --- train -------------------------------------------------------------------------------------------
+        curve: list[StepLog] = []
+        epoch_losses: list[float] = []  # on the world's own text: what the stopping rule reads
+        all_data_losses: list[float] = []  # with the augmentations too (only when there are any)
+        recalls: list[float] = []  # with `recall_target`: each epoch's recall rate, what that rule reads
+        stopped_by = "max_steps" if config.max_steps is not None and config.max_steps < len(plan) else "epochs"
+        model.train()
+        start = time.perf_counter()
+        bar = _progress_bar(len(plan), enabled=progress and accelerator.is_local_main_process)
+        for epoch in epochs:
+            totals = StepTotals()
+            for rows in epoch:
+                learning_rate = scheduler.get_last_lr()[0]
+                step = _train_step(accelerator, model, tokenized, rows, config, pad_id, (applied.attention, dtype))
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                curve.append(StepLog(len(curve) + 1, step.loss, learning_rate, step.real_tokens,
+                                     time.perf_counter() - start))
+                totals += step
+                bar.set_postfix(loss=f"{step.loss:.4f}")
+                bar.update()
+            epoch_losses.append(totals.own_text_loss)
+            if totals.augmentation_learned:
+                all_data_losses.append(totals.loss)
+            if config.recall_target is not None:  # it replaces the loss target: memorized is not recalled
+                with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+                    recalls.append(recall_rate(model, tokenizer, probes))
+                if recalls[-1] >= config.recall_target:
+                    stopped_by = "recall"
+                    break
+                if recall_plateaued(recalls, config.plateau_window):
+                    stopped_by = "recall_plateau"
+                    break
+                continue
+            if config.target_loss is not None and epoch_losses[-1] <= config.target_loss:
+                stopped_by = "target_loss"
                 break
-            if recall_plateaued(recalls, config.plateau_window):
-                stopped_by = "recall_plateau"
+            if (config.target_loss is not None and config.plateau_window
+                    and plateaued(epoch_losses, config.plateau_window, config.plateau_tolerance)):
+                stopped_by = "plateau"
                 break
-            continue
-        if config.target_loss is not None and epoch_losses[-1] <= config.target_loss:
-            stopped_by = "target_loss"
-            break
-        if (config.target_loss is not None and config.plateau_window
-                and plateaued(epoch_losses, config.plateau_window, config.plateau_tolerance)):
-            stopped_by = "plateau"
-            break
-    bar.close()
-    seconds = time.perf_counter() - start
+        bar.close()
+        seconds = time.perf_counter() - start
     model.eval()
-    loaded.model.config._attn_implementation = attn_implementation
-    if head is not None:
-        del head.forward  # the LM head's own forward again
-    for module, weight in frozen.items():  # the fp32 weights again (and tied ones tied again), before any merge
-        module.weight = weight
     # --- save --------------------------------------------------------------------------------------------
     out = Path(out_dir) if out_dir is not None else None
     loaded.model = _finish_model(accelerator, model, loaded, config, out)
@@ -262,7 +258,7 @@ def finetune(
                             epochs=len(epoch_losses), epoch_losses=epoch_losses, stopped_by=stopped_by,
                             target_loss=config.target_loss, epoch_losses_with_augmentations=all_data_losses,
                             precision=config.precision, recall_target=config.recall_target, epoch_recalls=recalls,
-                            recall_probes=len(probes))
+                            recall_probes=len(probes), compiled=applied.compiled_layers > 0)
     if out is not None and accelerator.is_main_process:
         _write_records(out, result, loaded, config, len(examples))
     return result
@@ -318,46 +314,6 @@ def plateaued(epoch_losses: Sequence[float], window: int, tolerance: float) -> b
         return False
     before, recent = min(epoch_losses[:-window]), min(epoch_losses[-window:])
     return recent > before * (1 - tolerance)
-
-
-def _training_attention(implementation: str | None, precision: str, device: torch.device) -> str | None:
-    """The attention implementation training runs: the model's, except eager for sdpa on a CPU in bf16."""
-    if implementation == "sdpa" and precision == "bf16" and device.type == "cpu":
-        return "eager"  # torch's CPU SDPA takes 5.8 ms per layer forward and backward in bf16, eager 2.4 (T=142)
-    return implementation
-
-
-def _lm_head_in_fp32(model: torch.nn.Module, device_type: str) -> torch.nn.Module:
-    """Make the LM head compute its logits in fp32, outside autocast, for the fit; returns the head (`del
-    head.forward` undoes it).
-
-    Under autocast its product would come out in bf16: logits of 10-30 rounded to steps of 0.06-0.125 before
-    the softmax over the vocabulary, which trained measurably slower than fp32 (final loss of the benchmark's
-    24 steps 6% higher). Only learned positions reach the head, so fp32 costs little there.
-    """
-    head = model.get_output_embeddings()
-
-    def forward_fp32(hidden: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device_type, enabled=False):
-            return F.linear(hidden.float(), head.weight, head.bias)
-
-    head.forward = forward_fp32
-    return head
-
-
-def _frozen_weights_in_bf16(model: torch.nn.Module, head: torch.nn.Module) -> dict[torch.nn.Module, torch.nn.Parameter]:
-    """Give every frozen linear layer (LoRA's base layers) but the LM head `head` (fp32, see `_lm_head_in_fp32`) a
-    bf16 copy of its weight for the fit.
-
-    Autocast would make the same copy at every forward (it caches casts of trainable weights only); this makes
-    it once. Returns the fp32 weights, to put back after training.
-    """
-    originals = {}
-    for module in model.modules():
-        if isinstance(module, torch.nn.Linear) and not module.weight.requires_grad and module is not head:
-            originals[module] = module.weight
-            module.weight = torch.nn.Parameter(module.weight.detach().to(torch.bfloat16), requires_grad=False)
-    return originals
 
 
 def _trainable_model(model: torch.nn.Module, config: FinetuneConfig) -> torch.nn.Module:

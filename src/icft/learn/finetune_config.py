@@ -8,7 +8,9 @@ from dataclasses import dataclass
 LLAMA_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 LR_SCHEDULES = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
 PRECISIONS = ("auto", "fp32", "bf16")
+COMPILE_SETTINGS = ("auto", "on", "off")
 ADDED_UNSET_OMITTED = ("recall_target",)  # settings newer than stored runs: out of the run identity while None
+EXECUTION_ONLY = ("compile",)  # settings of how a fit runs, never in the run identity
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class FinetuneConfig:
     # matrix products in bf16 (weights, LoRA parameters and optimizer state stay fp32): "auto" is bf16 where the
     # hardware multiplies bf16 natively (`icft.models.device.resolve_precision`), a run records what it resolved to
     precision: str = "auto"
+    # compile the decoder layers with torch.compile (`icft.learn.speedups`): on | off | auto (bf16 fits of 40 steps
+    # or more of a model it was measured to speed up, where a C++ compiler is at hand). How the fit runs, not what it computes (beyond float rounding, as
+    # a thread count): not part of a run's identity
+    compile: str = "auto"
 
     def __post_init__(self):
         if isinstance(self.lora_targets, str) or not isinstance(self.lora_targets, (list, tuple)):
@@ -74,6 +80,8 @@ class FinetuneConfig:
                 raise ValueError(f"{name} must be positive or None, got {getattr(self, name)!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.compile not in COMPILE_SETTINGS:
+            raise ValueError(f"compile must be one of {', '.join(COMPILE_SETTINGS)}, got {self.compile!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not 0 <= self.plateau_tolerance < 1:
@@ -120,8 +128,10 @@ class FinetuneConfig:
 
     def identity(self) -> dict:
         """The settings as a run's identity hashes them: a setting added after runs were made is left out while
-        unset, so those runs keep their ids."""
+        unset, so those runs keep their ids; settings of how it runs (`EXECUTION_ONLY`) are left out."""
         values = self.to_dict()
+        for name in EXECUTION_ONLY:
+            del values[name]
         for name in ADDED_UNSET_OMITTED:
             if values[name] is None:
                 del values[name]
