@@ -47,8 +47,9 @@ def resolve_compile(setting: str, precision: str, device: torch.device, planned_
     """Whether a fit compiles its decoder layers (of the classes `layers`): `setting` on, or auto where it pays.
 
     auto compiles bf16 fits of at least `COMPILE_MIN_STEPS` planned steps, of a model whose layers are in
-    `COMPILE_PAYS_FOR`, on a GPU or on a CPU with a C++ compiler. Not fp32 ones on a CPU: there eager runs the products at full speed and compiling saved 14% of a
-    step (0.93 s against 1.08), which a fit repays only after 50-150 steps.
+    `COMPILE_PAYS_FOR`, on a GPU or on a CPU with a C++ compiler. Not fp32 ones: on a CPU eager runs fp32 products
+    at full speed, and compiling saved 14% of a step (0.93 s against 1.08), which a fit repays only after 50-150
+    steps.
     """
     if setting not in COMPILE_SETTINGS:
         raise IcftError(f"compile must be one of {', '.join(COMPILE_SETTINGS)}, got {setting!r}")
@@ -60,8 +61,8 @@ def resolve_compile(setting: str, precision: str, device: torch.device, planned_
             raise IcftError("compile = \"on\" needs a C++ compiler on a CPU (torch.compile builds its kernels with "
                             "one): install g++, or set compile = \"off\"")
         return True
-    pays = bool(layers) and set(layers) <= set(COMPILE_PAYS_FOR)
-    return precision == "bf16" and pays and has_compiler and planned_steps >= COMPILE_MIN_STEPS
+    pays = precision == "bf16" and planned_steps >= COMPILE_MIN_STEPS and set(layers) <= set(COMPILE_PAYS_FOR)
+    return pays and bool(layers) and has_compiler
 
 
 @contextlib.contextmanager
