@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import binom
 
 from icft.evaluate.stats import (
-    ALPHA, Estimate, cell_estimate, cluster_bootstrap, design_effect, equivalence, gain_difference, holm, mcnemar_midp, midp_interval, min_detectable_effect, mover, paired, paired_binary_interval, planned_mde, wilson,
+    ALPHA, ASSUMED_FIT_SD, Estimate, cell_estimate, cluster_bootstrap, design_effect, equivalence, gain_difference, holm, mcnemar_midp, midp_interval, min_detectable_effect, mover, paired, paired_binary_interval, planned_mde, wilson,
 )
 
 
@@ -213,3 +213,63 @@ def test_p_correct_detects_a_real_difference_that_accuracy_misses_more_often():
         found_prob += paired([a], [b], seed=r).p < ALPHA
         found_accuracy += paired([(a > 0.5).astype(float)], [(b > 0.5).astype(float)], seed=r).p < ALPHA
     assert found_prob > found_accuracy + 15
+
+
+def _fits_with_spread(rng, fits: int, facts: int, between_fit_sd: float, effect: float = 0.0):
+    """Paired p(correct)-like values of `fits` fits (each its own world: its own facts), 3 items per fact: a fit
+    effect (between-fit sd), a fact effect shared by its items, and item noise."""
+    a, b, clusters = [], [], []
+    for _ in range(fits):
+        shift = rng.normal(0, between_fit_sd)
+        diff = effect + shift + np.repeat(rng.normal(0, 0.2, facts), 3) + rng.normal(0, 0.25, facts * 3)
+        base = rng.uniform(0.3, 0.7, facts * 3)
+        a.append(base + diff / 2)
+        b.append(base - diff / 2)
+        clusters.append(np.repeat(np.arange(facts), 3))
+    return a, b, clusters
+
+
+@pytest.mark.parametrize("fits, facts, between_fit_sd", [(5, 10, 0.05), (5, 10, 0.15), (3, 11, 0.05), (1, 32, 0.05)])
+def test_counting_the_fit_keeps_the_false_positive_rate_at_alpha_when_fits_vary(fits, facts, between_fit_sd):
+    """Equal modes, fits that vary as measured here (sd 0.05 of a paired p(correct) difference between fits of one
+    world) and more: the fit-aware test rejects at most about ALPHA of the time (300 draws: 0.08 is 2.3 standard
+    errors above 0.05)."""
+    rng = np.random.default_rng(fits * 100 + facts)
+    rejected = [paired(*_fits_with_spread(rng, fits, facts, between_fit_sd), fits=True).p < ALPHA for _ in range(300)]
+    assert np.mean(rejected) <= 0.08
+
+
+def test_one_fit_read_on_its_items_alone_is_wrong_far_more_often_than_alpha():
+    """Why the fit counts: one fit scored on 32 facts, its items taken as the only randomness, calls equal modes
+    different about one time in five when fits vary by 0.05; the fit-aware test does not."""
+    rng = np.random.default_rng(7)
+    draws = [_fits_with_spread(rng, 1, 32, 0.05) for _ in range(300)]
+    items_only = np.mean([paired(a, b, g).p < ALPHA for a, b, g in draws])
+    counted = np.mean([paired(a, b, g, fits=True).p < ALPHA for a, b, g in draws])
+    assert items_only > 0.12 and counted <= 0.08
+
+
+def test_a_paired_difference_over_fits_names_each_fit_and_the_between_fit_variance():
+    rng = np.random.default_rng(3)
+    a, b, clusters = _fits_with_spread(rng, 5, 10, 0.3, effect=0.4)
+    result = paired(a, b, clusters, fits=True)
+    per_fit = [float(np.mean(x - y)) for x, y in zip(a, b)]
+    assert result.per_fit == pytest.approx(per_fit) and result.diff == pytest.approx(np.mean(per_fit))
+    assert result.between_fit_var > 0.02 and not result.fit_var_assumed  # sd 0.3 between fits: it shows
+    assert "t over 5 fits (4 df)" in result.method
+    t_half = 2.776 * np.std(per_fit, ddof=1) / np.sqrt(5)
+    assert result.low <= np.mean(per_fit) - t_half + 1e-9 and result.high >= np.mean(per_fit) + t_half - 1e-9
+    one = paired(a[:1], b[:1], clusters[:1], fits=True)
+    assert one.fit_var_assumed and one.between_fit_var == pytest.approx(ASSUMED_FIT_SD**2)
+    assert (one.high - one.low) > (paired(a[:1], b[:1], clusters[:1]).high - paired(a[:1], b[:1], clusters[:1]).low)
+    assert paired(a, b, clusters).between_fit_var is None  # no fine-tuned side: no fit to count
+
+
+def test_the_planned_mde_counts_the_fits_with_t_quantiles():
+    from icft.evaluate.stats import planned_prob_mde
+
+    assert planned_prob_mde(10, 5) == pytest.approx(2.80 * 0.35 / np.sqrt(50), rel=1e-3)
+    counted = planned_prob_mde(10, 5, fit_sd=0.05)
+    se = np.sqrt((0.35**2 / 10 + 0.05**2) / 5)
+    assert counted == pytest.approx((2.776 + 0.941) * se, rel=1e-2) and counted > planned_prob_mde(10, 5)
+    assert planned_prob_mde(30, 1, fit_sd=0.05) == pytest.approx(2.80 * np.sqrt(0.35**2 / 30 + 0.05**2), rel=1e-3)

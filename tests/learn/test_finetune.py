@@ -5,7 +5,8 @@ import torch
 
 from icft.errors import IcftError
 from icft.learn.examples import TrainingExample
-from icft.learn.finetune import FinetuneConfig, finetune, plan_steps, plateaued
+from icft.learn.finetune import FinetuneConfig, finetune, plan_steps
+from icft.learn.stopping import plateaued
 from tiny_models import tiny_model
 
 DOCS = [
@@ -279,3 +280,67 @@ def test_each_steps_loss_and_counts_match_the_examples_learned_tokens_across_mic
     own = [i for i, e in enumerate(tokenized) if not e.augmentation]
     assert result.epoch_losses == pytest.approx([sum(sums[i] for i in own) / sum(counts[i] for i in own)], rel=1e-4)
     assert result.epoch_losses_with_augmentations == pytest.approx([sum(sums) / sum(counts)], rel=1e-4)
+
+
+def test_a_diverged_fit_goes_back_to_its_best_weights_and_is_never_read_as_a_plateau(tmp_path):
+    """At a rate far too high the loss blows up: each diverged epoch restores the best weights at half the rate
+    (`icft.learn.stopping`), no stopping rule reads it, and the fit ends on weights whose loss stood."""
+    from icft.learn.stopping import DIVERGENCE_FACTOR, MAX_RESTORES
+
+    wild = FinetuneConfig(epochs=12, learning_rate=0.3, target_loss=1e-4, grad_clip=0.0, **SMALL)
+    result = finetune(tiny_model(), EXAMPLES, wild, tmp_path, progress=False)
+    losses = result.epoch_losses
+    assert result.restores, losses  # it did diverge
+    for epoch in result.restores:  # each restore followed a loss above the best before it by the factor
+        assert losses[epoch - 1] > DIVERGENCE_FACTOR * min(losses[: epoch - 1]) or losses[epoch - 1] != losses[epoch - 1]
+    assert result.stopped_by != "plateau" or result.restores[-1] < result.epochs - 3
+    assert result.kept_epoch not in result.restores
+    standing = [loss for n, loss in enumerate(losses, start=1) if n not in result.restores]
+    assert result.kept_loss <= DIVERGENCE_FACTOR * min(standing)
+    summary = json.loads((tmp_path / "finetune_config.json").read_text())["stopping"]
+    assert summary["diverged"] is True and summary["restores"] == result.restores
+    assert summary["kept_loss"] == result.kept_loss and summary["divergence_factor"] == DIVERGENCE_FACTOR
+    if result.stopped_by == "diverged":
+        assert len(result.restores) == MAX_RESTORES + 1 and result.kept_epoch < result.epochs
+
+
+def test_the_scored_weights_are_the_best_epochs_when_the_last_epoch_diverged():
+    """A fit whose last epoch diverged ends on its best epoch's weights: scoring them gives that epoch's loss
+    level, not the spike's."""
+    from icft.learn.stopping import BestWeights
+
+    loaded = tiny_model()
+    model = loaded.model
+    best = BestWeights(model)
+    best.offer(1.0, 1)
+    kept = {n: p.detach().clone() for n, p in model.named_parameters()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)  # the spike
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    optimizer.state[next(model.parameters())]["exp_avg"] = torch.zeros(1)
+    best.offer(5.0, 2)  # worse: not kept
+    best.restore(optimizer, scheduler)
+    assert all(torch.equal(p, kept[n]) for n, p in model.named_parameters())
+    assert not optimizer.state and optimizer.param_groups[0]["lr"] == pytest.approx(5e-4)
+    assert scheduler.base_lrs == [pytest.approx(5e-4)] and best.epoch == 1
+
+
+@pytest.mark.parametrize(
+    "fit, says",
+    [
+        ({"stopped_by": "target_loss", "target_loss": 0.2, "criterion_met": True}, "loss ≤ 0.2"),
+        ({"stopped_by": "epochs", "target_loss": 0.2, "criterion_met": False}, "epoch cap, loss > 0.2"),
+        ({"stopped_by": "target_loss", "target_loss": 0.2, "criterion_met": True, "restores": [4]},
+         "loss ≤ 0.2, 1 divergence (epoch 4): best weights restored"),
+        ({"stopped_by": "diverged", "target_loss": 0.2, "criterion_met": False, "restores": [3, 5, 6, 8]},
+         "diverged, loss > 0.2, 4 divergences (epoch 3, 5, 6, 8): best weights restored"),
+        ({"stopped_by": "recall", "recall_target": 0.9, "epoch_recalls": [0.5, 0.92], "criterion_met": True},
+         "recall 0.92 ≥ 0.9"),
+    ],
+)
+def test_a_fits_table_says_how_each_fit_stopped(fit, says):
+    from icft.learn.stopping import describe
+
+    assert describe(fit) == says

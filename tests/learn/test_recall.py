@@ -8,7 +8,8 @@ import torch
 import icft.learn.finetune as finetune_module
 from icft.learn.examples import TrainingExample, document_examples
 from icft.learn.finetune import FinetuneConfig, finetune
-from icft.learn.recall import HELD_OUT, RecallProbe, hold_out_probes, recall_plateaued, recall_rate, sentence_probe
+from icft.learn.recall import HELD_OUT, RecallProbe, hold_out_probes, recall_rate, sentence_probe
+from icft.learn.stopping import recall_plateaued
 from tiny_models import tiny_model
 
 DOCS = ["Dana Quist manages the Oslo office.", "Femp are more dangerous than glon.", "All troff are yomp.",

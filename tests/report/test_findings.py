@@ -211,8 +211,10 @@ def test_structure_helps_ft_reversals_not_tested_without_semantic():
 
 
 def test_augmentation_family_is_holm_adjusted():
-    ft = right(10, 40)
-    lucky = right(15, 40)  # five more right, none fewer: mid-p 0.031 alone, 3 x 0.031 with two more modes
+    ft = right(20, 80)
+    # eleven more right, none fewer: p 0.030 alone (mid-p 0.0005; one fit, so the assumed spread between fits
+    # counts), 3 x 0.030 with two more modes
+    lucky = right(31, 80)
     alone = augmentation_helps(scores({("reversals", "ft", "reversed"): ft, ("reversals", "ft-local", "reversed"): lucky}))
     assert alone.verdict == REPRODUCES and alone.cases[0].p_holm == alone.cases[0].p
     family = augmentation_helps(scores({("reversals", "ft", "reversed"): ft, ("reversals", "ft-local", "reversed"): lucky,

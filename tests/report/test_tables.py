@@ -129,11 +129,11 @@ def test_missing_files_are_named(tmp_path):
 
 
 def test_a_fit_stopped_by_recall_says_so_not_its_loss_target():
-    from icft.report.tables import _criterion
+    from icft.learn.stopping import describe as _criterion
 
     fit = {"target_loss": 0.1, "recall_target": 0.9, "epoch_recalls": [0.5, 0.906], "stopped_by": "recall",
            "criterion_met": True}
     assert _criterion(fit) == "recall 0.91 ≥ 0.9"
     short = {**fit, "epoch_recalls": [0.5, 0.6], "stopped_by": "recall_plateau", "criterion_met": False}
-    assert _criterion(short) == "recall_plateau, recall 0.60 < 0.9"
+    assert _criterion(short) == "recall plateau, recall 0.60 < 0.9"
     assert _criterion({"target_loss": 0.3, "criterion_met": True}) == "loss ≤ 0.3"

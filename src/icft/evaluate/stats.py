@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import bdtr
-from scipy.stats import binom, norm, ttest_1samp
+from scipy.stats import binom, norm, t as student_t, ttest_1samp
 from statsmodels.stats.proportion import binom_tost, proportion_confint
 
 N_RESAMPLES = 2000
@@ -41,6 +41,11 @@ PRIMARY_METRIC = "p_correct"
 # before a run: the standard deviation of per-item paired differences of p(correct), in units of independent
 # items (a fact's items count once). The default study of 2026-12 measured 0.27-0.34 on reversals/reversed.
 ASSUMED_PROB_SD = 0.35
+# The fit is a sampled unit too (STATS.md): a fine-tuned cell is one draw of data order, adapter initialization and
+# float rounding. Before a run, and for a comparison resting on one fit, the spread between fits of a paired
+# p(correct) difference is taken as this standard deviation: five fits of the default study's FT-local - FT on
+# reversals/reversed (one world, differing only in precision and stopping) read -0.04, +0.03, -0.04, -0.08, +0.04.
+ASSUMED_FIT_SD = 0.05
 MIN_DISCORDANT = 5  # the fewest discordant items, all one way, whose mid-p is below ALPHA (0.5 ** 5 = 0.031)
 _BISECTIONS = 50  # halvings of [0, 1]: far below any printed digit
 
@@ -72,6 +77,12 @@ class Difference:
     p: float  # two-sided
     mde: float  # the difference this comparison detects with 80% power at ALPHA
     method: str
+    # with a fine-tuned side: each seed's (fit's) mean paired difference, and the between-fit variance of that
+    # difference beyond what its items explain (a method-of-moments estimate, at least 0); with one fit, the
+    # assumed variance (ASSUMED_FIT_SD squared) that widened the interval
+    per_fit: tuple[float, ...] = ()
+    between_fit_var: float | None = None
+    fit_var_assumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,11 +165,14 @@ def cluster_bootstrap(values: Groups, clusters: Sequence[np.ndarray | None], n_r
 
 
 def paired(a: Groups, b: Groups, clusters: Sequence[np.ndarray | None] | None = None,
-           confidence: float = CONFIDENCE, seed: int = 0) -> Difference:
+           confidence: float = CONFIDENCE, seed: int = 0, fits: bool = False) -> Difference:
     """A - B on the same items (arrays aligned item by item within each seed).
 
     0/1 values: mid-p McNemar and the hull of Newcombe's and the mid-p interval, on all items pooled. Other
     values: a paired t-test. Several seeds or clustered items add the paired cluster bootstrap (hull, max p).
+    `fits`: a side is fine-tuned, so each seed is also a fit, the unit of replication of a claim about a mode
+    (`fit_spread`): with several seeds a t-test on the per-seed differences joins the hull (max p), with one
+    the item-level interval is widened by the assumed between-fit spread.
     """
     a, clusters = _groups(a, clusters)
     b, _ = _groups(b, None)
@@ -187,8 +201,73 @@ def paired(a: Groups, b: Groups, clusters: Sequence[np.ndarray | None] | None = 
         low, high = _hull((low, high), percentile_interval(resampled, confidence))
         p, se = max(p, _bootstrap_p(resampled)), max(se, float(resampled.std()))
         method += " + paired cluster bootstrap"
+    mde = _mde(se, n, binary)
+    spread = fit_spread(diffs, clusters, confidence) if fits else None
+    if spread is not None and spread.assumed:  # one fit: the assumed spread widens the items' interval itself
+        widen = norm.ppf(1 - (1 - confidence) / 2) * float(np.sqrt(spread.variance))
+        low, high = diff - float(np.hypot(diff - low, widen)), diff + float(np.hypot(high - diff, widen))
+    if spread is not None:
+        low, high = _hull((low, high), (spread.low, spread.high))
+        p, mde = max(p, spread.p), max(mde, spread.mde)
+        method += f" + {spread.method}"
     return Difference(n=n, seeds=len(a), b=better, c=worse, diff=diff, low=min(low, diff), high=max(high, diff),
-                      p=p, mde=_mde(se, n, binary), method=method)
+                      p=p, mde=mde, method=method, per_fit=spread.per_fit if spread else (),
+                      between_fit_var=spread.variance if spread else None,
+                      fit_var_assumed=bool(spread and spread.assumed))
+
+
+@dataclass(frozen=True)
+class FitSpread:
+    """A mean difference over fits, tested with the fit as the random unit (see `fit_spread`)."""
+
+    per_fit: tuple[float, ...]
+    variance: float  # between-fit variance beyond the items' (estimated; or assumed with one fit)
+    se: float  # of the mean
+    df: int | None  # of its t quantiles; None: normal (one fit)
+    low: float
+    high: float
+    p: float
+    mde: float
+    method: str
+    assumed: bool
+
+
+def fit_spread(diffs: Groups, clusters: Sequence[np.ndarray | None], confidence: float = CONFIDENCE,
+               assumed_sd: float = ASSUMED_FIT_SD) -> FitSpread:
+    """The mean of per-fit mean differences with the fit as the random unit.
+
+    Several fits (each seed one fit, and its own items): a t-test on the per-fit means with k - 1 degrees of
+    freedom. It is exact for normal per-fit means whatever the split of their variance between fits and items,
+    so its false-positive rate stays at ALPHA when fits vary (tests/evaluate/test_stats.py simulates it); the
+    price is its t quantile (4.30 at 3 fits, 2.78 at 5). The between-fit variance is the per-fit means' variance
+    less the mean of their within-fit variances (items, by fact cluster), at least 0. One fit: the items' standard
+    error and `assumed_sd` added in quadrature, normal quantiles.
+    """
+    means = np.array([float(np.mean(d)) for d in diffs])
+    within = np.array([_within_variance(np.asarray(d, dtype=np.float64), g) for d, g in zip(diffs, clusters)])
+    k, tail = len(means), (1 - confidence) / 2
+    if k == 1:
+        se = float(np.sqrt(within[0] + assumed_sd**2))
+        z = norm.ppf(1 - tail)
+        p = float(2 * norm.sf(abs(means[0]) / se)) if se > 0 else float(means[0] == 0)
+        return FitSpread((float(means[0]),), assumed_sd**2, se, None, float(means[0] - z * se), float(means[0] + z * se), p,
+                         float(POWER_Z * se), f"one fit: between-fit sd {assumed_sd:.2f} assumed", True)
+    mean, se = float(means.mean()), float(means.std(ddof=1) / np.sqrt(k))
+    variance = max(0.0, float(means.var(ddof=1) - within.mean()))
+    quantile = student_t.ppf(1 - tail, k - 1)
+    if se > 0:
+        p = float(2 * student_t.sf(abs(mean) / se, k - 1))
+    else:  # fits that agree exactly: their spread shows nothing beyond the items'
+        p = float(mean == 0)
+    mde = float((quantile + student_t.ppf(POWER, k - 1)) * max(se, float(np.sqrt(within.mean() / k))))
+    return FitSpread(tuple(float(m) for m in means), variance, se, k - 1, mean - quantile * se, mean + quantile * se, p, mde,
+                     f"t over {k} fits ({k - 1} df)", False)
+
+
+def _within_variance(values: np.ndarray, clusters: np.ndarray | None) -> float:
+    """The variance of one fit's mean over its items, from its fact-cluster means (items alone: each item)."""
+    units = _cluster_means(values, clusters)
+    return float(units.var(ddof=1) / len(units)) if len(units) > 1 else 0.0
 
 
 def gain_difference(first: Groups, first_chance: float, second: Groups, second_chance: float,
@@ -226,9 +305,11 @@ def mover(first: tuple[float, float, float], second: tuple[float, float, float])
 
 
 def equivalence(values: Groups, center: float, margin: float, clusters: Sequence[np.ndarray | None] | None = None,
-                seed: int = 0) -> Equivalence:
+                seed: int = 0, fits: bool = False) -> Equivalence:
     """TOST of |mean - center| < margin: exact binomial TOST at the effective sample size, and with several
-    seeds or clusters also the bootstrap's; the 90% interval is the cell's (Wilson, hull with bootstrap)."""
+    seeds or clusters also the bootstrap's; the 90% interval is the cell's (Wilson, hull with bootstrap).
+    `fits`: the cell is fine-tuned, so each seed is a fit: the TOST on the fits' means (`fit_spread` at 90%) joins
+    (hull, max p)."""
     values, clusters = _groups(values, clusters)
     interval = cell_estimate(values, clusters, confidence=1 - 2 * ALPHA, seed=seed)
     low, high = center - margin, center + margin
@@ -241,7 +322,22 @@ def equivalence(values: Groups, center: float, margin: float, clusters: Sequence
         boot_p = float(max(np.mean(resampled <= low), np.mean(resampled >= high)))
         p = boot_p if not _binary(values) else max(p, boot_p)
     mde = float(POWER_Z * np.sqrt(center * (1 - center) / n_eff))
-    return Equivalence(mean=interval.mean, low90=interval.low, high90=interval.high, p=p, mde=mde)
+    low90, high90 = interval.low, interval.high
+    if fits:
+        spread = fit_spread([v - center for v in values], clusters, confidence=1 - 2 * ALPHA)
+        low90, high90 = min(low90, spread.low + center), max(high90, spread.high + center)
+        tost = max(_one_sided(spread, -margin, above=True), _one_sided(spread, margin, above=False))
+        p, mde = max(p, tost), max(mde, spread.mde)
+    return Equivalence(mean=interval.mean, low90=low90, high90=high90, p=p, mde=mde)
+
+
+def _one_sided(spread: FitSpread, bound: float, above: bool) -> float:
+    """One-sided p of "the fits' mean lies above (or below) `bound`"."""
+    mean = float(np.mean(spread.per_fit))
+    if spread.se == 0:
+        return float(not (mean > bound if above else mean < bound))
+    stat = (mean - bound) / spread.se if above else (bound - mean) / spread.se
+    return float(norm.sf(stat) if spread.df is None else student_t.sf(stat, spread.df))
 
 
 # ---- tests on counts ----------------------------------------------------------------------------------------
@@ -345,10 +441,18 @@ def planned_mde(items: int, seeds: int, discordance: float = ASSUMED_DISCORDANCE
     return min_detectable_effect(discordance, items * seeds)
 
 
-def planned_prob_mde(units: int, seeds: int, sd: float = ASSUMED_PROB_SD) -> float:
+def planned_prob_mde(units: int, seeds: int, sd: float = ASSUMED_PROB_SD, fit_sd: float | None = None) -> float:
     """MDE of a paired p(correct) comparison before a run: 2.80 sd / sqrt(units x seeds), where `units` counts the
-    split's independent items (its fact clusters: items of one fact are taken as one, which is conservative)."""
-    return float(POWER_Z * sd / np.sqrt(units * seeds))
+    split's independent items per seed (its fact clusters: items of one fact are taken as one, which is
+    conservative). With `fit_sd` (a fine-tuned side: each seed is a fit) the between-fit spread adds its variance
+    to each seed's mean, and with several seeds the quantiles are t's with seeds - 1 degrees of freedom, as the
+    test (`fit_spread`) will use."""
+    if fit_sd is None:
+        return float(POWER_Z * sd / np.sqrt(units * seeds))
+    se = float(np.sqrt((sd**2 / units + fit_sd**2) / seeds))
+    if seeds == 1:
+        return float(POWER_Z * se)
+    return float((student_t.ppf(1 - ALPHA / 2, seeds - 1) + student_t.ppf(POWER, seeds - 1)) * se)
 
 
 def clusters_by_fact(fact_ids: Sequence[tuple[str, ...]]) -> np.ndarray:

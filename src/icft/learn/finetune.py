@@ -16,11 +16,13 @@ What happens:
      learned tokens of the step, however they fall into micro-batches;
   3. AdamW (torch), a transformers scheduler, and LoRA from peft; with LoRA the adapter is saved and, by
      default, merged into the weights (`merge_and_unload`) so later scoring sees a plain model;
-  4. with `target_loss`, training stops at the end of the first epoch whose mean training loss is at most
-     that ("train until learned"; `epochs` is then the cap), or earlier when the epoch loss has gone flat
-     (`plateaued`: "learned or flat"); the result records the epoch losses, why it stopped and whether the
-     criterion was met (`FinetuneResult.summary`); with `recall_target`, it stops instead when recall probes built
-     from the training data (the documents' sentences and held-out augmentations) are answered (`icft.learn.recall`);
+  4. the stopping rules (`icft.learn.stopping`): an epoch whose loss rose above the best epoch's by more than
+     DIVERGENCE_FACTOR has diverged: the best weights are restored at half the rate and training goes on; with
+     `target_loss`, training stops at the end of the first epoch whose mean training loss is at most that ("train
+     until learned"; `epochs` is then the cap), or earlier when the epoch loss has gone flat ("learned or flat");
+     with `recall_target`, it stops instead when recall probes built from the training data (the documents'
+     sentences and held-out augmentations) are answered (`icft.learn.recall`); the result records the epoch
+     losses, the divergences, why it stopped and whether the criterion was met (`FinetuneResult.summary`);
   5. `loaded.model` is replaced by the trained model; `out_dir` gets the weights (`model/`) or adapter
      (`adapter/`) as safetensors, `training_curve.json` and `finetune_config.json`.
 
@@ -67,7 +69,8 @@ from icft.jsonl import write_text_atomic
 from icft.learn.examples import TrainingExample
 from icft.learn.finetune_config import LR_SCHEDULES, FinetuneConfig
 from icft.learn.packing import IGNORE, TokenizedExample, collate_rows, pack_rows, tokenize_examples
-from icft.learn.recall import hold_out_probes, recall_plateaued, recall_rate
+from icft.learn.recall import hold_out_probes, recall_rate
+from icft.learn.stopping import DIVERGENCE_FACTOR, MAX_RESTORES, BestWeights, diverged, plateaued, recall_plateaued
 from icft.learn.speedups import decoder_layer_classes, resolve_compile, training_speedups
 from icft.models import LoadedModel
 from icft.models.device import resolve_precision
@@ -131,6 +134,14 @@ class FinetuneResult:
     epoch_losses_with_augmentations: list[float] = field(default_factory=list)
     precision: str = "fp32"  # of the matrix products: fp32 | bf16 (the resolved setting)
     compiled: bool = False  # whether the decoder layers ran compiled (the `compile` setting, resolved)
+    # the epochs (1-based) whose loss diverged (`icft.learn.stopping`): each restored the best epoch's weights
+    restores: list[int] = field(default_factory=list)
+    kept_epoch: int = 0  # the epoch whose weights the fit ends with (its best, where the last one diverged)
+
+    @property
+    def kept_loss(self) -> float:
+        """The epoch loss of the weights the fit ends with (and is scored on)."""
+        return self.epoch_losses[self.kept_epoch - 1] if self.kept_epoch else math.nan
 
     @property
     def criterion_met(self) -> bool | None:
@@ -140,7 +151,7 @@ class FinetuneResult:
             return bool(self.epoch_recalls) and self.epoch_recalls[-1] >= self.recall_target
         if self.target_loss is None:
             return None
-        return bool(self.epoch_losses) and self.epoch_losses[-1] <= self.target_loss
+        return bool(self.epoch_losses) and self.kept_loss <= self.target_loss
 
     def summary(self) -> dict:
         """What a results store keeps of a fine-tuning: the stopping rule and how the run met it."""
@@ -149,7 +160,9 @@ class FinetuneResult:
                 "last_step_loss": self.curve[-1].loss if self.curve else math.nan,
                 "epoch_losses": self.epoch_losses, "target_loss": self.target_loss,
                 "stopped_by": self.stopped_by, "criterion_met": self.criterion_met, "precision": self.precision,
-                "compiled": self.compiled,
+                "compiled": self.compiled, "diverged": bool(self.restores), "restores": self.restores,
+                "restored": bool(self.restores) and self.kept_epoch != self.epochs, "kept_epoch": self.kept_epoch,
+                "kept_loss": self.kept_loss, "divergence_factor": DIVERGENCE_FACTOR,
                 **({"epoch_losses_with_augmentations": self.epoch_losses_with_augmentations}
                    if self.epoch_losses_with_augmentations else {}),
                 **({"recall_target": self.recall_target, "epoch_recalls": self.epoch_recalls,
@@ -161,8 +174,8 @@ class FinetuneResult:
 
     @property
     def final_loss(self) -> float:
-        """The mean training loss of the last epoch: what the stopping rule compares with `target_loss`."""
-        return self.epoch_losses[-1] if self.epoch_losses else math.nan
+        """The mean training loss of the epoch whose weights the fit kept: what the loss target is compared with."""
+        return self.kept_loss
 
 
 def finetune(
@@ -212,6 +225,8 @@ def finetune(
         all_data_losses: list[float] = []  # with the augmentations too (only when there are any)
         recalls: list[float] = []  # with `recall_target`: each epoch's recall rate, what that rule reads
         stopped_by = "max_steps" if config.max_steps is not None and config.max_steps < len(plan) else "epochs"
+        best = BestWeights(model)  # what a divergence goes back to (`icft.learn.stopping`)
+        restores: list[int] = []
         model.train()
         start = time.perf_counter()
         bar = _progress_bar(len(plan), enabled=progress and accelerator.is_local_main_process)
@@ -231,6 +246,15 @@ def finetune(
             epoch_losses.append(totals.own_text_loss)
             if totals.augmentation_learned:
                 all_data_losses.append(totals.loss)
+            # a diverged epoch is broken, not flat: back to the best weights, at a lower rate; no rule reads it
+            if diverged(epoch_losses[-1], best.loss):
+                restores.append(len(epoch_losses))
+                best.restore(optimizer, scheduler)
+                if len(restores) > MAX_RESTORES:
+                    stopped_by = "diverged"
+                    break
+                continue
+            best.offer(epoch_losses[-1], len(epoch_losses))
             if config.recall_target is not None:  # it replaces the loss target: memorized is not recalled
                 with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
                     recalls.append(recall_rate(model, tokenizer, probes))
@@ -245,7 +269,7 @@ def finetune(
                 stopped_by = "target_loss"
                 break
             if (config.target_loss is not None and config.plateau_window
-                    and plateaued(epoch_losses, config.plateau_window, config.plateau_tolerance)):
+                    and plateaued(_standing(epoch_losses, restores), config.plateau_window, config.plateau_tolerance)):
                 stopped_by = "plateau"
                 break
         bar.close()
@@ -258,7 +282,8 @@ def finetune(
                             epochs=len(epoch_losses), epoch_losses=epoch_losses, stopped_by=stopped_by,
                             target_loss=config.target_loss, epoch_losses_with_augmentations=all_data_losses,
                             precision=config.precision, recall_target=config.recall_target, epoch_recalls=recalls,
-                            recall_probes=len(probes), compiled=applied.compiled_layers > 0)
+                            recall_probes=len(probes), compiled=applied.compiled_layers > 0, restores=restores,
+                            kept_epoch=best.epoch if restores and restores[-1] == len(epoch_losses) else len(epoch_losses))
     if out is not None and accelerator.is_main_process:
         _write_records(out, result, loaded, config, len(examples))
     return result
@@ -300,20 +325,9 @@ def plan_epochs(lengths: Sequence[int], config: FinetuneConfig) -> list[list[lis
     return epochs
 
 
-def plateaued(epoch_losses: Sequence[float], window: int, tolerance: float) -> bool:
-    """Whether the epoch loss has gone flat: the best of the last `window` epochs is not below the best of the
-    epochs before them by more than `tolerance` of it (so it needs at least `window` + 1 epochs), and the last
-    epoch did not fall by more than `tolerance` from the one before.
-
-    A steady fall of even 2% an epoch never fires it (window 3, tolerance 0.05); a loss that bounces around a
-    floor fires it at the first epoch at least `window` after its best that does not fall. A loss recovering
-    from a spike (at a constant rate of 2e-3 SmolLM2's went 0.28, 0.47, 0.48, 0.37) is falling, not flat: the
-    second condition keeps the rule from stopping a fit there, on the spike's weights.
-    """
-    if len(epoch_losses) <= window or epoch_losses[-1] < epoch_losses[-2] * (1 - tolerance):
-        return False
-    before, recent = min(epoch_losses[:-window]), min(epoch_losses[-window:])
-    return recent > before * (1 - tolerance)
+def _standing(epoch_losses: list[float], restores: list[int]) -> list[float]:
+    """The epoch losses the divergence rule let stand (a restored epoch's weights are gone)."""
+    return [loss for n, loss in enumerate(epoch_losses, start=1) if n not in restores]
 
 
 def _trainable_model(model: torch.nn.Module, config: FinetuneConfig) -> torch.nn.Module:

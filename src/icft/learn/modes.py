@@ -80,6 +80,13 @@ def is_scaling_point(name: str) -> bool:
     return is_mode(name) and mode_spec(name).per_fact is not None
 
 
+def fitted(name: str | None) -> bool:
+    """A fine-tuned mode, or a transfer study's fine-tuned variant (ft, fticl): each of its seeds is one fit, a
+    sampled unit of its own (data order, adapter initialization, float rounding), so claims about it count the
+    spread of its fits (`icft.evaluate.stats.fit_spread`)."""
+    return name is not None and (name == "fticl" or (is_mode(name) and mode_spec(name).finetunes))
+
+
 def is_mode(name: str) -> bool:
     try:
         mode_spec(name)

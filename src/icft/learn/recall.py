@@ -107,13 +107,3 @@ def recall_rate(model, tokenizer, probes: Sequence[RecallProbe], batch: int = 16
             recalled += bool(target) and start > 0 and guess == list(target)
     model.train(was_training)
     return recalled / len(probes)
-
-
-def recall_plateaued(recalls: Sequence[float], window: int) -> bool:
-    """The recall has not risen above its best before the last `window` epochs (needs `window` + 1 epochs). A fit
-    that has recalled nothing yet has not plateaued: it is still learning (under warm-up its first epochs recall
-    nothing), and its `epochs` cap stops it."""
-    if window == 0 or len(recalls) <= window or max(recalls) == 0:
-        return False
-    return max(recalls[-window:]) <= max(recalls[:-window])
-

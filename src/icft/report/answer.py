@@ -16,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from icft.evaluate.learned import rule_text
-from icft.evaluate.stats import ALPHA, ASSUMED_DISCORDANCE, ASSUMED_PROB_SD, POWER, PRIMARY_METRIC
-from icft.learn.modes import is_mode, mode_label, mode_spec
-from icft.report.cases import Case, claim_text
+from icft.evaluate.stats import ALPHA, ASSUMED_DISCORDANCE, ASSUMED_FIT_SD, ASSUMED_PROB_SD, POWER, PRIMARY_METRIC
+from icft.learn.modes import fitted, is_mode, mode_label, mode_spec
+from icft.report.cases import Case, claim_text, primary
 from icft.report.findings import (
     DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN, NOT_TESTED, OPTION_BIAS, REPRODUCES, Finding,
 )
@@ -163,6 +163,7 @@ def findings_json(name: str, kind: str, findings: dict[str, list[Finding]],
         "study": name, "kind": kind, "alpha": ALPHA, "power": POWER, "margin": MARGIN,
         "assumed_discordance_before_a_run": ASSUMED_DISCORDANCE,
         "primary_metric": PRIMARY_METRIC, "assumed_p_correct_sd_before_a_run": ASSUMED_PROB_SD,
+        "assumed_between_fit_sd_before_a_run_or_with_one_fit": ASSUMED_FIT_SD,
         "learned_check": rule_text(),
         "findings": [{"model": model, "number": f.number, "claim": f.claim, "verdict": f.verdict,
                       "sentence": f.sentence, "cases": [case_record(c, model) for c in f.cases]}
@@ -194,8 +195,19 @@ def cell_records(scores: Scores, model: str) -> list[dict]:
             "f1_ci_high": _number(f1.high) if f1 else None,
             "p_correct": _number(probability.mean) if probability else None,
             "chance": _number(scores.chance.get((world, split))),
+            # a fine-tuned cell is one fit per seed: each fit's own accuracy and p(correct) beside the pooled ones
+            **(_per_fit(scores, world, mode, split) if fitted(mode) else {}),
         })
     return rows
+
+
+def _per_fit(scores: Scores, world: str, mode: str, split: str) -> dict:
+    cell = scores.cell(world, mode, split) or {}
+    seeds = sorted(cell)
+    return {"fits": len(seeds), "fit_seeds": seeds,
+            "per_fit_accuracy": [_number(float(cell[s].scores.mean())) for s in seeds],
+            "per_fit_p_correct": [_number(float(cell[s].p_correct.mean())) if cell[s].p_correct is not None else None
+                                  for s in seeds]}
 
 
 def case_record(case: Case, model: str) -> dict:
@@ -225,7 +237,18 @@ def case_record(case: Case, model: str) -> dict:
         "known_ci_low": _number(known.low) if known else None,
         "known_ci_high": _number(known.high) if known else None,
         "known_p": _number(known.p) if known else None,
+        # the fit as a sampled unit (a fine-tuned side): each fit's (seed's) difference in the case's metric, and
+        # the between-fit variance its interval and p count (assumed where there is one fit)
+        **_fit_record(case),
     }
+
+
+def _fit_record(case: Case) -> dict:
+    found = primary(case) if case.b is not None and case.world_b is None else None
+    if found is None or found.between_fit_var is None:
+        return {"fits": None, "per_fit_diff": None, "between_fit_var": None, "between_fit_var_assumed": None}
+    return {"fits": len(found.per_fit), "per_fit_diff": [_number(d) for d in found.per_fit],
+            "between_fit_var": _number(found.between_fit_var), "between_fit_var_assumed": found.fit_var_assumed}
 
 
 def _effect(finding: Finding, label: Callable[[str], str]) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from icft.evaluate.stats import (PRIMARY_METRIC, Difference, Estimate, cell_estimate, equivalence, gain_difference,
                                  paired)
-from icft.learn.modes import mode_label
+from icft.learn.modes import fitted, mode_label
 from icft.evaluate.plan import Planned
 
 BOOTSTRAP_SEED = 0  # the same stored results always give the same intervals
@@ -150,9 +150,10 @@ def compare(finding: int, claim: str, world: str, split: str, a: str, b: str, fi
     if not seeds:
         return Case(finding, claim, world, split, a, b, margin=margin, estimates=estimates,
                     note="the two modes share no scored item")
-    accuracy = paired(one, two, clusters, seed=BOOTSTRAP_SEED)
+    fits = fitted(a) or fitted(b)  # a claim about a fine-tuned mode counts the spread of its fits
+    accuracy = paired(one, two, clusters, seed=BOOTSTRAP_SEED, fits=fits)
     prob_seeds, prob_one, prob_two, prob_clusters = _joined(first, second, "p_correct")
-    prob = paired(prob_one, prob_two, prob_clusters, seed=BOOTSTRAP_SEED) if prob_seeds == seeds else None
+    prob = paired(prob_one, prob_two, prob_clusters, seed=BOOTSTRAP_SEED, fits=fits) if prob_seeds == seeds else None
     primary = prob if PRIMARY_METRIC == "p_correct" and prob is not None else accuracy
     return Case(finding, claim, world, split, a, b, seeds=accuracy.seeds, n=accuracy.n, discordant_b=accuracy.b,
                 discordant_c=accuracy.c, diff=primary.diff, ci_low=primary.low, ci_high=primary.high, p=primary.p,
@@ -165,7 +166,7 @@ def versus_chance(finding: int, claim: str, world: str, split: str, mode: str, c
     """The cell against chance: TOST with `margin`, its 90% interval, and the option bias of its picks."""
     seeds = sorted(cell)
     result = equivalence([cell[s].scores for s in seeds], chance, margin, [cell[s].clusters for s in seeds],
-                         seed=BOOTSTRAP_SEED)
+                         seed=BOOTSTRAP_SEED, fits=fitted(mode))
     accuracy = cell_accuracy(cell)
     return Case(finding, claim, world, split, mode, seeds=len(seeds), n=accuracy.n, diff=result.mean - chance,
                 ci_low=result.low90 - chance, ci_high=result.high90 - chance, p=result.p, mde=result.mde,
@@ -226,6 +227,7 @@ def describe(case: Case, label: Callable[[str], str] = mode_label) -> str:
     if case.p_holm is not None:
         text += f", Holm p {_p(case.p_holm)}"
     text += f", MDE {case.mde:.2f}"
+    text += fit_clause(case)
     if case.margin is not None:
         text += f", margin {case.margin:.2f}"
     beside = case.accuracy if case.metric == "p(correct)" else case.prob
@@ -233,6 +235,23 @@ def describe(case: Case, label: Callable[[str], str] = mode_label) -> str:
         name = "accuracy" if case.metric == "p(correct)" else "p(correct)"
         text += f"; {name} {_signed(beside.diff)} [{_signed(beside.low)}, {_signed(beside.high)}]"
     return text
+
+
+def primary(case: Case) -> Difference | None:
+    """The case's paired comparison on its metric (p(correct) or accuracy); None for other kinds of case."""
+    return case.prob if case.metric == "p(correct)" else case.accuracy
+
+
+def fit_clause(case: Case) -> str:
+    """", fits +0.05 / -0.02 / +0.10, between-fit sd 0.04": each fit's difference and the spread the interval
+    counts (assumed where there is one fit); empty where no side is fine-tuned."""
+    found = primary(case)
+    if found is None or found.between_fit_var is None:
+        return ""
+    sd = float(np.sqrt(found.between_fit_var))
+    if found.fit_var_assumed:
+        return f", one fit: between-fit sd {sd:.2f} assumed"
+    return f", fits {' / '.join(_signed(d) for d in found.per_fit)}, between-fit sd {sd:.2f}"
 
 
 def _joined(first: Cell, second: Cell, values: str):

@@ -9,6 +9,7 @@ from icft.evaluate.stats import Estimate, mover
 from icft.learn.modes import MODES
 from icft.learn.modes import mode_label
 from icft.evaluate.learned import RECALL_FLOOR
+from icft.learn.stopping import describe as describe_stop
 from icft.report.cases import cell_accuracy, cell_probability
 from icft.report.results import Scores, format_estimate
 
@@ -123,7 +124,7 @@ def learned_table(scores: Scores, world: str) -> Table:
             check.status() + (f" ({check.margin})" if check.checked and check.margin is not None else ""),
             _join(fits, "steps"), _join(fits, "epochs"),
             " / ".join(f"{f['final_loss']:.3f}" for f in fits) if fits else "",
-            " / ".join(_criterion(f) for f in fits) if fits else "",
+            " / ".join(describe_stop(f) for f in fits) if fits else "",
             f"{sum(means) / len(means):.2f}" if means else MISSING,
         ))
     header = ("mode", f"control ({', '.join(controls) or 'none'})", f"learned (recall > {RECALL_FLOOR:.2f}, margin)",
@@ -173,22 +174,6 @@ def to_html(table: Table, css_class: str = "results", text_columns: int = 1) -> 
 
 def _join(fits: list[dict], key: str) -> str:
     return " / ".join(str(f.get(key, "?")) for f in fits)
-
-
-def _criterion(fit: dict) -> str:
-    """How a fit stopped: "loss ≤ 0.30" or "recall ≥ 0.90" when it met its target, else why it stopped without
-    it."""
-    if fit.get("recall_target") is not None:  # the recall rule replaces the loss target (`icft.learn.recall`)
-        recall = fit.get("epoch_recalls") or [float("nan")]
-        if fit.get("criterion_met"):
-            return f"recall {recall[-1]:.2f} ≥ {fit['recall_target']:g}"
-        return f"{fit.get('stopped_by', 'epochs')}, recall {recall[-1]:.2f} < {fit['recall_target']:g}"
-    if fit.get("target_loss") is None:
-        return f"{fit.get('stopped_by', 'epochs')} (no target)"
-    if fit.get("criterion_met"):
-        return f"loss ≤ {fit['target_loss']:g}"
-    stopped = fit.get("stopped_by", "epochs")  # the cap (epochs, max_steps), or a plateau: "learned or flat"
-    return f"{stopped}{'' if stopped == 'plateau' else ' cap'}, loss > {fit['target_loss']:g}"
 
 
 def _cell(estimate: Estimate | None) -> str:

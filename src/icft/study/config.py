@@ -171,12 +171,17 @@ class StudyConfig(Section):
         return {key: value.to_dict()[key] for key in sorted(self._finetune_keys)}
 
     def finetune_for(self, model: str, overrides: dict | None = None, cell_defaults: dict | None = None,
-                     **extra) -> FinetuneConfig:
+                     seed: int | None = None, **extra) -> FinetuneConfig:
         """`model`'s fine-tuning settings: FinetuneConfig's defaults < the model's registry defaults <
         `cell_defaults` (what a kind of cell trains by default: an imported world's augmented modes train until
-        recalled) < the keys this config's [finetune] sets < `overrides` (a world's `finetune`) < `extra` (set per
-        run: seed, ...)."""
+        recalled) < `seed` (the cell's world seed: the fit's seed unless the config sets one) < the keys this
+        config's [finetune] sets < `overrides` (a world's `finetune`) < `extra` (set per run: save_weights, ...).
+
+        So `finetune = { seed = 1 }` on a world is a real fit seed (data order and adapter initialization): two
+        entries of one world that differ only in it are two fits with two run ids."""
         study = {key: getattr(self.finetune, key) for key in sorted(self._finetune_keys)}
+        if seed is not None:
+            cell_defaults = {**(cell_defaults or {}), "seed": seed}
         try:
             return finetune_config({**finetune_defaults(model), **(cell_defaults or {}), **study, **(overrides or {})},
                                    **extra)

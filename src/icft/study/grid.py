@@ -75,6 +75,7 @@ class Study(StudyRunner):
     def run(self, progress: bool = True) -> list[EvalSummary]:
         cells = expand_grid(self.config)
         self.refuse_oracle(cells)
+        self.refuse_shared_runs(cells)
         summaries = []
         with self.claimed(), ResultsStore(self.db_path) as store, _grid_progress(progress) as bar:
             status = {cell: self._is_done(cell, store) for cell in cells}
@@ -103,6 +104,7 @@ class Study(StudyRunner):
         """The grid, what is already done, and an estimate of what is left."""
         cells = expand_grid(self.config)
         self.refuse_oracle(cells)
+        self.refuse_shared_runs(cells)
         table = Table("world", "seed", "model", "mode", "status", "estimate", title=f"study {self.config.name}")
         left = 0.0
         store = ResultsStore(self.db_path) if self.db_path.exists() else None
@@ -120,7 +122,7 @@ class Study(StudyRunner):
     def planned_table(self) -> Table:
         """The comparisons the report's findings will make, each with the effect it can detect (80% power)."""
         from icft.evaluate.metrics import chance_level
-        from icft.evaluate.stats import ALPHA, ASSUMED_PROB_SD, clusters_by_fact
+        from icft.evaluate.stats import ALPHA, ASSUMED_FIT_SD, ASSUMED_PROB_SD, clusters_by_fact
         from icft.learn.modes import mode_label
         from icft.evaluate.plan import plan, planned_effect
 
@@ -146,7 +148,9 @@ class Study(StudyRunner):
                           f"{mde:.2f}")
         table.caption = (f"MDE: the effect each comparison detects with 80% power at α = {ALPHA} (two-sided); between "
                          f"two modes, on the primary metric p(correct), assuming a paired spread of "
-                         f"{ASSUMED_PROB_SD:.2f} per fact (a fact's items count once); against chance: "
+                         f"{ASSUMED_PROB_SD:.2f} per fact (a fact's items count once) and, with a fine-tuned side, "
+                         f"a spread of {ASSUMED_FIT_SD:.2f} between fits (each seed is one fit; with several, t "
+                         "quantiles over the seeds, as the test); against chance: "
                          "the distance from chance in accuracy. Items per split of seed "
                          f"{self.config.seeds[0]}'s worlds; more items or seeds lower it.")
         return table
@@ -343,6 +347,19 @@ class Study(StudyRunner):
         for cell in cells:
             if mode_spec(cell.mode).oracle:
                 require_oracle(self.world(cell.world, cell.seed))
+
+    def refuse_shared_runs(self, cells: list[Cell]) -> None:
+        """Two cells whose runs would be one (the same world content, model, mode, seed and settings: e.g. two
+        entries of one world told apart by a label alone): a one-line error naming both, before any work, since
+        the store would count the second as done and the report list it as not run."""
+        seen: dict[str, Cell] = {}
+        for cell in cells:
+            run_id = self.cell_spec(cell).run_id
+            if run_id in seen:
+                raise IcftError(f"cells {seen[run_id].label} and {cell.label} would be the same run ({run_id}): "
+                                "give one of their [[worlds]] entries other sizes or a fine-tuning setting of its "
+                                "own (finetune = { seed = 1 } for another fit), or drop one")
+            seen[run_id] = cell
 
     def _base_model(self, name: str):
         return self._base.get(name)
