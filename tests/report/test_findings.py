@@ -351,3 +351,14 @@ def test_a_paired_case_also_compares_on_the_items_whose_facts_both_modes_know():
     assert found.known.n == 30  # the items of the facts FT knows (ICL knows them all)
     assert found.known.diff == pytest.approx(0.5 * 20 / 30)  # on known facts FT is right on 10 of 30
     assert found.accuracy.diff == pytest.approx(30 / 40)
+
+
+def test_the_opening_line_never_names_the_pretrained_reference_as_the_best_mode():
+    """The pretrained model was given no facts: however it scores, the answer to "context or weights?" names the
+    best mode among those given them."""
+    from icft.report.answer import best_modes
+
+    line = best_modes(scores({("reversals", "pretrained", "reversed"): right(30, 40),
+                              ("reversals", "icl", "reversed"): right(20, 40),
+                              ("reversals", "ft", "reversed"): right(25, 40)}))
+    assert "reversals/reversed: FT 0.62 (next ICL 0.50)" in line and "pretrained" not in line

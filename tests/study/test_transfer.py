@@ -115,3 +115,24 @@ def test_each_runner_refuses_the_other_kind(tiny_folder, tmp_path):
     other = parse_study_config({"name": "w", "worlds": [{"name": "reversals"}]})
     with pytest.raises(IcftError, match="'w' is a icl_vs_ft study, not transfer"):
         TransferStudy(other, tmp_path)
+
+
+def test_fp32_and_bf16_fits_of_one_design_have_different_fit_ids(tiny_folder, tmp_path, monkeypatch):
+    """The fit id hashes the precision the fit resolves to (fp32 or bf16), never "auto": on a CPU with bf16, an
+    auto fit is a bf16 fit, and a resumed study cannot mix it with an fp32 one."""
+    import icft.models.device as device
+
+    def study(precision):
+        raw = config(tiny_folder).model_dump(mode="json")
+        raw["finetune"] = {**raw["finetune"], "precision": precision}
+        return TransferStudy(parse_study_config(raw), tmp_path / precision)
+
+    def fit_id(precision):
+        made = study(precision)
+        return made.fit_id(made.fits()[0])
+
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda *a: True)
+    assert fit_id("fp32") != fit_id("bf16") and fit_id("auto") == fit_id("bf16")
+    assert study("auto").fit_config(study("auto").fits()[0])["finetune"]["precision"] == "bf16"
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda *a: False)
+    assert fit_id("auto") == fit_id("fp32")

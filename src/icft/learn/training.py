@@ -27,6 +27,15 @@ def mode_examples(mode: str, world: World, split: str = "independent",
     return examples
 
 
+def finetune_identity(finetune: FinetuneConfig, device: str = "auto") -> dict:
+    """The fine-tuning settings as a fit's identity hashes them, with the precision `finetune` resolves on `device`
+    (fp32 or bf16, never auto: a fit of each is another fit). A world study's and a transfer study's fits both
+    hash this."""
+    from icft.models.device import resolve_device, resolve_precision
+
+    return {**finetune.identity(), "precision": resolve_precision(finetune.precision, resolve_device(device))}
+
+
 def training_identity(mode: str, finetune: FinetuneConfig, split: str = "independent",
                       augment: dict | None = None, device: str = "auto") -> dict:
     """Everything that determines the model `mode` fine-tunes (hashed into its run id).
@@ -35,11 +44,8 @@ def training_identity(mode: str, finetune: FinetuneConfig, split: str = "indepen
     the files `icft finetune` was given); the sentence split counts only for modes that train on sentences.
     The precision is the one `finetune` resolves on `device` (fp32 or bf16, never auto), as its records say.
     """
-    from icft.models.device import resolve_device, resolve_precision
-
-    precision = resolve_precision(finetune.precision, resolve_device(device))
     spec = mode_spec(mode)
-    out = {"data": list(spec.train_on), "finetune": {**finetune.identity(), "precision": precision}}
+    out = {"data": list(spec.train_on), "finetune": finetune_identity(finetune, device)}
     if "sentences" in spec.train_on:
         out["split"] = split
     if (spec.augmentations or spec.oracle) and finetune.target_loss is not None:

@@ -15,7 +15,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable
 
-from icft.evaluate.learned import rule_text
+from icft.evaluate.learned import gets_facts, rule_text
 from icft.evaluate.stats import ALPHA, ASSUMED_DISCORDANCE, ASSUMED_FIT_SD, ASSUMED_PROB_SD, POWER, PRIMARY_METRIC
 from icft.learn.modes import fitted, is_mode, mode_label, mode_spec
 from icft.report.cases import Case, claim_text, primary
@@ -43,13 +43,14 @@ def answer_lines(scores: Scores, findings: list[Finding]) -> list[str]:
 
 def best_modes(scores: Scores, skip: set[str] = frozenset()) -> str:
     """Per world and generalization split (never a control split, never pooled across worlds whose chance levels
-    differ): the valid mode with the highest accuracy, and the next. A mode that failed its learned check has no
-    meaningful score, and the oracle's controls are upper bounds, not results: neither is named. Worlds in `skip`
-    are answered by a test instead (`icft.report.where`)."""
+    differ): the valid mode with the highest accuracy, and the next, among the modes given the facts. The
+    pretrained model was given nothing (it is the reference, not an answer to "context or weights?"), a mode that
+    failed its learned check has no meaningful score, and the oracle's controls are upper bounds, not results:
+    none is named. Worlds in `skip` are answered by a test instead (`icft.report.where`)."""
     ranked: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
     for (world, mode, split), estimate in scores.accuracy.items():
         control = is_mode(mode) and mode_spec(mode).control
-        if world in skip:
+        if world in skip or not gets_facts(mode):
             continue
         if split not in scores.control_splits(world) and not control and not scores.invalid(world, mode):
             ranked[(world, split)].append((estimate.mean, mode))

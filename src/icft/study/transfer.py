@@ -26,6 +26,7 @@ from rich.table import Table
 from icft.errors import IcftError
 from icft.models.device import device_precision
 from icft.jsonl import write_text_atomic
+from icft.learn.training import finetune_identity
 from icft.study.config import StudyConfig
 from icft.study.costs import TRAIN
 from icft.store import BASE, ResultsStore, RunSpec, content_digest, transfer_key
@@ -98,7 +99,7 @@ class TransferStudy(StudyRunner):
         return {"model": fit.model, "seed": fit.seed, "train_task": fit.train_task,
                 "task_identity": self.tasks(fit.seed)[fit.train_task].identity, "train_size": fit.size,
                 "variant": fit.variant, "demonstrations": self.spec.demonstrations if fit.variant == "fticl" else 0,
-                "finetune": self.config.finetune_for(fit.model, seed=fit.seed).identity()}
+                "finetune": finetune_identity(self.config.finetune_for(fit.model, seed=fit.seed), self.config.device)}
 
     def fit_id(self, fit: Fit) -> str:
         return content_digest(self.fit_config(fit), 16)
