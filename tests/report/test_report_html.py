@@ -259,3 +259,16 @@ def test_a_two_model_study_answers_side_by_side_and_names_a_failed_learned_check
     a, b, agree = rows["2. ICL generalizes better than FT on reversals (split reversed)."]
     assert a.startswith("reproduces: ICL > FT") and b == "invalid" and agree == "no: depends on the model"
     assert "| model-a | model-b | the models agree? |" in write_report(folder).markdown.read_text()
+
+
+def test_the_fits_table_gives_each_fits_generalization_beside_the_pooled_one(report):
+    """Two seeds are two fits: the fine-tuned rows list each fit's mean generalization accuracy, in seed order."""
+    _, paths = report
+    learned = paths.markdown.read_text().split("### reversals")[1].split("| mode | reversed")[0]
+    assert "generalization per fit |" in learned
+    ft_row = next(line for line in learned.splitlines() if line.startswith("| FT |"))
+    per_fit = ft_row.rstrip(" |").split("|")[-1].strip().split(" / ")
+    pooled = float(ft_row.split("|")[-3])
+    assert len(per_fit) == 2 and abs(sum(map(float, per_fit)) / 2 - pooled) <= 0.011
+    icl_row = next(line for line in learned.splitlines() if line.startswith("| ICL |"))
+    assert icl_row.endswith("|  |")  # ICL is no fit

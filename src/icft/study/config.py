@@ -146,7 +146,7 @@ class StudyConfig(Section):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda|cuda:\d+)$")
     icl: IclSpec = Field(default_factory=IclSpec)
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
-    # fine-tuning settings; `seed` and `save_weights` are set per run (the cell's seed, `keep_weights`)
+    # fine-tuning settings; `save_weights` is set per run (`keep_weights`), `seed` is the cell's world seed unless set
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     transfer: TransferSpec | None = None  # kind = "transfer" only
     # the [finetune] keys the config itself sets (not FinetuneConfig's defaults): only these override a model's
