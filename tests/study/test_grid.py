@@ -191,7 +191,7 @@ def test_a_world_whose_split_a_shortcut_beats_is_named_before_it_runs(tiny_folde
 def test_an_imported_worlds_augmented_modes_train_until_recalled_by_default(tmp_path):
     import json
 
-    from icft.learn.recall import IMPORTED_DEFAULTS
+    from icft.learn.finetune.recall import IMPORTED_DEFAULTS
     from icft.worlds.imported import import_world
 
     docs, questions = tmp_path / "d.jsonl", tmp_path / "q.jsonl"

@@ -82,7 +82,7 @@ def test_constant_rates_give_the_old_estimate():
 
 
 def test_a_transfer_fit_shows_its_steps_and_records_its_speed(tiny_folder, tmp_path, monkeypatch):
-    import icft.learn.finetune as finetune_module
+    import icft.learn.finetune.loop as finetune_module
 
     monkeypatch.setenv("ICFT_TIMINGS", str(tmp_path / "timings.jsonl"))
     original, shown = finetune_module.finetune, []

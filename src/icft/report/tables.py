@@ -9,7 +9,7 @@ from icft.evaluate.stats import Estimate, mover
 from icft.learn.modes import MODES
 from icft.learn.modes import mode_label
 from icft.evaluate.learned import RECALL_FLOOR
-from icft.learn.stopping import describe as describe_stop
+from icft.learn.finetune.stopping import describe as describe_stop
 from icft.report.cases import cell_accuracy, cell_probability
 from icft.report.results import Scores, format_estimate
 

@@ -2,7 +2,7 @@
 
 `<study>/augment/` holds one JSON-lines file per (world, seed, generator, strategy), each with its counts in a
 `<stem>.summary.json` sidecar (generated, kept, every drop reason): a model's own augmentations
-(`icft.learn.augment`) as `<world>-s<seed>-<generator>-<local|global>.jsonl`, the oracle's (`icft.learn.oracle`)
+(`icft.learn.augment`) as `<world>-s<seed>-<generator>-<local|global>.jsonl`, the oracle's (`icft.learn.augment.oracle`)
 as `<world>-s<seed>-oracle-<local|global>.jsonl`, or `-oracle-local-x<K>.jsonl` at K sentences per fact (the
 names come from `icft.store.layout`). The grid writes them once; the report reads them (and the saved worlds) for
 its augmentation panel.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from icft.learn.generators import GeneratorSource
+from icft.learn.augment.generators import GeneratorSource
 from icft.learn.modes import BUDGETED, budget_mode, mode_spec
 from icft.store.layout import CellKey, oracle_augment_file
 from icft.study.config import AugmentSpec, StudyConfig, WorldSpec
@@ -44,7 +44,7 @@ def generator_name(spec: AugmentSpec, model: str) -> str:
 def oracle_file(out: str | Path, key: CellKey, world: World, source: str) -> Path:
     """The oracle's augmentations for the cell `key` (its mode sets the budget), written once (they are cheap
     and deterministic)."""
-    from icft.learn.oracle import write_oracle
+    from icft.learn.augment.oracle import write_oracle
 
     per_fact = mode_spec(key.mode).per_fact
     path = oracle_augment_file(out, key, source, per_fact)

@@ -270,10 +270,10 @@ class Study(StudyRunner):
                                         **extra)
 
     def _cell_defaults(self, cell: Cell) -> dict:
-        """An imported world's augmented modes train until their facts are recalled (`icft.learn.recall`): the
+        """An imported world's augmented modes train until their facts are recalled (`icft.learn.finetune.recall`): the
         loss target stops a fit that memorized the user's documents before it can say their facts in other words.
         A study's or world's [finetune] keys still win."""
-        from icft.learn.recall import IMPORTED_DEFAULTS
+        from icft.learn.finetune.recall import IMPORTED_DEFAULTS
         from icft.worlds.imported import GENERATOR_VERSION as IMPORTED
 
         mode = mode_spec(cell.mode)
@@ -282,13 +282,13 @@ class Study(StudyRunner):
 
     def training(self, cell: Cell) -> dict:
         """Everything that determines a fine-tuned model: hashed into the cell's run id."""
-        from icft.learn.training import training_identity
+        from icft.learn.finetune.training import training_identity
 
         return training_identity(cell.mode, self.finetune_settings(cell), self.config.split,
                                  self.config.augment.model_dump(), self.config.device)
 
     def examples(self, cell: Cell, world: World) -> list:
-        from icft.learn.training import mode_examples
+        from icft.learn.finetune.training import mode_examples
 
         files = [self.augmentations(cell, world, strategy) for strategy in (*mode_spec(cell.mode).augmentations, *mode_spec(cell.mode).oracle)]
         return mode_examples(cell.mode, world, self.config.split, files)
@@ -296,8 +296,8 @@ class Study(StudyRunner):
     def augmentations(self, cell: Cell, world: World, strategy: str) -> Path:
         """The augmentation file of (world, seed, generator, strategy), generated once (cached, resumable)."""
         from icft.learn.augment import augment_world
-        from icft.learn.augment_settings import AugmentSettings
-        from icft.learn.generators import make_generator
+        from icft.learn.augment.settings import AugmentSettings
+        from icft.learn.augment.generators import make_generator
 
         if strategy.startswith("oracle-"):
             return oracle_file(self.out, cell.key, world, strategy)
@@ -342,7 +342,7 @@ class Study(StudyRunner):
 
     def refuse_oracle(self, cells: list[Cell]) -> None:
         """The oracle's modes on a world without facts or wordings (imported, process): a one-line error."""
-        from icft.learn.oracle import require_oracle
+        from icft.learn.augment.oracle import require_oracle
 
         for cell in cells:
             if mode_spec(cell.mode).oracle:

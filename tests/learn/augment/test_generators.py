@@ -9,8 +9,8 @@ from tiny_models import tiny_model
 
 from icft.errors import IcftError
 from icft.learn.augment import augment_world
-from icft.learn.augment_settings import AugmentSettings
-from icft.learn.generators import (
+from icft.learn.augment.settings import AugmentSettings
+from icft.learn.augment.generators import (
     CacheStats,
     EndpointGenerator,
     GenerationCache,

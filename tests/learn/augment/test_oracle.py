@@ -9,7 +9,7 @@ import pytest
 
 from icft.errors import IcftError
 from icft.learn.augment import load_augmented
-from icft.learn.oracle import STRATEGIES, oracle_sentences, write_oracle
+from icft.learn.augment.oracle import STRATEGIES, oracle_sentences, write_oracle
 from icft.worlds import build_world
 from icft.worlds.imported import import_world
 from icft.worlds.logic import closure

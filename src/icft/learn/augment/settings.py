@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from icft.errors import IcftError
-from icft.learn.generators import GenerationSettings
+from icft.learn.augment.generators import GenerationSettings
 
 STRATEGIES = ("local", "global")
 # a few-shot template's model tends to go on with a new "Statement:" of its own: stop there

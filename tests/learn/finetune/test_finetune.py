@@ -6,7 +6,7 @@ import torch
 from icft.errors import IcftError
 from icft.learn.examples import TrainingExample
 from icft.learn.finetune import FinetuneConfig, finetune, plan_steps
-from icft.learn.stopping import plateaued
+from icft.learn.finetune.stopping import plateaued
 from tiny_models import tiny_model
 
 DOCS = [
@@ -253,7 +253,7 @@ def test_each_steps_loss_and_counts_match_the_examples_learned_tokens_across_mic
     import torch.nn.functional as F
 
     from icft.learn.finetune import plan_epochs
-    from icft.learn.packing import IGNORE, tokenize_examples
+    from icft.learn.finetune.packing import IGNORE, tokenize_examples
 
     examples = EXAMPLES + [TrainingExample("Q:", " a a a a b b", augmentation=True),
                            TrainingExample("", "c c c c c c c c", augmentation=True)]
@@ -284,8 +284,8 @@ def test_each_steps_loss_and_counts_match_the_examples_learned_tokens_across_mic
 
 def test_a_diverged_fit_goes_back_to_its_best_weights_and_is_never_read_as_a_plateau(tmp_path):
     """At a rate far too high the loss blows up: each diverged epoch restores the best weights at half the rate
-    (`icft.learn.stopping`), no stopping rule reads it, and the fit ends on weights whose loss stood."""
-    from icft.learn.stopping import DIVERGENCE_FACTOR, MAX_RESTORES
+    (`icft.learn.finetune.stopping`), no stopping rule reads it, and the fit ends on weights whose loss stood."""
+    from icft.learn.finetune.stopping import DIVERGENCE_FACTOR, MAX_RESTORES
 
     wild = FinetuneConfig(epochs=12, learning_rate=0.3, target_loss=1e-4, grad_clip=0.0, **SMALL)
     result = finetune(tiny_model(), EXAMPLES, wild, tmp_path, progress=False)
@@ -307,7 +307,7 @@ def test_a_diverged_fit_goes_back_to_its_best_weights_and_is_never_read_as_a_pla
 def test_the_scored_weights_are_the_best_epochs_when_the_last_epoch_diverged():
     """A fit whose last epoch diverged ends on its best epoch's weights: scoring them gives that epoch's loss
     level, not the spike's."""
-    from icft.learn.stopping import BestWeights
+    from icft.learn.finetune.stopping import BestWeights
 
     loaded = tiny_model()
     model = loaded.model
@@ -341,6 +341,6 @@ def test_the_scored_weights_are_the_best_epochs_when_the_last_epoch_diverged():
     ],
 )
 def test_a_fits_table_says_how_each_fit_stopped(fit, says):
-    from icft.learn.stopping import describe
+    from icft.learn.finetune.stopping import describe
 
     assert describe(fit) == says

@@ -4,11 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import icft.learn.speedups as speedups
+import icft.learn.finetune.speedups as speedups
 from icft.errors import IcftError
 from icft.learn.finetune import FinetuneConfig, finetune
-from icft.learn.speedups import COMPILE_MIN_STEPS, resolve_compile
-from icft.learn.training import training_identity
+from icft.learn.finetune.speedups import COMPILE_MIN_STEPS, resolve_compile
+from icft.learn.finetune.training import training_identity
 from test_finetune import EXAMPLES, SMALL, tiny_model_for_lora
 
 CPU = torch.device("cpu")

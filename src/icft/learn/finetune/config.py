@@ -28,7 +28,7 @@ class FinetuneConfig:
     # epochs before them by more than `plateau_tolerance` (relative). 0 = no plateau rule
     plateau_window: int = 3
     plateau_tolerance: float = 0.05
-    # the stopping rule "train until the facts can be recalled" (`icft.learn.recall`): stop at the end of the first
+    # the stopping rule "train until the facts can be recalled" (`icft.learn.finetune.recall`): stop at the end of the first
     # epoch at which this share of recall probes, built from the training data only (the documents' sentences,
     # and held-out augmentations), is answered; it replaces the loss target, and `plateau_window` epochs without a
     # better recall stop it too. None = no recall rule
@@ -55,7 +55,7 @@ class FinetuneConfig:
     # matrix products in bf16 (weights, LoRA parameters and optimizer state stay fp32): "auto" is bf16 where the
     # hardware multiplies bf16 natively (`icft.models.device.resolve_precision`), a run records what it resolved to
     precision: str = "auto"
-    # compile the decoder layers with torch.compile (`icft.learn.speedups`): on | off | auto (bf16 fits of 40 steps
+    # compile the decoder layers with torch.compile (`icft.learn.finetune.speedups`): on | off | auto (bf16 fits of 40 steps
     # or more of a model it was measured to speed up, where a C++ compiler is at hand). How the fit runs, not what it computes (beyond float rounding, as
     # a thread count): not part of a run's identity
     compile: str = "auto"

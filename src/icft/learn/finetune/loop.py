@@ -8,7 +8,7 @@ Plain FT, FT on sentence-split documents, FT on documents plus augmentations, an
 
 What happens:
   1. examples are tokenized (loss on completion tokens only) and packed into rows of `row_tokens` tokens
-     with no attention across examples (`icft.learn.packing`); each epoch is shuffled with
+     with no attention across examples (`icft.learn.finetune.packing`); each epoch is shuffled with
      `random.Random(seed)`, so the same seed gives the same rows, steps and losses;
   2. an optimizer step takes `batch_tokens // row_tokens` rows (or, with `batch_examples`, the rows packed
      from that many examples: a batch size in examples, as papers state it), run as micro-batches of
@@ -16,12 +16,12 @@ What happens:
      learned tokens of the step, however they fall into micro-batches;
   3. AdamW (torch), a transformers scheduler, and LoRA from peft; with LoRA the adapter is saved and, by
      default, merged into the weights (`merge_and_unload`) so later scoring sees a plain model;
-  4. the stopping rules (`icft.learn.stopping`): an epoch whose loss rose above the best epoch's by more than
+  4. the stopping rules (`icft.learn.finetune.stopping`): an epoch whose loss rose above the best epoch's by more than
      DIVERGENCE_FACTOR has diverged: the best weights are restored at half the rate and training goes on; with
      `target_loss`, training stops at the end of the first epoch whose mean training loss is at most that ("train
      until learned"; `epochs` is then the cap), or earlier when the epoch loss has gone flat ("learned or flat");
      with `recall_target`, it stops instead when recall probes built from the training data (the documents'
-     sentences and held-out augmentations) are answered (`icft.learn.recall`); the result records the epoch
+     sentences and held-out augmentations) are answered (`icft.learn.finetune.recall`); the result records the epoch
      losses, the divergences, why it stopped and whether the criterion was met (`FinetuneResult.summary`);
   5. `loaded.model` is replaced by the trained model; `out_dir` gets the weights (`model/`) or adapter
      (`adapter/`) as safetensors, `training_curve.json` and `finetune_config.json`.
@@ -42,7 +42,7 @@ gradients and the optimizer state stay fp32, and the LM head computes the logits
 from end to end. Casting the *weights* to bf16 instead does not train like fp32: an update smaller than half a
 bf16 step of its weight (2^-9 of it) rounds away, so full fine-tuning at lr 1e-4 all but stalls. What makes bf16
 fast on a CPU (frozen weights cast once, eager attention, compiled decoder layers: the `compile` setting) is in
-`icft.learn.speedups`; none of it changes what the fit computes beyond float rounding.
+`icft.learn.finetune.speedups`; none of it changes what the fit computes beyond float rounding.
 
 An example longer than `row_tokens` is an `IcftError` (not truncated: truncation would silently drop facts).
 """
@@ -56,7 +56,6 @@ import math
 import random
 import shutil
 import time
-from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Sequence
@@ -67,115 +66,14 @@ import torch.nn.functional as F
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
 from icft.learn.examples import TrainingExample
-from icft.learn.finetune_config import LR_SCHEDULES, FinetuneConfig
-from icft.learn.packing import IGNORE, TokenizedExample, collate_rows, pack_rows, tokenize_examples
-from icft.learn.recall import hold_out_probes, recall_rate
-from icft.learn.stopping import DIVERGENCE_FACTOR, MAX_RESTORES, BestWeights, diverged, plateaued, recall_plateaued
-from icft.learn.speedups import decoder_layer_classes, resolve_compile, training_speedups
+from icft.learn.finetune.config import LR_SCHEDULES, FinetuneConfig
+from icft.learn.finetune.packing import IGNORE, TokenizedExample, collate_rows, pack_rows, tokenize_examples
+from icft.learn.finetune.recall import hold_out_probes, recall_rate
+from icft.learn.finetune.result import FinetuneResult, StepLog, StepTotals
+from icft.learn.finetune.stopping import MAX_RESTORES, BestWeights, diverged, verdict
+from icft.learn.finetune.speedups import decoder_layer_classes, resolve_compile, training_speedups
 from icft.models import LoadedModel
 from icft.models.device import resolve_precision
-
-
-@dataclass(frozen=True)
-class StepLog:
-    step: int
-    loss: float  # mean cross-entropy per learned token in this step
-    learning_rate: float  # the rate this step used
-    tokens: int  # real (non-padding) tokens in this step, all processes
-    elapsed: float  # seconds from the start of training to the end of this step
-
-
-@dataclass
-class StepTotals:
-    """Summed losses and token counts of one step or an epoch's steps, over all processes."""
-
-    loss_sum: float = 0.0  # cross-entropy summed over learned tokens
-    learned: int = 0  # learned tokens
-    augmentation_loss_sum: float = 0.0  # the part of both on tokens of augmentation examples
-    augmentation_learned: int = 0
-    real_tokens: int = 0  # tokens through the model that are not padding
-
-    def __iadd__(self, other: StepTotals) -> StepTotals:
-        for f in dataclasses.fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-        return self
-
-    @property
-    def loss(self) -> float:
-        """Mean loss per learned token."""
-        return self.loss_sum / max(self.learned, 1)
-
-    @property
-    def own_text_loss(self) -> float:
-        """Mean loss per learned token of the world's own text (augmentations left out)."""
-        own = self.learned - self.augmentation_learned
-        return (self.loss_sum - self.augmentation_loss_sum) / own if own else math.nan
-
-
-@dataclass
-class FinetuneResult:
-    steps: int
-    tokens_trained: int  # real (non-padding) tokens through the model, all processes
-    seconds: float  # training time, without setup and saving
-    curve: list[StepLog] = field(default_factory=list)
-    out_dir: Path | None = None
-    epochs: int = 0  # passes over the examples (the last one partial when max_steps cut it)
-    # mean loss per learned token of the world's own text (documents or their sentences, never augmentations) in
-    # each finished epoch: the quantity the stopping rule compares with `target_loss`
-    epoch_losses: list[float] = field(default_factory=list)
-    # target_loss (the criterion was met) | plateau (the loss went flat first) | recall (the recall target was
-    # met) | recall_plateau (the recall stopped rising first) | epochs (the cap) | max_steps
-    stopped_by: str = "epochs"
-    target_loss: float | None = None
-    recall_target: float | None = None
-    epoch_recalls: list[float] = field(default_factory=list)  # each epoch's recall rate (with `recall_target`)
-    recall_probes: int = 0  # how many probes the recall rule read (held-out augmentation or document sentences)
-    # each epoch's mean over every learned token, augmentations included (empty when there were none)
-    epoch_losses_with_augmentations: list[float] = field(default_factory=list)
-    precision: str = "fp32"  # of the matrix products: fp32 | bf16 (the resolved setting)
-    compiled: bool = False  # whether the decoder layers ran compiled (the `compile` setting, resolved)
-    # the epochs (1-based) whose loss diverged (`icft.learn.stopping`): each restored the best epoch's weights
-    restores: list[int] = field(default_factory=list)
-    kept_epoch: int = 0  # the epoch whose weights the fit ends with (its best, where the last one diverged)
-
-    @property
-    def kept_loss(self) -> float:
-        """The epoch loss of the weights the fit ends with (and is scored on)."""
-        return self.epoch_losses[self.kept_epoch - 1] if self.kept_epoch else math.nan
-
-    @property
-    def criterion_met(self) -> bool | None:
-        """Whether the recall reached `recall_target` (with one), else the training loss `target_loss` (None when
-        the run had neither)."""
-        if self.recall_target is not None:
-            return bool(self.epoch_recalls) and self.epoch_recalls[-1] >= self.recall_target
-        if self.target_loss is None:
-            return None
-        return bool(self.epoch_losses) and self.kept_loss <= self.target_loss
-
-    def summary(self) -> dict:
-        """What a results store keeps of a fine-tuning: the stopping rule and how the run met it."""
-        return {"steps": self.steps, "epochs": self.epochs, "tokens": self.tokens_trained,
-                "seconds": round(self.seconds, 3), "final_loss": self.final_loss,
-                "last_step_loss": self.curve[-1].loss if self.curve else math.nan,
-                "epoch_losses": self.epoch_losses, "target_loss": self.target_loss,
-                "stopped_by": self.stopped_by, "criterion_met": self.criterion_met, "precision": self.precision,
-                "compiled": self.compiled, "diverged": bool(self.restores), "restores": self.restores,
-                "restored": bool(self.restores) and self.kept_epoch != self.epochs, "kept_epoch": self.kept_epoch,
-                "kept_loss": self.kept_loss, "divergence_factor": DIVERGENCE_FACTOR,
-                **({"epoch_losses_with_augmentations": self.epoch_losses_with_augmentations}
-                   if self.epoch_losses_with_augmentations else {}),
-                **({"recall_target": self.recall_target, "epoch_recalls": self.epoch_recalls,
-                    "recall_probes": self.recall_probes} if self.recall_target is not None else {})}
-
-    @property
-    def loss_curve(self) -> list[tuple[int, float]]:
-        return [(log.step, log.loss) for log in self.curve]
-
-    @property
-    def final_loss(self) -> float:
-        """The mean training loss of the epoch whose weights the fit kept: what the loss target is compared with."""
-        return self.kept_loss
 
 
 def finetune(
@@ -197,20 +95,13 @@ def finetune(
     accelerator = Accelerator(cpu=loaded.device.type == "cpu")
     config = dataclasses.replace(config, precision=resolve_precision(config.precision, loaded.device))
     torch.manual_seed(config.seed)  # LoRA initialization and dropout
-    tokenizer = loaded.tokenizer
-    probes = []
-    if config.recall_target is not None:  # built from the training examples alone: never a test item
-        examples, probes = hold_out_probes(examples, config.seed)
-        if not probes:
-            raise IcftError("recall_target needs sentences to probe: the training examples have no sentence with a "
-                            "content word after its start")
-    tokenized = tokenize_examples(examples, tokenizer)
+    examples, probes = _recall_probes(examples, config)
+    tokenized = tokenize_examples(examples, loaded.tokenizer)
     epochs = plan_epochs([len(e) for e in tokenized], config)
-    plan = [rows for epoch in epochs for rows in epoch]
-    dtype = next(loaded.model.parameters()).dtype
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    n_steps = sum(len(epoch) for epoch in epochs)
+    dtype = next(loaded.model.parameters()).dtype  # before the speedups cast any frozen weight
     model = _trainable_model(loaded.model, config)
-    compile_layers = resolve_compile(config.compile, config.precision, loaded.device, len(plan),
+    compile_layers = resolve_compile(config.compile, config.precision, loaded.device, n_steps,
                                      decoder_layer_classes(loaded.model))
     # bf16's fp32 head and frozen bf16 weights, the attention kernel, compiled layers: undone when the block ends
     with training_speedups(model, loaded.model, config.precision, compile_layers, loaded.device) as applied:
@@ -218,75 +109,101 @@ def finetune(
         model, optimizer = accelerator.prepare(model, optimizer)
         # not prepared: accelerate would step it once per process, but our steps are already global
         scheduler = get_scheduler(LR_SCHEDULES[config.lr_schedule], optimizer, num_warmup_steps=config.warmup_steps,
-                                  num_training_steps=len(plan))
-        # --- train -------------------------------------------------------------------------------------------
+                                  num_training_steps=n_steps)
+        run = _Training(accelerator, model, optimizer, scheduler, tokenized, config, (applied.attention, dtype))
+        result = run.train(epochs, loaded.tokenizer, probes, progress and accelerator.is_local_main_process)
+    model.eval()
+    # --- save --------------------------------------------------------------------------------------------
+    out = Path(out_dir) if out_dir is not None else None
+    loaded.model = _finish_model(accelerator, model, loaded, config, out)
+    result = dataclasses.replace(result, out_dir=out, compiled=applied.compiled_layers > 0,
+                                 recall_probes=len(probes))
+    if out is not None and accelerator.is_main_process:
+        _write_records(out, result, loaded, config, len(examples))
+    return result
+
+
+def _recall_probes(examples: Sequence[TrainingExample], config: FinetuneConfig):
+    """The examples to train on and, with `recall_target`, the recall probes held out of them (built from the
+    training examples alone: never a test item)."""
+    if config.recall_target is None:
+        return examples, []
+    examples, probes = hold_out_probes(examples, config.seed)
+    if not probes:
+        raise IcftError("recall_target needs sentences to probe: the training examples have no sentence with a "
+                        "content word after its start")
+    return examples, probes
+
+
+class _Training:
+    """The training epochs of one fit: each epoch's steps, then the stopping rules (`icft.learn.finetune.stopping`)."""
+
+    def __init__(self, accelerator, model, optimizer, scheduler, tokenized: list[TokenizedExample],
+                 config: FinetuneConfig, attention: tuple):
+        self.accelerator, self.model, self.optimizer, self.scheduler = accelerator, model, optimizer, scheduler
+        self.tokenized, self.config, self.attention = tokenized, config, attention
+
+    def train(self, epochs: list[list[list[list[int]]]], tokenizer, probes: list, progress: bool) -> FinetuneResult:
+        config, model = self.config, self.model
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         curve: list[StepLog] = []
         epoch_losses: list[float] = []  # on the world's own text: what the stopping rule reads
         all_data_losses: list[float] = []  # with the augmentations too (only when there are any)
         recalls: list[float] = []  # with `recall_target`: each epoch's recall rate, what that rule reads
-        stopped_by = "max_steps" if config.max_steps is not None and config.max_steps < len(plan) else "epochs"
-        best = BestWeights(model)  # what a divergence goes back to (`icft.learn.stopping`)
+        n_steps = sum(len(epoch) for epoch in epochs)
+        stopped_by = "max_steps" if config.max_steps is not None and config.max_steps < n_steps else "epochs"
+        best = BestWeights(model)  # what a divergence goes back to (`icft.learn.finetune.stopping`)
         restores: list[int] = []
         model.train()
         start = time.perf_counter()
-        bar = _progress_bar(len(plan), enabled=progress and accelerator.is_local_main_process)
+        bar = _progress_bar(n_steps, enabled=progress)
         for epoch in epochs:
-            totals = StepTotals()
-            for rows in epoch:
-                learning_rate = scheduler.get_last_lr()[0]
-                step = _train_step(accelerator, model, tokenized, rows, config, pad_id, (applied.attention, dtype))
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                curve.append(StepLog(len(curve) + 1, step.loss, learning_rate, step.real_tokens,
-                                     time.perf_counter() - start))
-                totals += step
-                bar.set_postfix(loss=f"{step.loss:.4f}")
-                bar.update()
+            totals = self._epoch(epoch, pad_id, curve, start, bar)
             epoch_losses.append(totals.own_text_loss)
             if totals.augmentation_learned:
                 all_data_losses.append(totals.loss)
             # a diverged epoch is broken, not flat: back to the best weights, at a lower rate; no rule reads it
             if diverged(epoch_losses[-1], best.loss):
                 restores.append(len(epoch_losses))
-                best.restore(optimizer, scheduler)
+                best.restore(self.optimizer, self.scheduler)
                 if len(restores) > MAX_RESTORES:
                     stopped_by = "diverged"
                     break
                 continue
             best.offer(epoch_losses[-1], len(epoch_losses))
-            if config.recall_target is not None:  # it replaces the loss target: memorized is not recalled
-                with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+            if config.recall_target is not None:
+                with torch.autocast(self.accelerator.device.type, dtype=torch.bfloat16,
+                                    enabled=config.precision == "bf16"):
                     recalls.append(recall_rate(model, tokenizer, probes))
-                if recalls[-1] >= config.recall_target:
-                    stopped_by = "recall"
-                    break
-                if recall_plateaued(recalls, config.plateau_window):
-                    stopped_by = "recall_plateau"
-                    break
-                continue
-            if config.target_loss is not None and epoch_losses[-1] <= config.target_loss:
-                stopped_by = "target_loss"
-                break
-            if (config.target_loss is not None and config.plateau_window
-                    and plateaued(_standing(epoch_losses, restores), config.plateau_window, config.plateau_tolerance)):
-                stopped_by = "plateau"
+            stop = verdict(config, epoch_losses, restores, recalls)
+            if stop is not None:
+                stopped_by = stop
                 break
         bar.close()
-        seconds = time.perf_counter() - start
-    model.eval()
-    # --- save --------------------------------------------------------------------------------------------
-    out = Path(out_dir) if out_dir is not None else None
-    loaded.model = _finish_model(accelerator, model, loaded, config, out)
-    result = FinetuneResult(len(curve), sum(log.tokens for log in curve), seconds, curve, out,
-                            epochs=len(epoch_losses), epoch_losses=epoch_losses, stopped_by=stopped_by,
-                            target_loss=config.target_loss, epoch_losses_with_augmentations=all_data_losses,
-                            precision=config.precision, recall_target=config.recall_target, epoch_recalls=recalls,
-                            recall_probes=len(probes), compiled=applied.compiled_layers > 0, restores=restores,
-                            kept_epoch=best.epoch if restores and restores[-1] == len(epoch_losses) else len(epoch_losses))
-    if out is not None and accelerator.is_main_process:
-        _write_records(out, result, loaded, config, len(examples))
-    return result
+        kept = best.epoch if restores and restores[-1] == len(epoch_losses) else len(epoch_losses)
+        return FinetuneResult(len(curve), sum(log.tokens for log in curve), time.perf_counter() - start, curve,
+                              epochs=len(epoch_losses), epoch_losses=epoch_losses, stopped_by=stopped_by,
+                              target_loss=config.target_loss, epoch_losses_with_augmentations=all_data_losses,
+                              precision=config.precision, recall_target=config.recall_target,
+                              epoch_recalls=recalls, restores=restores, kept_epoch=kept)
+
+    def _epoch(self, epoch: list[list[list[int]]], pad_id: int, curve: list[StepLog], start: float,
+               bar) -> StepTotals:
+        """One epoch's optimizer steps, logged in `curve`; returns the epoch's summed totals."""
+        totals = StepTotals()
+        for rows in epoch:
+            learning_rate = self.scheduler.get_last_lr()[0]
+            step = _train_step(self.accelerator, self.model, self.tokenized, rows, self.config, pad_id,
+                               self.attention)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            curve.append(StepLog(len(curve) + 1, step.loss, learning_rate, step.real_tokens,
+                                 time.perf_counter() - start))
+            totals += step
+            bar.set_postfix(loss=f"{step.loss:.4f}")
+            bar.update()
+        return totals
 
 
 def plan_steps(lengths: Sequence[int], config: FinetuneConfig) -> list[list[list[int]]]:
@@ -323,11 +240,6 @@ def plan_epochs(lengths: Sequence[int], config: FinetuneConfig) -> list[list[lis
         if steps:
             epochs.append(steps)
     return epochs
-
-
-def _standing(epoch_losses: list[float], restores: list[int]) -> list[float]:
-    """The epoch losses the divergence rule let stand (a restored epoch's weights are gone)."""
-    return [loss for n, loss in enumerate(epoch_losses, start=1) if n not in restores]
 
 
 def _trainable_model(model: torch.nn.Module, config: FinetuneConfig) -> torch.nn.Module:

@@ -1,7 +1,7 @@
 """Pack tokenized training examples into rows with no padding waste and no attention across examples.
 
 A row holds several examples back to back. Three things keep each example independent of its neighbours,
-so an example's logits and loss are the same alone and packed (tests/learn/test_packing.py checks this):
+so an example's logits and loss are the same alone and packed (tests/learn/finetune/test_packing.py checks this):
   - a block-diagonal causal attention mask, shape (B, 1, T, T): a token sees only earlier tokens of its own
     example. transformers passes a 4-D mask through to the attention function unchanged
     (`masking_utils._preprocess_mask_arguments`), so it must be in the form that function takes: boolean

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from icft.learn.augment import load_augmented
+from icft.learn.augment.augment import load_augmented
 from icft.learn.examples import TrainingExample, document_examples, sentence_examples
-from icft.learn.finetune_config import FinetuneConfig
+from icft.learn.finetune.config import FinetuneConfig
 from icft.learn.modes import mode_spec
 from icft.worlds.schema import World
 
@@ -51,13 +51,13 @@ def training_identity(mode: str, finetune: FinetuneConfig, split: str = "indepen
     if (spec.augmentations or spec.oracle) and finetune.target_loss is not None:
         out["target_reads"] = "own_text"  # the stopping rule's loss leaves augmentations out
     if finetune.recall_target is not None:
-        from icft.learn.recall import RECALL_VERSION
+        from icft.learn.finetune.recall import RECALL_VERSION
 
         out["recall_reads"] = {"probes": "held-out training sentences", "version": RECALL_VERSION}
     if spec.augmentations:  # the scaling curve's budgets are not the generator's settings
         out["augment"] = {k: v for k, v in (augment or {}).items() if k != "per_fact"}
     if spec.oracle:
-        from icft.learn.oracle import ORACLE_VERSION
+        from icft.learn.augment.oracle import ORACLE_VERSION
 
         out["oracle"] = {"per_fact": spec.per_fact, "version": ORACLE_VERSION}
     return out

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-import icft.learn.finetune as finetune_module
+import icft.learn.finetune.loop as finetune_module
 from icft.learn.examples import TrainingExample, document_examples
 from icft.learn.finetune import FinetuneConfig, finetune
-from icft.learn.recall import HELD_OUT, RecallProbe, hold_out_probes, recall_rate, sentence_probe
-from icft.learn.stopping import recall_plateaued
+from icft.learn.finetune.recall import HELD_OUT, RecallProbe, hold_out_probes, recall_rate, sentence_probe
+from icft.learn.finetune.stopping import recall_plateaued
 from tiny_models import tiny_model
 
 DOCS = ["Dana Quist manages the Oslo office.", "Femp are more dangerous than glon.", "All troff are yomp.",
@@ -114,8 +114,8 @@ def test_recall_target_is_validated():
 
 
 def test_an_unset_recall_target_leaves_run_identities_as_they_were():
-    from icft.learn.finetune_config import FinetuneConfig
-    from icft.learn.training import training_identity
+    from icft.learn.finetune.config import FinetuneConfig
+    from icft.learn.finetune.training import training_identity
 
     plain = training_identity("ft", FinetuneConfig(precision="fp32"), device="cpu")
     assert "recall_target" not in plain["finetune"]  # runs made before the setting existed keep their ids

@@ -31,7 +31,7 @@ from icft.errors import IcftError
 class GenerationSettings:
     """How to sample. temperature 0 means greedy; chat wraps context + prompt as one user turn.
 
-    No defaults for the length: augmentation's (`icft.learn.augment_settings`) is the one a caller passes."""
+    No defaults for the length: augmentation's (`icft.learn.augment.settings`) is the one a caller passes."""
 
     max_new_tokens: int
     temperature: float = 0.0

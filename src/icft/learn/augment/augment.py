@@ -1,15 +1,15 @@
 """Augmented fine-tuning data: a model writes the inferences that plain fine-tuning misses (Lampinen et al.).
 
-Two strategies, each a prompt template (`icft.learn.templates`):
+Two strategies, each a prompt template (`icft.learn.augment.templates`):
   local   one request per distinct train sentence: rephrasings and what follows from it alone
           (reversals, converse relations)
   global  the whole train set in a shared context; one request per train document: the inferences that
           link it with the rest of the knowledge
 
 This module prompts, runs the generator and writes the files. Each completion is split into sentences, cleaned
-and filtered by `icft.learn.augment_filters`, which names why each dropped sentence was dropped (no world term,
+and filtered by `icft.learn.augment.filters`, which names why each dropped sentence was dropped (no world term,
 a copy of the input, a duplicate, an unknown word, ...); the counts of every reason go in the file's sidecar.
-Completions are cached (`icft.learn.generators`), so a rerun or a resumed run generates only what is new.
+Completions are cached (`icft.learn.augment.generators`), so a rerun or a resumed run generates only what is new.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from tqdm import tqdm
 import icft
 from icft.errors import IcftError
 from icft.jsonl import json_line, read_jsonl, write_text_atomic
-from icft.learn.augment_filters import FILTERS, SentenceFilter, clean_completion
-from icft.learn.augment_settings import STRATEGIES, AugmentSettings
-from icft.learn.generators import CacheStats, GenerationCache, Generator, cached_generate
-from icft.learn.templates import Template, load_template
+from icft.learn.augment.filters import FILTERS, SentenceFilter, clean_completion
+from icft.learn.augment.settings import STRATEGIES, AugmentSettings
+from icft.learn.augment.generators import CacheStats, GenerationCache, Generator, cached_generate
+from icft.learn.augment.templates import Template, load_template
 from icft.text import split_sentences
 from icft.worlds.schema import World
 
@@ -172,7 +172,7 @@ def _shared_values(world: World, strategy: str, settings: AugmentSettings) -> di
     return {"documents": "\n\n".join(texts)}
 
 
-# --- records: the sentences the filters keep (`icft.learn.augment_filters`) ---------------------------
+# --- records: the sentences the filters keep (`icft.learn.augment.filters`) ---------------------------
 
 
 def _filter(world, requests, completions, strategy, template: Template, generator_name, settings):

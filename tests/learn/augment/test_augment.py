@@ -10,9 +10,9 @@ import pytest
 from icft.commands.augment import run_augment_command
 from icft.errors import IcftError
 from icft.learn.augment import augment_world, load_augmented
-from icft.learn.augment_filters import FILTERS
-from icft.learn.augment_settings import AugmentSettings
-from icft.learn.templates import load_template, parse_template
+from icft.learn.augment.filters import FILTERS
+from icft.learn.augment.settings import AugmentSettings
+from icft.learn.augment.templates import load_template, parse_template
 from icft.worlds.schema import Document, Fact, World
 
 

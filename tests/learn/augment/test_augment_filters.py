@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_augment import tiny_world
 
-from icft.learn.augment_filters import (
+from icft.learn.augment.filters import (
     SentenceFilter,
     clean_completion,
     mentions_world_term,

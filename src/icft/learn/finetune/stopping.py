@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the report reads `describe` without loading torch
     import torch
 
+    from icft.learn.finetune.config import FinetuneConfig
+
 DIVERGENCE_FACTOR = 1.5  # an epoch loss above the best epoch's times this is a divergence
 MAX_RESTORES = 3  # restores before a diverged fit stops on its best weights
 RESTORE_LR_FACTOR = 0.5  # each restore multiplies the learning rate by this
@@ -72,6 +74,26 @@ def recall_plateaued(recalls: Sequence[float], window: int) -> bool:
     return max(recalls[-window:]) <= max(recalls[:-window])
 
 
+def verdict(config: FinetuneConfig, epoch_losses: Sequence[float], restores: Sequence[int],
+            recalls: Sequence[float]) -> str | None:
+    """After an epoch that did not diverge: the rule that stops the fit now (a `STOP_REASONS` key), or None.
+
+    With `recall_target` the recall rules replace the loss target (memorized is not recalled); the plateau rule
+    reads the epochs the divergence rule let stand."""
+    if config.recall_target is not None:
+        if recalls[-1] >= config.recall_target:
+            return "recall"
+        return "recall_plateau" if recall_plateaued(recalls, config.plateau_window) else None
+    if config.target_loss is None:
+        return None
+    if epoch_losses[-1] <= config.target_loss:
+        return "target_loss"
+    standing = [loss for n, loss in enumerate(epoch_losses, start=1) if n not in restores]
+    if config.plateau_window and plateaued(standing, config.plateau_window, config.plateau_tolerance):
+        return "plateau"
+    return None
+
+
 class BestWeights:
     """The trainable parameters of the fit's best epoch so far (LoRA: the adapter, a few MB; full FT: a copy of
     the weights), to go back to when the fit diverges."""
@@ -109,7 +131,7 @@ def describe(fit: dict) -> str:
     """How a fit stopped, from its stored summary: "loss ≤ 0.3", "recall 0.91 ≥ 0.9", "epoch cap, loss > 0.3",
     with ", restored the best epoch (3) after 1 divergence" where the divergence rule acted."""
     stopped = fit.get("stopped_by", "epochs")
-    if fit.get("recall_target") is not None:  # the recall rule replaces the loss target (`icft.learn.recall`)
+    if fit.get("recall_target") is not None:  # the recall rule replaces the loss target (`icft.learn.finetune.recall`)
         recall = (fit.get("epoch_recalls") or [float("nan")])[-1]
         text = (f"recall {recall:.2f} ≥ {fit['recall_target']:g}" if fit.get("criterion_met")
                 else f"{STOP_REASONS.get(stopped, stopped)}, recall {recall:.2f} < {fit['recall_target']:g}")

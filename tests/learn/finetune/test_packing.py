@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from icft.errors import IcftError
 from icft.learn.examples import TrainingExample
-from icft.learn.packing import IGNORE, TokenizedExample, collate_rows, pack_rows, tokenize_examples
+from icft.learn.finetune.packing import IGNORE, TokenizedExample, collate_rows, pack_rows, tokenize_examples
 from tiny_models import tiny_model, tiny_tokenizer
 
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from icft.errors import IcftError
-from icft.learn.finetune_config import COMPILE_SETTINGS
+from icft.learn.finetune.config import COMPILE_SETTINGS
 
 # auto compiles fits that plan at least this many steps: compiling SmolLM2's layer took 7.5 s with the compiled
 # kernels already cached and 46 s without, and saved 0.28 s of a 0.87 s bf16 step (1 thread, ~150 tokens a step)

@@ -18,8 +18,8 @@ import pytest
 
 from icft.errors import IcftError
 from icft.learn.augment import augment_world
-from icft.learn.augment_settings import AugmentSettings
-from icft.learn.generators import EndpointGenerator, GenerationSettings
+from icft.learn.augment.settings import AugmentSettings
+from icft.learn.augment.generators import EndpointGenerator, GenerationSettings
 from icft.worlds.schema import Document, Fact, World
 
 pytestmark = pytest.mark.embedded

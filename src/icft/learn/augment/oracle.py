@@ -30,7 +30,7 @@ from pathlib import Path
 import icft
 from icft.errors import IcftError
 from icft.jsonl import json_line, write_text_atomic
-from icft.learn.augment import summary_path
+from icft.learn.augment.augment import summary_path
 from icft.text import split_sentences
 from icft.worlds.logic import Claim, derivations
 from icft.worlds.schema import Fact, World

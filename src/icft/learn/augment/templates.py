@@ -1,6 +1,6 @@
 """Augmentation prompt templates: editable text files with `{placeholder}` fields.
 
-The built-in templates live in `icft/learn/prompts/` (`local.txt`, `global.txt`); a user's own file
+The built-in templates live in `icft/learn/augment/prompts/` (`local.txt`, `global.txt`); a user's own file
 works the same way. Lines starting with "##" are comments; `{{` and `}}` are literal braces.
 
 A template splits into a shared part and a per-request part at its first per-request placeholder

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import icft.learn.finetune as finetune_module
+import icft.learn.finetune.loop as finetune_module
 import icft.models.device as device_module
 from icft.learn.finetune import FinetuneConfig, finetune
-from icft.learn.packing import IGNORE, collate_rows, tokenize_examples
-from icft.learn.training import training_identity
+from icft.learn.finetune.packing import IGNORE, collate_rows, tokenize_examples
+from icft.learn.finetune.training import training_identity
 from icft.models.device import cpu_has_bf16, resolve_precision
 from test_finetune import EXAMPLES, SMALL, tiny_model_for_lora
 from tiny_models import tiny_model
