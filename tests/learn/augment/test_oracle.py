@@ -16,7 +16,7 @@ from icft.worlds.logic import closure
 from icft.worlds.semantic.text import HELD_OUT_WORDINGS
 from icft.worlds.sentences import Judge
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "byod"
+EXAMPLE = Path(__file__).parents[3] / "examples" / "byod"
 SMALL = {
     "reversals": {"facts": 8, "articles_per_fact": 2},
     "semantic": {"categories": 14, "relations": 5, "holdouts": 3, "documents": 20, "items_per_split": 20},
