@@ -157,11 +157,12 @@ def test_a_study_of_an_imported_world_reports_its_paired_cases_and_answers(tmp_p
 def test_the_dry_run_plans_and_sizes_an_imported_worlds_comparisons(tmp_path):
     from icft.study.config import parse_study_config
     from icft.study.grid import Study
+    from icft.study.preview import planned_table
 
     _, path = _kb_folder(tmp_path)
     config = parse_study_config({"name": "kb", "worlds": [{"path": str(path)}], "models": ["tiny"],
                                  "modes": ["pretrained", "icl", "ft", "ft-local"], "seeds": [0]})
-    table = Study(config, tmp_path / "dry").planned_table()
+    table = planned_table(Study(config, tmp_path / "dry"))
     rows = list(zip(*[column._cells for column in table.columns]))
     claims = {row[:5] for row in rows}
     assert (str(ICL_VS_FT), GREATER, "kb/reversed", "ICL", "FT") in claims

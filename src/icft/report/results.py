@@ -28,7 +28,7 @@ from icft.report.cases import (BOOTSTRAP_SEED, Cell, SeedItems, cell_accuracy, c
                                known_facts, on_known_facts)
 from icft.evaluate.free_form import answer_probability
 from icft.evaluate.learned import LearnedCheck, seed_check_from_rows
-from icft.study.augmentations import world_modes
+from icft.study.cells import grid_keys
 from icft.study.config import StudyConfig, parse_study_config
 from icft.store import (CONFIG_FILE, FINISHED, RESULTS_DB, CellKey, ItemResult, ResultsStore, RunRecord,
                         world_identity)
@@ -148,14 +148,15 @@ def load_study(folder: str | Path) -> StudyResults:
         raise IcftError(f"{folder} holds no {RESULTS_DB}: run `icft study CONFIG --out {folder}` first")
     with ResultsStore(db) as store:
         runs = store.runs()
-        chosen, ignored = _finished_runs_in_grid(runs, config)
+        grid = set(grid_keys(config))  # the grid as the study expanded it (`icft.study.cells`)
+        chosen, ignored = _finished_runs_in_grid(runs, grid)
         rows = {run.run_id: store.item_rows(run.run_id) for run in chosen}
         worlds = _saved_worlds(folder, config, chosen)
         fits = {run.run_id: store.fit_stats(run.run_id) for run in chosen if is_mode(run.mode) and
                 mode_spec(run.mode).finetunes}
         incomplete = tuple(f"{_describe(run)}: incomplete ({len(store.done_item_ids(run.run_id))} items stored, "
                            f"started {run.started_at})"
-                           for run in runs if run.status != FINISHED and _in_grid(run, config))
+                           for run in runs if run.status != FINISHED and run.key in grid)
     scores = {model: _model_scores([r for r in chosen if r.model == model], rows, fits, worlds, config)
               for model in config.models}
     return StudyResults(
@@ -182,16 +183,10 @@ def _read_config(folder: Path) -> StudyConfig:
     return parse_study_config(raw, source=str(path))
 
 
-def _in_grid(run: RunRecord, config: StudyConfig) -> bool:
-    modes = {w.label: world_modes(config, w) for w in config.worlds}
-    return (run.world_label in modes and run.model in config.models and run.mode in modes[run.world_label]
-            and run.seed in config.seeds)
-
-
-def _finished_runs_in_grid(runs: list[RunRecord], config: StudyConfig) -> tuple[list[RunRecord], list[str]]:
+def _finished_runs_in_grid(runs: list[RunRecord], grid: set[CellKey]) -> tuple[list[RunRecord], list[str]]:
     """The finished run of each grid cell (the latest if several), and a line per run left out."""
     chosen, ignored = latest_finished(
-        runs, in_grid=lambda run: _in_grid(run, config),
+        runs, in_grid=lambda run: run.key in grid,
         cell=lambda run: run.key, describe=_describe)
     return sorted(chosen, key=lambda r: r.run_id), ignored
 
@@ -352,9 +347,7 @@ def _saved_worlds(folder: Path, config: StudyConfig, runs: list[RunRecord]) -> d
 
 def _cells_not_run(runs: list[RunRecord], config: StudyConfig) -> list[str]:
     stored = {run.key for run in runs}
-    expected = [CellKey(w.label, seed, model, mode) for w in config.worlds for seed in config.seeds
-                for model in config.models for mode in world_modes(config, w)]
-    return [f"{_describe_key(key)}: not run" for key in expected if key not in stored]
+    return [f"{_describe_key(key)}: not run" for key in grid_keys(config) if key not in stored]
 
 
 def _describe(run: RunRecord) -> str:

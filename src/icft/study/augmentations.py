@@ -1,4 +1,4 @@
-"""Where a study keeps its augmentations, and which cells the scaling curve adds.
+"""Where a study keeps its augmentations, and who writes them.
 
 `<study>/augment/` holds one JSON-lines file per (world, seed, generator, strategy), each with its counts in a
 `<stem>.summary.json` sidecar (generated, kept, every drop reason): a model's own augmentations
@@ -13,19 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from icft.learn.augment.generators import GeneratorSource
-from icft.learn.modes import BUDGETED, budget_mode, mode_spec
+from icft.learn.modes import mode_spec
 from icft.store.layout import CellKey, oracle_augment_file
-from icft.study.config import AugmentSpec, StudyConfig, WorldSpec
+from icft.study.config import AugmentSpec
 from icft.worlds.schema import World
-
-
-def world_modes(config: StudyConfig, spec: WorldSpec) -> list[str]:
-    """A world's cells' modes: its own, then, when it has ft-oracle-local, that mode at each budget of
-    `[augment] per_fact` above 0 (0 is plain FT: the curve reads the world's ft cell)."""
-    modes = list(spec.modes or config.modes)
-    if BUDGETED in modes:
-        modes += [budget_mode(k) for k in config.augment.per_fact if k > 0]
-    return modes
 
 
 def generator_source(spec: AugmentSpec, model: str) -> GeneratorSource:

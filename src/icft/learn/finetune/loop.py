@@ -73,7 +73,7 @@ from icft.learn.finetune.result import FinetuneResult, StepLog, StepTotals
 from icft.learn.finetune.stopping import MAX_RESTORES, BestWeights, diverged, verdict
 from icft.learn.finetune.speedups import decoder_layer_classes, resolve_compile, training_speedups
 from icft.models import LoadedModel
-from icft.models.device import resolve_precision
+from icft.models.device import checked_precision, resolve_precision
 
 
 def finetune(
@@ -93,7 +93,10 @@ def finetune(
     # training runs where the model was loaded: on a GPU machine a CPU-loaded model stays on the CPU, so a
     # study's fine-tuned cells are scored on the same device as its others
     accelerator = Accelerator(cpu=loaded.device.type == "cpu")
-    config = dataclasses.replace(config, precision=resolve_precision(config.precision, loaded.device))
+    # a study's cell plan resolved "auto" already (`icft.study.cells`); a setting is resolved once
+    precision = (resolve_precision("auto", loaded.device) if config.precision == "auto"
+                 else checked_precision(config.precision, loaded.device))
+    config = dataclasses.replace(config, precision=precision)
     torch.manual_seed(config.seed)  # LoRA initialization and dropout
     examples, probes = _recall_probes(examples, config)
     tokenized = tokenize_examples(examples, loaded.tokenizer)

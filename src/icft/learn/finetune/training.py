@@ -6,6 +6,7 @@ the same run id whichever started it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,13 +28,21 @@ def mode_examples(mode: str, world: World, split: str = "independent",
     return examples
 
 
-def finetune_identity(finetune: FinetuneConfig, device: str = "auto") -> dict:
-    """The fine-tuning settings as a fit's identity hashes them, with the precision `finetune` resolves on `device`
-    (fp32 or bf16, never auto: a fit of each is another fit). A world study's and a transfer study's fits both
-    hash this."""
+def resolved_finetune(finetune: FinetuneConfig, device: str = "auto") -> FinetuneConfig:
+    """`finetune` with its precision resolved on `device`: fp32 or bf16, never auto (what the fit runs in and its
+    identity hashes; the loop then has nothing left to resolve)."""
     from icft.models.device import resolve_device, resolve_precision
 
-    return {**finetune.identity(), "precision": resolve_precision(finetune.precision, resolve_device(device))}
+    return dataclasses.replace(finetune, precision=resolve_precision(finetune.precision, resolve_device(device)))
+
+
+def finetune_identity(finetune: FinetuneConfig, device: str = "auto") -> dict:
+    """The fine-tuning settings as a fit's identity hashes them, with the precision `finetune` resolves on `device`
+    (fp32 or bf16, never auto: a fit of each is another fit; a precision already resolved is kept). A world
+    study's and a transfer study's fits both hash this."""
+    if finetune.precision == "auto":
+        finetune = resolved_finetune(finetune, device)
+    return {**finetune.identity(), "precision": finetune.precision}
 
 
 def training_identity(mode: str, finetune: FinetuneConfig, split: str = "independent",
