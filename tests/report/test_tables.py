@@ -129,7 +129,11 @@ def test_missing_files_are_named(tmp_path):
 
 
 def test_a_fit_stopped_by_recall_says_so_not_its_loss_target():
-    from icft.learn.finetune.stopping import describe as _criterion
+    from icft.learn.finetune.stopping import describe
+    from icft.store import FitRecord
+
+    def _criterion(stats: dict) -> str:
+        return describe(FitRecord.from_stats(stats))
 
     fit = {"target_loss": 0.1, "recall_target": 0.9, "epoch_recalls": [0.5, 0.906], "stopped_by": "recall",
            "criterion_met": True}

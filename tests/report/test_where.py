@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 
+from icft.store import FitRecord
 from icft.evaluate.learned import LearnedCheck, SeedCheck
 from icft.evaluate.plan import AT_LEAST, AUGMENTED_VS_FT, AUGMENTED_VS_ICL, GREATER, ICL_VS_FT, NEAR_CHANCE, plan
 from icft.report.answer import answer_lines
@@ -27,7 +28,7 @@ def kb_scores(correct: dict[tuple[str, str], list[float]], control: dict[str, tu
     items = {(WORLD, mode, split): {0: SeedItems(ids=tuple(f"{split}-{i}" for i in range(len(v))),
                                                  scores=np.array(v))} for (mode, split), v in correct.items()}
     modes = dict.fromkeys(mode for mode, _ in correct)
-    fit = {"stopped_by": "target_loss", "final_loss": 0.29}
+    fit = FitRecord.from_stats({"stopped_by": "target_loss", "final_loss": 0.29})
     checks = {(WORLD, m): LearnedCheck(WORLD, m, CONTROL, (SeedCheck(0, *(control or {}).get(m, (24, 24)),
                                                                      fit if m.startswith("ft") else None),))
               for m in modes}

@@ -152,7 +152,7 @@ def load_study(folder: str | Path) -> StudyResults:
         chosen, ignored = _finished_runs_in_grid(runs, grid)
         rows = {run.run_id: store.item_rows(run.run_id) for run in chosen}
         worlds = _saved_worlds(folder, config, chosen)
-        fits = {run.run_id: store.fit_stats(run.run_id) for run in chosen if is_mode(run.mode) and
+        fits = {run.run_id: store.fit_record(run.run_id) for run in chosen if is_mode(run.mode) and
                 mode_spec(run.mode).finetunes}
         incomplete = tuple(f"{_describe(run)}: incomplete ({len(store.done_item_ids(run.run_id))} items stored, "
                            f"started {run.started_at})"
@@ -168,7 +168,7 @@ def load_study(folder: str | Path) -> StudyResults:
         ignored=tuple(ignored),
         code_versions=tuple(sorted({run.code_version for run in chosen})),
         precisions=tuple(sorted({run.config.get("precision", "float32") for run in chosen})),
-        finetune_precisions=tuple(sorted({fit["precision"] for fit in fits.values() if fit and "precision" in fit})),
+        finetune_precisions=tuple(sorted({fit.precision for fit in fits.values() if fit and fit.precision})),
     )
 
 

@@ -122,8 +122,8 @@ def learned_table(scores: Scores, world: str) -> Table:
         rows.append((
             mode_label(mode), control,
             check.status() + (f" ({check.margin})" if check.checked and check.margin is not None else ""),
-            _join(fits, "steps"), _join(fits, "epochs"),
-            " / ".join(f"{f['final_loss']:.3f}" for f in fits) if fits else "",
+            _join(fit.steps for fit in fits), _join(fit.epochs for fit in fits),
+            _join(_loss(fit.final_loss) for fit in fits),
             " / ".join(describe_stop(f) for f in fits) if fits else "",
             f"{sum(means) / len(means):.2f}" if means else MISSING,
         ))
@@ -172,8 +172,13 @@ def to_html(table: Table, css_class: str = "results", text_columns: int = 1) -> 
     return f'<table class="{css_class}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n'
 
 
-def _join(fits: list[dict], key: str) -> str:
-    return " / ".join(str(f.get(key, "?")) for f in fits)
+def _join(values) -> str:
+    """Each fit's value, " / " between them ("?" where a record lacks it)."""
+    return " / ".join("?" if value is None else str(value) for value in values)
+
+
+def _loss(loss: float | None) -> str | None:
+    return None if loss is None else f"{loss:.3f}"
 
 
 def _cell(estimate: Estimate | None) -> str:

@@ -149,12 +149,12 @@ def _control(mode: str) -> bool:
 def _failed(scores: Scores, world: str, mode: str) -> str:
     check = scores.learned[(world, mode)]
     took = "learn" if check.finetuned else "read"
-    fits = [s.fit for s in check.seeds if s.fit and s.fit.get("stopped_by")]
+    fits = [s.fit for s in check.seeds if s.fit and s.fit.stopped_by]
     how = ""
     if fits:  # how the fit stopped says what to change: a loss target met early, or the epochs cap
         fit = fits[0]
-        loss = fit.get("final_loss")
-        how = f", stopped by {fit['stopped_by']}" + (f" at loss {loss:.2f}" if isinstance(loss, float) else "")
+        loss = fit.final_loss
+        how = f", stopped by {fit.stopped_by}" + (f" at loss {loss:.2f}" if isinstance(loss, float) else "")
     return f"did not {took} the facts (control {check.correct}/{check.n}{how})"
 
 

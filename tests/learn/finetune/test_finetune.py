@@ -342,5 +342,6 @@ def test_the_scored_weights_are_the_best_epochs_when_the_last_epoch_diverged():
 )
 def test_a_fits_table_says_how_each_fit_stopped(fit, says):
     from icft.learn.finetune.stopping import describe
+    from icft.store import FitRecord
 
-    assert describe(fit) == says
+    assert describe(FitRecord.from_stats(fit)) == says

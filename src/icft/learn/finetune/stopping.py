@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the report reads `describe` without loading torch
     import torch
 
     from icft.learn.finetune.config import FinetuneConfig
+    from icft.store.records import FitRecord
 
 DIVERGENCE_FACTOR = 1.5  # an epoch loss above the best epoch's times this is a divergence
 MAX_RESTORES = 3  # restores before a diverged fit stops on its best weights
@@ -127,22 +128,21 @@ class BestWeights:
         scheduler.base_lrs = [lr * RESTORE_LR_FACTOR for lr in scheduler.base_lrs]  # the schedule's later steps
 
 
-def describe(fit: dict) -> str:
-    """How a fit stopped, from its stored summary: "loss ≤ 0.3", "recall 0.91 ≥ 0.9", "epoch cap, loss > 0.3",
+def describe(fit: FitRecord) -> str:
+    """How a fit stopped, from its stored record: "loss ≤ 0.3", "recall 0.91 ≥ 0.9", "epoch cap, loss > 0.3",
     with ", restored the best epoch (3) after 1 divergence" where the divergence rule acted."""
-    stopped = fit.get("stopped_by", "epochs")
-    if fit.get("recall_target") is not None:  # the recall rule replaces the loss target (`icft.learn.finetune.recall`)
-        recall = (fit.get("epoch_recalls") or [float("nan")])[-1]
-        text = (f"recall {recall:.2f} ≥ {fit['recall_target']:g}" if fit.get("criterion_met")
-                else f"{STOP_REASONS.get(stopped, stopped)}, recall {recall:.2f} < {fit['recall_target']:g}")
-    elif fit.get("target_loss") is None:
+    stopped = fit.stopped_by or "epochs"
+    if fit.recall_target is not None:  # the recall rule replaces the loss target (`icft.learn.finetune.recall`)
+        recall = (fit.epoch_recalls or (float("nan"),))[-1]
+        text = (f"recall {recall:.2f} ≥ {fit.recall_target:g}" if fit.criterion_met
+                else f"{STOP_REASONS.get(stopped, stopped)}, recall {recall:.2f} < {fit.recall_target:g}")
+    elif fit.target_loss is None:
         text = f"{STOP_REASONS.get(stopped, stopped)} (no target)"
-    elif fit.get("criterion_met"):
-        text = f"loss ≤ {fit['target_loss']:g}"
+    elif fit.criterion_met:
+        text = f"loss ≤ {fit.target_loss:g}"
     else:
-        text = f"{STOP_REASONS.get(stopped, stopped)}, loss > {fit['target_loss']:g}"
-    restores = fit.get("restores") or []
-    if restores:
-        text += (f", {len(restores)} divergence{'s' if len(restores) > 1 else ''} (epoch "
-                 f"{', '.join(str(e) for e in restores)}): best weights restored")
+        text = f"{STOP_REASONS.get(stopped, stopped)}, loss > {fit.target_loss:g}"
+    if fit.restores:
+        text += (f", {len(fit.restores)} divergence{'s' if len(fit.restores) > 1 else ''} (epoch "
+                 f"{', '.join(str(e) for e in fit.restores)}): best weights restored")
     return text
