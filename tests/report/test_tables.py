@@ -5,8 +5,9 @@ import sqlite3
 import pytest
 
 from icft.errors import IcftError
-from icft.report.results import load_study
-from icft.report.tables import compare_table, to_html, to_markdown, world_table
+from icft.report.grid.results import load_study
+from icft.report.grid.tables import compare_table, world_table
+from icft.report.page import to_html, to_markdown
 
 ACCURACY = {
     ("reversals", "pretrained", "reversed"): 0.5, ("reversals", "pretrained", "rephrased"): 0.45,

@@ -5,14 +5,15 @@ import json
 
 import numpy as np
 
+from icft.report.verdicts import INVALID
 from icft.store import FitRecord
 from icft.evaluate.learned import LearnedCheck, SeedCheck
 from icft.evaluate.plan import AT_LEAST, AUGMENTED_VS_FT, AUGMENTED_VS_ICL, GREATER, ICL_VS_FT, NEAR_CHANCE, plan
-from icft.report.answer import answer_lines
+from icft.report.grid.answer import answer_lines
 from icft.report.cases import SeedItems
-from icft.report.findings import INVALID, all_findings
-from icft.report.results import scores_from_items
-from icft.report.where import CONTEXT, NO_VALID, UNDETECTABLE, WEIGHTS, WEIGHTS_WITH, split_answers
+from icft.report.grid.findings import all_findings
+from icft.report.grid.results import scores_from_items
+from icft.report.grid.where import CONTEXT, NO_VALID, UNDETECTABLE, WEIGHTS, WEIGHTS_WITH, split_answers
 
 WORLD = "kb"
 CONTROL = ("rephrased",)

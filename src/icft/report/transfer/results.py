@@ -23,7 +23,7 @@ from icft.errors import IcftError
 from icft.evaluate.stats import Estimate
 from icft.report.cases import Cell as Examples, SeedItems, cell_accuracy
 from icft.evaluate.learned import passes
-from icft.report.results import _read_config, latest_finished
+from icft.report.folder import latest_finished, read_config
 from icft.study.config import StudyConfig
 from icft.store import BASE, FINISHED, RESULTS_DB, ResultsStore, TransferRun  # BASE: the unmodified model's runs
 
@@ -124,7 +124,7 @@ class TransferResults:
 def load_transfer(folder: str | Path) -> TransferResults:
     """Read `folder`'s study.json and results.db (changing neither)."""
     folder = Path(folder)
-    config = _read_config(folder)
+    config = read_config(folder)
     if config.kind != "transfer":
         raise IcftError(f"{folder} is a {config.kind!r} study, not a transfer study")
     db = folder / RESULTS_DB

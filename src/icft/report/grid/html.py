@@ -3,8 +3,8 @@
 Sections, in order: what the study is, the answer (five lines per model), how to read the numbers, notes
 (incomplete or missing runs), results per model and world (tables + figure), the augmentation panel when
 cells trained on augmentations (`report.augmentation.panel`), findings, and the comparison with a second study
-when one is given.
-Transfer studies reuse these parts (CSS, headings, findings) for a page of their own (`report.transfer.page`).
+when one is given. The parts themselves (CSS, headings, lists, tables) are the page kit both kinds of report share
+(`icft.report.page`).
 """
 
 from __future__ import annotations
@@ -12,28 +12,15 @@ from __future__ import annotations
 import base64
 import html
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from icft.evaluate.stats import ALPHA, POWER
-from icft.report.answer import answer_lines, verdicts_by_model
-from icft.report.findings import DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN, NOT_TESTED, REPRODUCES, Finding
-from icft.report.results import StudyResults
 from icft.evaluate.learned import rule_text
-from icft.report.tables import (
-    Table, compare_table, known_table, learned_table, probability_table, to_html, to_markdown, world_table,
-)
-
-if TYPE_CHECKING:  # only for an annotation: transfer.page imports this module
-    from icft.report.transfer.results import TransferResults
-
-
-@dataclass(frozen=True)
-class Part:
-    """A piece of the report in both formats."""
-
-    html: str
-    markdown: str
-
+from icft.report.grid.answer import answer_lines, verdicts_by_model
+from icft.report.grid.results import StudyResults
+from icft.report.grid.tables import compare_table, known_table, learned_table, probability_table, world_table
+from icft.report.page import (Part, Table, answer_list, badge, document, findings_list, heading, notes, paragraph,
+                              title_and_facts, to_html, to_markdown)
+from icft.report.verdicts import MARGIN, Finding
 
 @dataclass(frozen=True)
 class FigureImage:
@@ -57,31 +44,26 @@ class Comparison:
 def render_page(study: StudyResults, figures: list[FigureImage], findings: dict[str, list[Finding]],
                 comparison: Comparison | None = None, extra: list[Part] = ()) -> tuple[str, str]:
     """(HTML page, Markdown summary); `extra` parts (the augmentation panel) come after the results."""
-    parts = _page_parts(study, figures, findings, comparison, list(extra))
-    body = "".join(p.html for p in parts)
-    page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>icft report: {html.escape(study.name)}</title>\n<style>{_CSS}</style>\n</head>\n"
-            f"<body>\n<main>\n{body}</main>\n</body>\n</html>\n")
-    return page, "\n".join(p.markdown for p in parts)
+    return document(f"icft report: {study.name}", _page_parts(study, figures, findings, comparison, list(extra)))
 
 
 def _page_parts(study: StudyResults, figures: list[FigureImage], findings: dict[str, list[Finding]],
                comparison: Comparison | None, extra: list[Part]) -> list[Part]:
     parts = [_overview(study)]
     if study.models:
-        parts.append(_heading(2, "The answer"))
-        parts += [_answer(answer_lines(study.scores[m], findings[m]), m if len(study.models) > 1 else None)
+        parts.append(heading(2, "The answer"))
+        parts += [answer_list(answer_lines(study.scores[m], findings[m]), m if len(study.models) > 1 else None)
                   for m in study.models]
         parts += _side_by_side(study, findings, comparison)
-    parts += [_reading_guide(), _notes(study)]
+    parts += [_reading_guide(), notes(study)]
     if not study.models:
-        parts += [_heading(2, "Results"), _paragraph("No finished runs yet: tables and findings need at least one.")]
+        parts += [heading(2, "Results"), paragraph("No finished runs yet: tables and findings need at least one.")]
     for model in study.models:  # every model listed has finished runs, so figures
-        parts.append(_heading(2, f"Results{_for_model(study, model)}"))
+        parts.append(heading(2, f"Results{_for_model(study, model)}"))
         parts += [_world_results(study, figure) for figure in figures if figure.model == model]
     parts += extra
     for model in study.models:
-        parts += [_heading(2, f"Findings{_for_model(study, model)}"), _findings(findings[model])]
+        parts += [heading(2, f"Findings{_for_model(study, model)}"), findings_list(findings[model])]
     if comparison is not None:
         parts += _comparison(study, findings, comparison)
     return parts
@@ -105,22 +87,7 @@ def _overview(study: StudyResults) -> Part:
     ]
     if study.finetune_precisions:
         facts.append(("precision of the fits' matrix products", ", ".join(study.finetune_precisions)))
-    return _title_and_facts(f"icft report: {study.name}", facts)
-
-
-def _title_and_facts(title: str, facts: list[tuple[str, str]]) -> Part:
-    """The page title and a list of "key: value" facts about the study."""
-    items_html = "".join(f"<li><b>{html.escape(k)}:</b> {html.escape(v)}</li>" for k, v in facts)
-    items_md = "".join(f"- **{k}:** {v}\n" for k, v in facts)
-    return Part(f"<h1>{html.escape(title)}</h1>\n<ul class=\"facts\">{items_html}</ul>\n", f"# {title}\n\n{items_md}")
-
-
-def _answer(lines: list[str], model: str | None) -> Part:
-    """A few lines that answer the study's question; `model` heads them when the study has several."""
-    head_html = f"<p><b>{html.escape(model)}</b></p>\n" if model else ""
-    head_md = f"**{model}**\n\n" if model else ""
-    return Part(head_html + '<ul class="answer">' + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-                + "</ul>\n", head_md + "".join(f"- {line}\n" for line in lines))
+    return title_and_facts(f"icft report: {study.name}", facts)
 
 
 def _side_by_side(study: StudyResults, findings: dict[str, list[Finding]],
@@ -142,7 +109,7 @@ def _side_by_side(study: StudyResults, findings: dict[str, list[Finding]],
               "items answered) and each finding's verdict with its effect (A − B on the primary metric, 95% CI) or "
               "the smallest effect the study could detect; the last column says where the answer depends on the "
               "model.")
-    return [_heading(3, "Per model"), Part(f'<p class="legend">{html.escape(legend)}</p>\n'
+    return [heading(3, "Per model"), Part(f'<p class="legend">{html.escape(legend)}</p>\n'
                                            + to_html(table, text_columns=len(table.header)),
                                            f"{legend}\n\n{to_markdown(table)}")]
 
@@ -173,19 +140,6 @@ def _reading_guide() -> Part:
         "\"invalid\", not a finding. Every finding and case is also in findings.json beside this page."
     )
     return Part(f'<p class="guide">{html.escape(text)}</p>\n', f"{text}\n")
-
-
-def _notes(study: StudyResults | TransferResults) -> Part:
-    """Runs left out of the tables: incomplete, not run, ignored (any study kind's results)."""
-    lines = [*study.incomplete, *study.not_run, *study.ignored]
-    if not lines:
-        return Part("", "")
-    intro = "These runs are not in the tables (unfinished runs count only once they finish):"
-    return Part(
-        "<h2>Notes</h2>\n<p>" + html.escape(intro) + "</p>\n<ul class=\"notes\">"
-        + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>\n",
-        f"## Notes\n\n{intro}\n\n" + "".join(f"- {line}\n" for line in lines),
-    )
 
 
 def _world_results(study: StudyResults, figure: FigureImage) -> Part:
@@ -223,35 +177,21 @@ def _world_results(study: StudyResults, figure: FigureImage) -> Part:
     )
 
 
-def _findings(findings: list[Finding]) -> Part:
-    items_html, items_md = [], []
-    for f in findings:
-        cases_html = "".join(f"<li>{html.escape(d)}</li>" for d in f.details)
-        items_html.append(
-            f"<li>{_badge(f.verdict)} "
-            f"<b>{html.escape(f.claim)}</b><br>{html.escape(f.sentence)}"
-            + (f'<ul class="cases">{cases_html}</ul>' if cases_html else "") + "</li>\n"
-        )
-        items_md.append(f"{f.number}. **{f.verdict}**: {f.claim} {f.sentence}\n"
-                        + "".join(f"   - {d}\n" for d in f.details))
-    return Part('<ol class="findings">\n' + "".join(items_html) + "</ol>\n", "".join(items_md))
-
-
 def _comparison(study: StudyResults, findings: dict[str, list[Finding]], comparison: Comparison) -> list[Part]:
     other = comparison.study
     name_a, name_b = _study_names(study, other)
-    parts = [_heading(2, f"Comparison: {name_a} vs {name_b}"),
-             _paragraph(f"{name_a} is this study ({study.folder}); {name_b} is {other.folder}. "
+    parts = [heading(2, f"Comparison: {name_a} vs {name_b}"),
+             paragraph(f"{name_a} is this study ({study.folder}); {name_b} is {other.folder}. "
                         f"The last columns give the difference of the means with its 95% CI (the studies are "
                         "independent: Newcombe's MOVER) and which study is higher where that CI excludes 0.")]
     for model_a, model_b in _model_pairs(study, other):
         pair = f" ({model_a} vs {model_b})" if (len(study.models), len(other.models)) != (1, 1) else ""
         a, b = study.scores[model_a], other.scores[model_b]
         for world in list(dict.fromkeys(a.worlds() + b.worlds())):
-            parts.append(_heading(3, f"{world}{pair}"))
+            parts.append(heading(3, f"{world}{pair}"))
             table = compare_table(a, b, world, name_a, name_b)
             parts.append(Part(to_html(table, text_columns=2), to_markdown(table)))
-        parts.append(_heading(3, f"Findings side by side{pair}"))
+        parts.append(heading(3, f"Findings side by side{pair}"))
         parts.append(_findings_side_by_side(findings[model_a], comparison.findings[model_b], name_a, name_b))
     return parts
 
@@ -264,7 +204,7 @@ def _findings_side_by_side(first: list[Finding], second: list[Finding], name_a: 
         f"\n{name}:\n\n" + "".join(f"{f.number}. {f.sentence}\n" for f in fs) for name, fs in sentences)
     rows = "".join(
         f'<tr><th scope="row" class="text">{html.escape(row[0])}</th>'
-        f"<td class=\"text\">{_badge(a.verdict)}</td><td class=\"text\">{_badge(b.verdict)}</td></tr>\n"
+        f"<td class=\"text\">{badge(a.verdict)}</td><td class=\"text\">{badge(b.verdict)}</td></tr>\n"
         for row, a, b in zip(table.rows, first, second))
     head = "".join(f'<th class="text">{html.escape(h)}</th>' for h in table.header)
     page = (f'<table class="findings-table">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n'
@@ -275,14 +215,6 @@ def _findings_side_by_side(first: list[Finding], second: list[Finding], name_a: 
 
 
 # ---- pieces -------------------------------------------------------------------------------------------------
-
-
-def _heading(level: int, text: str) -> Part:
-    return Part(f"<h{level}>{html.escape(text)}</h{level}>\n", f"{'#' * level} {text}\n")
-
-
-def _paragraph(text: str) -> Part:
-    return Part(f"<p>{html.escape(text)}</p>\n", f"{text}\n")
 
 
 def _for_model(study: StudyResults, model: str) -> str:
@@ -306,39 +238,3 @@ def _model_pairs(first: StudyResults, second: StudyResults) -> list[tuple[str, s
     return [(a, b) for a in first.models for b in second.models]
 
 
-def _badge(verdict: str) -> str:
-    return f'<span class="verdict {_VERDICT_CLASSES[verdict]}">{html.escape(verdict)}</span>'
-
-
-_VERDICT_CLASSES = {REPRODUCES: "v-yes", DOES_NOT_REPRODUCE: "v-no", NOT_SHOWN: "v-unclear", NOT_TESTED: "v-untested",
-                    INVALID: "v-no"}
-
-
-_CSS = """
-body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Arial, sans-serif; color: #222; margin: 0;
-       background: #fafafa; }
-main { max-width: 1080px; margin: 0 auto; padding: 24px 32px 48px; background: #fff; }
-h1 { font-size: 1.7em; margin-bottom: 0.3em; }
-h2 { border-bottom: 2px solid #ddd; padding-bottom: 4px; margin-top: 1.8em; }
-h3 { margin-bottom: 0.4em; }
-.facts { padding-left: 1.2em; line-height: 1.5; }
-.answer { background: #f4f9f1; border-left: 4px solid #2e7d32; padding: 8px 14px 8px 30px; line-height: 1.5; }
-.legend { font-size: 0.9em; color: #444; margin-top: 0; }
-.guide { background: #f2f6fb; border-left: 4px solid #1f6fb4; padding: 10px 14px; line-height: 1.5; }
-table { border-collapse: collapse; margin: 8px 0 14px; font-variant-numeric: tabular-nums; font-size: 0.95em; }
-th, td { border: 1px solid #d0d0d0; padding: 5px 10px; text-align: right; }
-thead th { background: #f0f0f0; }
-tbody th { font-weight: 600; background: #fafafa; }
-th.text, td.text { text-align: left; }
-img { max-width: 100%; height: auto; display: block; margin: 6px 0 18px; }
-.findings > li { margin-bottom: 12px; line-height: 1.45; }
-.cases { font-size: 0.92em; color: #444; margin-top: 4px; }
-.verdict { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 0.85em; font-weight: 600;
-           margin-right: 6px; }
-.v-yes { background: #d8f0d8; color: #1b5e20; }
-.v-no { background: #fbd9d9; color: #8e1b1b; }
-.v-unclear { background: #fdf0cc; color: #7a5300; }
-.v-untested { background: #e6e6e6; color: #555; }
-.notes { color: #5a4a00; }
-details { margin: 6px 0; }
-"""

@@ -24,12 +24,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from icft.evaluate.plan import AUGMENTED_VS_FT, AUGMENTED_VS_ICL, ICL_VS_FT
+from icft.evaluate.plan import AUGMENTED_VS_FT, AUGMENTED_VS_ICL, ICL_VS_FT, NEAR_CHANCE
 from icft.evaluate.stats import ALPHA
 from icft.learn.modes import is_mode, mode_label, mode_spec
 from icft.report.cases import Case
-from icft.report.findings import INVALID, MARGIN, NEAR_CHANCE, Finding
-from icft.report.results import Scores
+from icft.report.grid.results import Scores
+from icft.report.verdicts import INVALID, MARGIN, Finding
 
 CONTEXT = "in the context"
 WEIGHTS = "in the weights"

@@ -11,35 +11,27 @@ run at all as not run.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from icft.errors import IcftError
 from icft.evaluate.stats import Estimate
-from icft.learn.modes import MODES, is_mode, mode_label, mode_spec
+from icft.learn.modes import MODES, is_mode, mode_spec
 from icft.evaluate.stats import clusters_by_fact
-from icft.report.cases import (BOOTSTRAP_SEED, Cell, SeedItems, cell_accuracy, cell_f1, cell_probability,
+from icft.report.cases import (Cell, SeedItems, cell_accuracy, cell_f1, cell_probability,
                                known_facts, on_known_facts)
 from icft.evaluate.free_form import answer_probability
 from icft.evaluate.learned import LearnedCheck, seed_check_from_rows
+from icft.report.folder import latest_finished, read_config
 from icft.study.cells import grid_keys
-from icft.study.config import StudyConfig, parse_study_config
-from icft.store import (CONFIG_FILE, FINISHED, RESULTS_DB, CellKey, ItemResult, ResultsStore, RunRecord,
-                        world_identity)
+from icft.study.config import StudyConfig
+from icft.store import FINISHED, RESULTS_DB, CellKey, ItemResult, ResultsStore, RunRecord, world_identity
 from icft.store.layout import world_folder
 from icft.worlds.io import load_world
 from icft.worlds.schema import Item, World
-
-
-def format_estimate(estimate: Estimate) -> str:
-    """"0.62 [0.48, 0.75]": the mean and its 95% CI."""
-    return f"{estimate.mean:.2f} [{estimate.low:.2f}, {estimate.high:.2f}]"
 
 
 @dataclass(frozen=True)
@@ -142,7 +134,7 @@ class StudyResults:
 def load_study(folder: str | Path) -> StudyResults:
     """Read `folder`'s study.json and results.db (changing neither)."""
     folder = Path(folder)
-    config = _read_config(folder)
+    config = read_config(folder)
     db = folder / RESULTS_DB
     if not db.is_file():  # checked first: opening a ResultsStore would create an empty database
         raise IcftError(f"{folder} holds no {RESULTS_DB}: run `icft study CONFIG --out {folder}` first")
@@ -172,47 +164,12 @@ def load_study(folder: str | Path) -> StudyResults:
     )
 
 
-def _read_config(folder: Path) -> StudyConfig:
-    path = folder / CONFIG_FILE
-    if not path.is_file():
-        raise IcftError(f"{folder} holds no {CONFIG_FILE}: pass a folder made by `icft study CONFIG --out DIR`")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise IcftError(f"{path}: malformed JSON ({e.msg}); rerun `icft study` to rewrite it") from None
-    return parse_study_config(raw, source=str(path))
-
-
 def _finished_runs_in_grid(runs: list[RunRecord], grid: set[CellKey]) -> tuple[list[RunRecord], list[str]]:
     """The finished run of each grid cell (the latest if several), and a line per run left out."""
     chosen, ignored = latest_finished(
         runs, in_grid=lambda run: run.key in grid,
         cell=lambda run: run.key, describe=_describe)
     return sorted(chosen, key=lambda r: r.run_id), ignored
-
-
-def latest_finished(runs: list, in_grid: Callable[[Any], bool], cell: Callable[[Any], Hashable],
-                    describe: Callable[[Any], str]) -> tuple[list, list[str]]:
-    """The finished run of each `cell` (the latest if several), and a line per finished run left out.
-
-    `runs` are the store's records of either kind (`RunRecord`, `TransferRun`): each has a status, finished_at
-    and run_id."""
-    latest: dict = {}
-    ignored = []
-    for run in runs:
-        if run.status != FINISHED:
-            continue
-        if not in_grid(run):
-            ignored.append(f"{describe(run)}: outside the study's grid")
-            continue
-        key = cell(run)
-        if key in latest:
-            older, newer = sorted((latest[key], run), key=lambda r: (r.finished_at or "", r.run_id))
-            ignored.append(f"{describe(older)}: superseded by the later run {newer.run_id}")
-            latest[key] = newer
-        else:
-            latest[key] = run
-    return list(latest.values()), ignored
 
 
 def _model_scores(runs: list[RunRecord], rows: dict, fits: dict, worlds: dict, config: StudyConfig) -> Scores:

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass
-
 from icft.evaluate.stats import Estimate, mover
-from icft.learn.modes import MODES
-from icft.learn.modes import mode_label
+from icft.learn.modes import MODES, mode_label
 from icft.evaluate.learned import RECALL_FLOOR
 from icft.learn.finetune.stopping import describe as describe_stop
 from icft.report.cases import cell_accuracy, cell_probability
-from icft.report.results import Scores, format_estimate
-
-MISSING = "—"
-
-
-@dataclass(frozen=True)
-class Table:
-    """Plain strings: the first column names the row."""
-
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-
+from icft.report.grid.results import Scores
+from icft.report.page import MISSING, Table, format_estimate
 
 def world_table(scores: Scores, world: str) -> Table:
     """Rows: modes in `MODES` order, then chance, the best shortcut baseline (generalization splits) and n items;
@@ -150,28 +136,6 @@ def compare_table(a: Scores, b: Scores, world: str, name_a: str, name_b: str) ->
                  rows=tuple(rows))
 
 
-def to_markdown(table: Table) -> str:
-    lines = [_markdown_row(table.header), "|" + "|".join(["---"] + ["--:"] * (len(table.header) - 1)) + "|"]
-    lines += [_markdown_row(row) for row in table.rows]
-    return "\n".join(lines) + "\n"
-
-
-def to_html(table: Table, css_class: str = "results", text_columns: int = 1) -> str:
-    """An HTML table; the first `text_columns` columns hold names (left-aligned), the rest numbers."""
-
-    def cell(tag: str, n: int, text: str, extra: str = "") -> str:
-        aligned = ' class="text"' if n < text_columns else ""
-        return f"<{tag}{extra}{aligned}>{html.escape(text)}</{tag}>"
-
-    head = "".join(cell("th", n, h) for n, h in enumerate(table.header))
-    body = "".join(
-        "<tr>" + cell("th", 0, row[0], ' scope="row"') + "".join(cell("td", n, c) for n, c in enumerate(row[1:], 1))
-        + "</tr>\n"
-        for row in table.rows
-    )
-    return f'<table class="{css_class}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n'
-
-
 def _join(values) -> str:
     """Each fit's value, " / " between them ("?" where a record lacks it)."""
     return " / ".join("?" if value is None else str(value) for value in values)
@@ -210,5 +174,3 @@ def _union(first: list[str], second: list[str]) -> list[str]:
     return list(dict.fromkeys(first + second))
 
 
-def _markdown_row(cells: tuple[str, ...]) -> str:
-    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"

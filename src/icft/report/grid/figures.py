@@ -5,17 +5,12 @@ Figures are drawn on a `Figure` with the Agg canvas directly (no pyplot): no glo
 
 from __future__ import annotations
 
-import io
-import os
-import re
-import tempfile
-from pathlib import Path
-
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from icft.learn.modes import is_scaling_point
-from icft.report.results import Scores, mode_label
+from icft.learn.modes import is_scaling_point, mode_label
+from icft.report.grid.results import Scores
+from icft.report.page import png_bytes
 
 # One colour per mode in every figure: grey for the untouched model, blue for ICL, oranges for plain FT,
 # greens for augmented FT (the paper also groups conditions by colour family).
@@ -80,27 +75,3 @@ def bar_modes(scores: Scores, world: str) -> list[str]:
     return [mode for mode in scores.modes(world) if not is_scaling_point(mode)]
 
 
-def png_bytes(figure: Figure) -> bytes:
-    """The figure as PNG, with no version stamp: the same numbers give the same bytes."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
-
-
-def file_part(name: str) -> str:
-    """A model, world or task name made safe for a file name ("org/model" -> "org_model")."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "x"
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
