@@ -161,7 +161,7 @@ def run_icft(args, precision: str, swapped: bool) -> dict:
 
     from icft.learn.examples import document_examples
     from icft.learn.finetune import finetune
-    from icft.learn.speedups import decoder_layer_classes, resolve_compile
+    from icft.learn.finetune.speedups import decoder_layer_classes, resolve_compile
     from icft.models import load
 
     world, config, planned = study_fit(args)

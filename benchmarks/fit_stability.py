@@ -8,7 +8,7 @@ as the default study's worlds), by the default study's recipe (LoRA r16, lr 2e-3
 documents a step, loss target 0.2, 25 epochs at most), on its documents (FT) or its documents plus the oracle's
 local augmentations (FT-oracle-local: more and longer fits, as FT-local's, with no generation step). Recipes:
   before      constant rate, no divergence rule (the code before it: a spike is read by the plateau rule)
-  restore     constant rate, the divergence rule (`icft.learn.stopping`: restore the best epoch, half the rate)
+  restore     constant rate, the divergence rule (`icft.learn.finetune.stopping`: restore the best epoch, half the rate)
   cosine      cosine decay over the 25-epoch cap, the divergence rule
 A spike is an epoch whose loss is above the best epoch loss before it by more than DIVERGENCE_FACTOR. For each
 recipe the table gives the fits with a spike, the fits that ended on weights whose epoch loss is that far above
@@ -42,11 +42,11 @@ def spikes(losses: list[float], factor: float) -> list[int]:
 
 
 def one_fit(recipe: str, mode: str, seed: int, facts: int) -> dict:
-    from icft.learn import finetune as loop
-    from icft.learn.oracle import oracle_sentences
+    from icft.learn.finetune import loop
+    from icft.learn.augment.oracle import oracle_sentences
     from icft.learn.examples import TrainingExample
-    from icft.learn.stopping import DIVERGENCE_FACTOR
-    from icft.learn.training import mode_examples
+    from icft.learn.finetune.stopping import DIVERGENCE_FACTOR
+    from icft.learn.finetune.training import mode_examples
     from icft.models import load
     from icft.study.config import load_study_config
     from icft.worlds import build_world

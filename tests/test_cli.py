@@ -148,7 +148,7 @@ def test_the_scoring_benchmark_says_what_to_install(tmp_path):
 
 def test_augment_writes_the_oracles_augmentations_and_refuses_worlds_it_cannot_write(tmp_path):
     from icft.learn.augment import load_augmented
-    from icft.learn.oracle import write_oracle
+    from icft.learn.augment.oracle import write_oracle
     from icft.worlds.io import load_world
 
     world = tmp_path / "rev"

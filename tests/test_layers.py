@@ -51,6 +51,41 @@ def test_the_transfer_runner_shares_a_base_with_the_grid_runner_and_does_not_imp
     assert "icft.study.runner_base" in imported_modules(SRC / "study" / "transfer.py")
 
 
+def imported_wings(folder: str, prefix: str) -> dict[str, set[str]]:
+    """For each module under `folder` (a path below icft): the `prefix` subpackages and modules it imports."""
+    depth = len(prefix.split("."))
+    return {str(path.relative_to(SRC)): {n.split(".")[depth] for n in imported_modules(path)
+                                          if n.startswith(prefix + ".") and len(n.split(".")) > depth}
+            for path in (SRC / folder).rglob("*.py")}
+
+
+def test_the_augmentation_wing_never_imports_the_fine_tuning_wing_and_only_the_training_data_reads_it():
+    """learn/augment writes texts; learn/finetune trains on them: only `training` (a mode's examples, and the
+    oracle's version in a fit's identity) reaches into augment."""
+    assert {m: w for m, w in imported_wings("learn/augment", "icft.learn").items() if "finetune" in w} == {}
+    readers = {m for m, w in imported_wings("learn/finetune", "icft.learn").items() if "augment" in w}
+    assert readers == {"learn/finetune/training.py"}
+
+
+def test_the_report_wings_share_a_kit_and_never_import_each_other():
+    """report/grid (ICL vs FT) and report/transfer each import the shared modules (page, verdicts, cases, folder,
+    findings_file), never each other; the shared modules import neither wing, and no module imports another's
+    private names."""
+    wings = {"grid", "transfer"}
+    for wing in wings:
+        other = (wings - {wing}).pop()
+        crossing = {m: w for m, w in imported_wings(f"report/{wing}", "icft.report").items() if other in w}
+        assert crossing == {}
+    shared = {path: imported_wings("report", "icft.report")[path] for path in
+              (f"report/{name}.py" for name in ("page", "verdicts", "cases", "folder", "findings_file"))}
+    assert {m: w & wings for m, w in shared.items() if w & wings} == {}
+    private = [(str(path.relative_to(SRC)), node.module, alias.name) for path in SRC.rglob("*.py")
+               for node in ast.walk(ast.parse(path.read_text()))
+               if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("icft")
+               for alias in node.names if alias.name.startswith("_")]
+    assert private == []
+
+
 def test_the_packages_import_each_other_without_a_cycle():
     edges = {package: {p for imports in imported_packages(package).values() for p in imports if p in PACKAGES} - {package}
              for package in PACKAGES}

@@ -204,8 +204,8 @@ def augment_command(
     api_key_env: str = typer.Option("OPENAI_API_KEY", help="Environment variable holding the endpoint's key."),
     device: str = typer.Option(None, "--device", help="A local generator's device: auto, cpu, cuda or cuda:N."),
     out: Path = typer.Option(None, "--out", help="Output JSONL (default: augmented-STRATEGY.jsonl in the world)."),
-    template: Path = typer.Option(None, "--template", help="A prompt template file (see src/icft/learn/prompts)."),
-    # unset options take the defaults a study's [augment] takes (icft.learn.augment_settings.AugmentSettings)
+    template: Path = typer.Option(None, "--template", help="A prompt template file (see src/icft/learn/augment/prompts)."),
+    # unset options take the defaults a study's [augment] takes (icft.learn.augment.settings.AugmentSettings)
     max_new_tokens: int = typer.Option(None, min=1, help="Tokens generated per prompt (default 96)."),
     temperature: float = typer.Option(None, min=0.0, help="0 = greedy (the default)."),
     seed: int = typer.Option(None, help="Sampling seed (default 0)."),

@@ -8,7 +8,7 @@ import pytest
 
 from icft.report import write_report
 from icft.report.augmentation.ledger import judge_file
-from icft.report.results import load_study
+from icft.report.grid.results import load_study
 from icft.study import parse_study_config
 from icft.store import CellKey
 from icft.store.layout import augment_file, oracle_augment_file
@@ -109,8 +109,8 @@ def test_the_report_shows_the_panel_the_curve_and_the_ledger(study):
 
 
 def test_the_scaling_curves_budgets_are_not_bars_of_the_accuracy_figure(study):
-    from icft.report.figures import bar_modes
-    from icft.report.results import load_study
+    from icft.report.grid.figures import bar_modes
+    from icft.report.grid.results import load_study
 
     scores = next(iter(load_study(study[0]).scores.values()))
     assert {"ft-oracle-local@1", "ft-oracle-local@3"} <= set(scores.modes("reversals"))

@@ -1,6 +1,6 @@
 """The best shortcut baseline of each generalization split, as the report draws it beside chance."""
 
-from icft.report.results import best_baselines
+from icft.report.grid.results import best_baselines
 from icft.worlds import build_world
 from icft.worlds.audit import audit_world
 

@@ -4,15 +4,17 @@ import numpy as np
 import pytest
 
 from icft.report.cases import Case, SeedItems, compare
-from icft.report.findings import (
-    DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN, NOT_TESTED, OPTION_BIAS, REPRODUCES, VERDICTS, all_cases,
-    all_findings, any_case, at_least, augmentation_helps, decide, global_augmentation_matches_icl, greater,
-    icl_beats_ft, near_chance, no_gain, pretrained_near_chance, reversal_curse, splitting_helps,
-    structure_helps_ft_reversals,
+from icft.report.grid.findings import (
+    all_findings, augmentation_helps, global_augmentation_matches_icl, icl_beats_ft, pretrained_near_chance,
+    reversal_curse, splitting_helps, structure_helps_ft_reversals,
+)
+from icft.report.verdicts import (
+    DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_SHOWN, NOT_TESTED, OPTION_BIAS, REPRODUCES, VERDICTS, all_cases, any_case,
+    at_least, decide, greater, near_chance, no_gain,
 )
 from icft.evaluate.learned import LearnedCheck, SeedCheck
 from icft.evaluate.plan import AT_LEAST, GREATER, NEAR_CHANCE, NO_GAIN
-from icft.report.results import scores_from_items
+from icft.report.grid.results import scores_from_items
 
 
 def items(correct, seed=0, ids=None, chosen=None):
@@ -356,7 +358,7 @@ def test_a_paired_case_also_compares_on_the_items_whose_facts_both_modes_know():
 def test_the_opening_line_never_names_the_pretrained_reference_as_the_best_mode():
     """The pretrained model was given no facts: however it scores, the answer to "context or weights?" names the
     best mode among those given them."""
-    from icft.report.answer import best_modes
+    from icft.report.grid.answer import best_modes
 
     line = best_modes(scores({("reversals", "pretrained", "reversed"): right(30, 40),
                               ("reversals", "icl", "reversed"): right(20, 40),

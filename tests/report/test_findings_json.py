@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import binom
 
 from icft.report import write_report
-from icft.report.results import load_study
+from icft.report.grid.results import load_study
 from icft.study.config import parse_study_config
 from icft.store import CellKey, ItemResult, ResultsStore, RunSpec, world_identity
 from icft.worlds import build_world, save_world

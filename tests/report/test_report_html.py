@@ -241,9 +241,9 @@ def test_the_answer_puts_the_models_verdicts_side_by_side(tmp_path, report):
 def test_a_two_model_study_answers_side_by_side_and_names_a_failed_learned_check(tmp_path):
     from hand_made_studies import write_study
 
-    from icft.report.answer import verdicts_by_model
-    from icft.report.findings import all_findings
-    from icft.report.results import load_study
+    from icft.report.grid.answer import verdicts_by_model
+    from icft.report.grid.findings import all_findings
+    from icft.report.grid.results import load_study
 
     folder = tmp_path / "two-models"
     write_study(folder, accuracy(ft_learned=False), model="model-b")  # model-b's FT did not learn its facts

@@ -2,7 +2,7 @@
 absence claims with a real gain, clustered items and several seeds.
 
 One-seed studies are simulated as counts (both right, only A, only B, neither) and decided with the same
-vectorized functions `paired` uses for one seed; the rules are those of `icft.report.findings`.
+vectorized functions `paired` uses for one seed; the rules are those of `icft.report.verdicts`.
 """
 
 import numpy as np
@@ -10,7 +10,7 @@ import pytest
 
 from icft.evaluate.stats import holm, mcnemar_midp, paired, paired_binary_interval
 from icft.report.cases import Case
-from icft.report.findings import REPRODUCES, all_cases, decide, greater
+from icft.report.verdicts import REPRODUCES, all_cases, decide, greater
 from icft.evaluate.plan import GREATER, NO_GAIN
 
 SIZE_TOLERANCE = 0.015  # about two Monte Carlo standard errors of a 5% rate over 4000 studies

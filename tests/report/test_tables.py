@@ -5,8 +5,9 @@ import sqlite3
 import pytest
 
 from icft.errors import IcftError
-from icft.report.results import load_study
-from icft.report.tables import compare_table, to_html, to_markdown, world_table
+from icft.report.grid.results import load_study
+from icft.report.grid.tables import compare_table, world_table
+from icft.report.page import to_html, to_markdown
 
 ACCURACY = {
     ("reversals", "pretrained", "reversed"): 0.5, ("reversals", "pretrained", "rephrased"): 0.45,
@@ -129,7 +130,11 @@ def test_missing_files_are_named(tmp_path):
 
 
 def test_a_fit_stopped_by_recall_says_so_not_its_loss_target():
-    from icft.learn.stopping import describe as _criterion
+    from icft.learn.finetune.stopping import describe
+    from icft.store import FitRecord
+
+    def _criterion(stats: dict) -> str:
+        return describe(FitRecord.from_stats(stats))
 
     fit = {"target_loss": 0.1, "recall_target": 0.9, "epoch_recalls": [0.5, 0.906], "stopped_by": "recall",
            "criterion_met": True}

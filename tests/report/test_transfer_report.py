@@ -8,8 +8,8 @@ import pytest
 
 from icft.errors import IcftError
 from icft.report import write_report
-from icft.report.findings import DOES_NOT_REPRODUCE, NOT_SHOWN, NOT_TESTED, REPRODUCES
-from icft.report.tables import MISSING
+from icft.report.verdicts import DOES_NOT_REPRODUCE, NOT_SHOWN, NOT_TESTED, REPRODUCES
+from icft.report.page import MISSING
 from icft.report.transfer.results import UNMODIFIED, label_rate, load_transfer
 from icft.report.transfer.findings import transfer_findings
 from icft.report.transfer.page import delta_table, label_rate_table, matrix_table, weight_table

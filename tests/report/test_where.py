@@ -5,13 +5,15 @@ import json
 
 import numpy as np
 
+from icft.report.verdicts import INVALID
+from icft.store import FitRecord
 from icft.evaluate.learned import LearnedCheck, SeedCheck
 from icft.evaluate.plan import AT_LEAST, AUGMENTED_VS_FT, AUGMENTED_VS_ICL, GREATER, ICL_VS_FT, NEAR_CHANCE, plan
-from icft.report.answer import answer_lines
+from icft.report.grid.answer import answer_lines
 from icft.report.cases import SeedItems
-from icft.report.findings import INVALID, all_findings
-from icft.report.results import scores_from_items
-from icft.report.where import CONTEXT, NO_VALID, UNDETECTABLE, WEIGHTS, WEIGHTS_WITH, split_answers
+from icft.report.grid.findings import all_findings
+from icft.report.grid.results import scores_from_items
+from icft.report.grid.where import CONTEXT, NO_VALID, UNDETECTABLE, WEIGHTS, WEIGHTS_WITH, split_answers
 
 WORLD = "kb"
 CONTROL = ("rephrased",)
@@ -27,7 +29,7 @@ def kb_scores(correct: dict[tuple[str, str], list[float]], control: dict[str, tu
     items = {(WORLD, mode, split): {0: SeedItems(ids=tuple(f"{split}-{i}" for i in range(len(v))),
                                                  scores=np.array(v))} for (mode, split), v in correct.items()}
     modes = dict.fromkeys(mode for mode, _ in correct)
-    fit = {"stopped_by": "target_loss", "final_loss": 0.29}
+    fit = FitRecord.from_stats({"stopped_by": "target_loss", "final_loss": 0.29})
     checks = {(WORLD, m): LearnedCheck(WORLD, m, CONTROL, (SeedCheck(0, *(control or {}).get(m, (24, 24)),
                                                                      fit if m.startswith("ft") else None),))
               for m in modes}
@@ -157,11 +159,12 @@ def test_a_study_of_an_imported_world_reports_its_paired_cases_and_answers(tmp_p
 def test_the_dry_run_plans_and_sizes_an_imported_worlds_comparisons(tmp_path):
     from icft.study.config import parse_study_config
     from icft.study.grid import Study
+    from icft.study.preview import planned_table
 
     _, path = _kb_folder(tmp_path)
     config = parse_study_config({"name": "kb", "worlds": [{"path": str(path)}], "models": ["tiny"],
                                  "modes": ["pretrained", "icl", "ft", "ft-local"], "seeds": [0]})
-    table = Study(config, tmp_path / "dry").planned_table()
+    table = planned_table(Study(config, tmp_path / "dry"))
     rows = list(zip(*[column._cells for column in table.columns]))
     claims = {row[:5] for row in rows}
     assert (str(ICL_VS_FT), GREATER, "kb/reversed", "ICL", "FT") in claims

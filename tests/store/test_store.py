@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from icft.errors import IcftError
-from icft.store import CellKey, ItemResult, ResultsStore, RunSpec, TransferRun, code_version, world_identity
+from icft.store import CellKey, FitRecord, ItemResult, ResultsStore, RunSpec, TransferRun, code_version, world_identity
 from icft.store.db import SCHEMA_VERSION
 from icft.worlds.schema import Document, Item, World
 
@@ -206,3 +206,19 @@ def test_transfer_runs_are_read_with_named_columns(tmp_path):
                                 seed=0, train_task=None, train_size=None, config=config,
                                 code_version=runs[0].code_version, started_at=runs[0].started_at, finished_at=None,
                                 status="running")]
+
+
+def test_a_fit_record_reads_older_stats_with_the_defaults_of_the_keys_they_lack(tmp_path):
+    """A fit stored before the divergence rule has no restores, kept_loss or diverged: it kept its last epoch's
+    weights and never diverged. Keys a newer store adds are left out, not an error."""
+    old = {"steps": 12, "epochs": 4, "final_loss": 0.25, "epoch_losses": [2.0, 0.25], "target_loss": 0.3,
+           "stopped_by": "target_loss", "criterion_met": True, "a_newer_key": 1}
+    with ResultsStore(tmp_path / "r.db") as store:
+        store.add_fit("f1", {"mode": "ft"}, old)
+        record = store.fit_record("f1")
+        assert store.fit_record("f2") is None and store.fit_stats("f1") == old  # the table keeps its JSON
+    assert record == FitRecord(steps=12, epochs=4, final_loss=0.25, epoch_losses=(2.0, 0.25), target_loss=0.3,
+                               stopped_by="target_loss", criterion_met=True, kept_loss=0.25)
+    assert record.restores == () and record.diverged is False and record.precision is None
+    diverged = FitRecord.from_stats({**old, "restores": [3], "kept_loss": 0.2})
+    assert diverged.diverged and diverged.restores == (3,) and diverged.kept_loss == 0.2

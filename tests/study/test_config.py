@@ -4,7 +4,7 @@ import pytest
 
 from icft.errors import IcftError
 from icft.study.config import load_study_config, parse_study_config
-from icft.study.grid import expand_grid
+from icft.study.cells import expand_grid
 
 MINIMAL = {"worlds": [{"name": "reversals"}]}
 
@@ -118,9 +118,10 @@ def test_the_gemma_study_plans_icl_against_ft_with_the_power_to_decide(tmp_path)
     registry recipe (the config sets no learning rate or LoRA key)."""
     from icft.models.registry import EMBEDDED
     from icft.study.grid import Study
+    from icft.study.preview import planned_table
 
     config = load_study_config(Path(__file__).parents[2] / "configs" / "gemma.toml")
-    table = Study(config, tmp_path / "dry").planned_table()
+    table = planned_table(Study(config, tmp_path / "dry"))
     rows = list(zip(*[column._cells for column in table.columns]))
     icl_vs_ft = {row[2]: float(row[6]) for row in rows if (row[1], row[3], row[4]) == ("A > B", "ICL", "FT")}
     assert set(icl_vs_ft) == {"reversal_curse/reverse_a", "syllogisms/syllogism"}

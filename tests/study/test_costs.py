@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from icft.learn.finetune_config import FinetuneConfig
+from icft.learn.finetune.config import FinetuneConfig
 from icft.study.config import parse_study_config
 from icft.study.costs import estimate_seconds
 from icft.worlds import build_world

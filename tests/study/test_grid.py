@@ -13,7 +13,9 @@ import pytest
 from icft.errors import IcftError
 from icft.store import ResultsStore
 from icft.study import load_study_config, parse_study_config
-from icft.study.grid import Study, expand_grid, run_study
+from icft.study.cells import expand_grid
+from icft.study.grid import Study, run_study
+from icft.study.preview import planned_table
 
 MODES = ["pretrained", "icl", "ft", "ft-split"]
 REDUCED = Path(__file__).parents[2] / "benchmarks" / "gpu_check_reduced.toml"
@@ -112,7 +114,7 @@ def test_dry_run_lists_the_grid_and_writes_nothing(tiny_folder, tmp_path, capsys
 
 
 def test_dry_run_plans_the_findings_comparisons_with_their_power(tiny_folder, tmp_path):
-    table = Study(config(tiny_folder), tmp_path / "dry").planned_table()
+    table = planned_table(Study(config(tiny_folder), tmp_path / "dry"))
     rows = list(zip(*[column._cells for column in table.columns]))
     claims = {(row[0], row[1], row[2], row[3], row[4]) for row in rows}
     # reversals holds pretrained, ICL, FT and FT-split; syllogisms only pretrained and FT
@@ -140,7 +142,7 @@ def test_the_cli_and_a_study_give_one_fine_tuning_one_run_id(tiny_folder, tmp_pa
                   tmp_path / "study")
     [cell] = expand_grid(study.config)
     summary = run_finetune_command(world_dir, tiny_folder, tmp_path / "ft", max_steps=1, seed=0, db=tmp_path / "r.db")
-    assert summary.run_id == study.cell_spec(cell).run_id
+    assert summary.run_id == study.plan(cell).run_id
 
 
 def test_a_two_model_study_trains_each_model_by_its_own_defaults(tiny_folder, tmp_path, monkeypatch):
@@ -191,7 +193,7 @@ def test_a_world_whose_split_a_shortcut_beats_is_named_before_it_runs(tiny_folde
 def test_an_imported_worlds_augmented_modes_train_until_recalled_by_default(tmp_path):
     import json
 
-    from icft.learn.recall import IMPORTED_DEFAULTS
+    from icft.learn.finetune.recall import IMPORTED_DEFAULTS
     from icft.worlds.imported import import_world
 
     docs, questions = tmp_path / "d.jsonl", tmp_path / "q.jsonl"
@@ -207,16 +209,16 @@ def test_an_imported_worlds_augmented_modes_train_until_recalled_by_default(tmp_
            "worlds": [{"path": str(save_world_dir)}, {"name": "reversals", "sizes": {"facts": 4}}],
            "finetune": {"epochs": 30}}
     study = Study(parse_study_config(raw), tmp_path / "out")
-    settings = {(c.world.label, c.mode): study.finetune_settings(c) for c in expand_grid(study.config)}
+    settings = {(c.world.label, c.mode): study.plan(c).finetune for c in expand_grid(study.config)}
     assert settings[("kb", "ft-local")].recall_target == IMPORTED_DEFAULTS["recall_target"]
     assert settings[("kb", "ft-local-global")].recall_target == IMPORTED_DEFAULTS["recall_target"]
     assert settings[("kb", "ft-local")].epochs == 30  # the study's own keys win over the default
     assert settings[("kb", "ft")].recall_target is None  # plain FT stays data-matched with ICL
     assert settings[("reversals", "ft-local")].recall_target is None  # built-in worlds are unchanged
     cell = next(c for c in expand_grid(study.config) if (c.world.label, c.mode) == ("kb", "ft-local"))
-    assert study.training(cell)["recall_reads"]["probes"] == "held-out training sentences"
+    assert study.plan(cell).training["recall_reads"]["probes"] == "held-out training sentences"
     chosen = parse_study_config({**raw, "finetune": {"recall_target": 0.5}})
-    assert Study(chosen, tmp_path / "other").finetune_settings(cell).recall_target == 0.5
+    assert Study(chosen, tmp_path / "other").plan(cell).finetune.recall_target == 0.5
 
 
 def test_dry_run_says_when_no_mode_can_pass_the_learned_check(tiny_folder, tmp_path, capsys):
@@ -255,7 +257,7 @@ def test_a_fit_seed_is_a_real_setting_and_cells_that_would_share_a_run_are_refus
                                        {**world, "label": "b", "finetune": {"seed": 1}}])
     study = Study(fits, tmp_path / "fits")
     first, second = expand_grid(fits)
-    assert study.finetune_settings(first).seed == 0 and study.finetune_settings(second).seed == 1
-    assert study.cell_spec(first).run_id != study.cell_spec(second).run_id
+    assert study.plan(first).finetune.seed == 0 and study.plan(second).finetune.seed == 1
+    assert study.plan(first).run_id != study.plan(second).run_id
     plain = config(tiny_folder, seeds=[3])
-    assert Study(plain, tmp_path / "p").finetune_settings(expand_grid(plain)[2]).seed == 3  # unset: the world seed
+    assert Study(plain, tmp_path / "p").plan(expand_grid(plain)[2]).finetune.seed == 3  # unset: the world seed

@@ -8,7 +8,9 @@ from rich.progress import Progress
 
 from icft.store import ResultsStore
 from icft.study.costs import ICL, SCORE, TRAIN, cell_tokens, constant_rate, estimate_seconds
-from icft.study.grid import Study, _EstimatedLeft, expand_grid, run_study
+from icft.study.cells import expand_grid
+from icft.study.grid import Study, _EstimatedLeft, run_study
+from icft.study.preview import dry_run
 from icft.study.history import History, timings_file
 from icft.study.transfer import run_transfer_study
 
@@ -39,7 +41,7 @@ def test_a_study_records_its_timings_and_a_later_dry_run_estimates_from_them(tin
                                                                               capsys):
     monkeypatch.setenv("ICFT_TIMINGS", str(tmp_path / "timings.jsonl"))
     study = Study(config(tiny_folder), tmp_path / "first")
-    assert "icft's constants" in (study.dry_run().caption) and "this study" not in study.dry_run().caption
+    assert "icft's constants" in (dry_run(study).caption) and "this study" not in dry_run(study).caption
     run_study(config(tiny_folder), tmp_path / "first", progress=False)
     with ResultsStore(tmp_path / "first" / "results.db") as store:
         steps = {step for _, _, step, _, _ in store.timings()}
@@ -47,14 +49,14 @@ def test_a_study_records_its_timings_and_a_later_dry_run_estimates_from_them(tin
     assert len(timings_file().read_text().splitlines()) == len(store_timings(tmp_path / "first"))
 
     later = Study(config(tiny_folder), tmp_path / "second")  # a new folder: only the earlier study's timings
-    caption = later.dry_run().caption
+    caption = dry_run(later).caption
     assert f"from earlier studies' timings ({tiny_folder}: icl, score, train)" in caption
     assert "constants" not in caption
     cell = next(c for c in expand_grid(later.config) if c.mode == "ft")
     world = later.world(cell.world, cell.seed)
     tokens = cell_tokens(world, "ft", later.config)
     measured = sum(tokens[step] * later.history.rate(cell.model, step) for step in (SCORE, TRAIN))
-    assert later.estimate(cell) == pytest.approx(measured)
+    assert later.estimate(later.plan(cell)) == pytest.approx(measured)
     assert measured != pytest.approx(estimate_seconds(world, "ft", later.config))  # not the constants
 
 
@@ -82,7 +84,7 @@ def test_constant_rates_give_the_old_estimate():
 
 
 def test_a_transfer_fit_shows_its_steps_and_records_its_speed(tiny_folder, tmp_path, monkeypatch):
-    import icft.learn.finetune as finetune_module
+    import icft.learn.finetune.loop as finetune_module
 
     monkeypatch.setenv("ICFT_TIMINGS", str(tmp_path / "timings.jsonl"))
     original, shown = finetune_module.finetune, []

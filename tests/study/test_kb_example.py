@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from icft.cli import app
-from icft.learn.generators import LocalGenerator
+from icft.learn.augment.generators import LocalGenerator
 from icft.report import write_report
 from icft.study import parse_study_config
 from icft.study.grid import run_study

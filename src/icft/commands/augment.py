@@ -7,10 +7,10 @@ from pathlib import Path
 
 from icft.errors import IcftError
 from icft.learn.augment import augment_world
-from icft.learn.augment_settings import STRATEGIES, AugmentSettings
-from icft.learn.generators import GeneratorSource, make_generator
-from icft.learn.oracle import STRATEGIES as ORACLE_STRATEGIES
-from icft.learn.templates import load_template
+from icft.learn.augment.settings import STRATEGIES, AugmentSettings
+from icft.learn.augment.generators import GeneratorSource, make_generator
+from icft.learn.augment.oracle import STRATEGIES as ORACLE_STRATEGIES
+from icft.learn.augment.templates import load_template
 from icft.worlds.io import load_world
 
 
@@ -51,9 +51,9 @@ def run_augment_command(
 
 def _write_oracle(world_dir: str | Path, strategy: str, out_path: Path, generator: str | None,
                   settings: dict) -> Path:
-    """The world's oracle augmentations (`icft.learn.oracle`); imported and process worlds are refused."""
+    """The world's oracle augmentations (`icft.learn.augment.oracle`); imported and process worlds are refused."""
     from icft.learn.augment import summary_path
-    from icft.learn.oracle import write_oracle
+    from icft.learn.augment.oracle import write_oracle
 
     unused = sorted(f"--{key.replace('_', '-')}" for key, value in settings.items() if value is not None
                     and key != "seed")

@@ -15,7 +15,7 @@ from icft.evaluate.runner import evaluate_world, summary_table
 from icft.jsonl import read_jsonl
 from icft.learn.examples import SPLIT_MODES
 from icft.learn.finetune import finetune
-from icft.learn.training import mode_examples, training_identity
+from icft.learn.finetune.training import mode_examples, training_identity
 from icft.models import DEFAULT_MODEL, load
 from icft.store import ResultsStore
 from icft.study.config import finetune_config

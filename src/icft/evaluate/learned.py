@@ -29,6 +29,7 @@ from scipy.stats import binom
 from statsmodels.stats.proportion import proportion_confint
 
 from icft.learn.modes import is_mode, mode_label, mode_spec
+from icft.store.records import FitRecord
 
 RECALL_FLOOR = 0.75  # the recall a cell must be shown to exceed (one-sided 95%) before it is compared
 CHECK_CONFIDENCE = 0.90  # two-sided Wilson, so its lower bound is one-sided 95%
@@ -102,7 +103,7 @@ class SeedCheck:
     seed: int
     control_correct: int
     control_n: int
-    fit: dict | None = None  # the store's fit stats: steps, epochs, tokens, seconds, final_loss, criterion_met, ...
+    fit: FitRecord | None = None  # what the fit did (`icft.store.records.FitRecord`): steps, epochs, losses, ...
 
     @property
     def control_accuracy(self) -> float:
@@ -191,7 +192,7 @@ def rule_text() -> str:
             f"control accuracy is above {RECALL_FLOOR:.2f}")
 
 
-def seed_check_from_rows(seed: int, rows, control_splits, fit: dict | None = None) -> SeedCheck:
+def seed_check_from_rows(seed: int, rows, control_splits, fit: FitRecord | None = None) -> SeedCheck:
     """A run's check from its stored item rows (the grid's console line and the report both count here)."""
     controls = [row for row in rows if row.split in control_splits]
     return SeedCheck(seed, sum(row.correct_sum for row in controls), len(controls), fit)

@@ -1,6 +1,6 @@
 """The comparisons behind the findings of Lampinen et al., planned from the cells a study holds.
 
-The report tests exactly these (`icft.report.findings`); `icft study CONFIG --dry-run` prints them with the
+The report tests exactly these (`icft.report.grid.findings`); `icft study CONFIG --dry-run` prints them with the
 minimum detectable effect each will have, from items x seeds and an assumed discordance, before anything runs.
 It lives with the statistics, below both, so the study runner does not import the report.
 
@@ -11,7 +11,7 @@ one of its control splits), numbered after them:
   9   ICL > FT
   10  each augmented fine-tuning mode (any that trains on more than the documents) > FT
   11  each augmented fine-tuning mode ≥ ICL (non-inferiority; the report also reads its A > B test)
-The report's answer per split (`icft.report.where`) is decided from these cases.
+The report's answer per split (`icft.report.grid.where`) is decided from these cases.
 """
 
 from __future__ import annotations

@@ -57,17 +57,28 @@ def evaluate_world(loaded: LoadedModel, world: World, world_label: str, mode: st
     pretrained mode takes neither.
     """
     config = eval_config(mode, subsample, template, training)
+    spec = run_spec(CellKey(world_label, seed, loaded.name, mode), world, config, precision_name(loaded.dtype))
+    return evaluate_run(loaded, world, spec, store, batch_items, progress)
+
+
+def evaluate_run(loaded: LoadedModel, world: World, spec: RunSpec, store: ResultsStore, batch_items: int = 32,
+                 progress: bool = True) -> EvalSummary:
+    """Score every item of `world` for the run `spec` (a study's cell plan, or `evaluate_world`'s), resuming a
+    stored run; the ICL options are the ones `spec`'s config holds."""
     if batch_items < 1:
         raise IcftError(f"batch_items must be at least 1, got {batch_items}")
+    if spec.config.get("precision", "float32") != precision_name(loaded.dtype):
+        raise IcftError(f"run {spec.key.label} is planned in {spec.config.get('precision', 'float32')} but its model "
+                        f"is loaded in {precision_name(loaded.dtype)}")
     _require_unique_item_ids(world)
-    spec = run_spec(CellKey(world_label, seed, loaded.name, mode), world, config, precision_name(loaded.dtype))
     run_id = store.start_run(spec)
     n_scored = 0
     if store.run_status(run_id) != "finished":
         done = store.done_item_ids(run_id)
         todo = [item for item in world.items if item.id not in done]
         if todo:
-            context = mode_context(mode, world, loaded.tokenizer, seed, subsample, template)
+            subsample, template = spec.config.get("subsample", 1.0), spec.config.get("template", "plain")
+            context = mode_context(spec.mode, world, loaded.tokenizer, spec.seed, subsample, template)
             if context.context:  # fail before scoring anything (the scorer checks only the batch it is given)
                 check_fits(loaded, len(context_ids(loaded.tokenizer, context.context)),
                            longest_request_tokens(loaded.tokenizer, context, todo))

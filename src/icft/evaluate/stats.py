@@ -2,10 +2,10 @@
 
 Taken from the libraries: Wilson intervals (statsmodels `proportion_confint`), the exact binomial TOST
 (statsmodels `binom_tost`), the paired t-test and the binomial and normal distributions (scipy). Written here
-because they lack them: the mid-p McNemar test (a test checks it against statsmodels' exact `mcnemar`) and
-the interval it inverts into, Newcombe's interval for a paired difference (MOVER with Wilson marginals), a
-bootstrap over seeds and fact clusters, and the minimum detectable effect (STATS.md); Holm's correction too,
-checked against statsmodels' (see `holm`).
+because they lack them: a bootstrap over seeds and fact clusters, the t-test over fits (`fit_spread`), and Holm's
+correction, checked against statsmodels' (see `holm`); the tests on paired counts (mid-p McNemar, Newcombe) are
+`icft.evaluate.counts`, the error rates, assumed spreads and minimum detectable effects `icft.evaluate.power`
+(STATS.md). Every name of both is also this module's.
 
 Values are per item, grouped by seed (each seed is a new world, so new items); `clusters` give each item's
 cluster inside its seed (items that share a fact), or None when every item stands alone. Several seeds, or
@@ -22,32 +22,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import bdtr
 from scipy.stats import binom, norm, t as student_t, ttest_1samp
 from statsmodels.stats.proportion import binom_tost, proportion_confint
 
+from icft.evaluate.counts import mcnemar_midp, midp_interval, newcombe_paired, paired_binary_interval
+from icft.evaluate.power import (ALPHA, ASSUMED_DISCORDANCE, ASSUMED_FIT_SD, ASSUMED_PROB_SD, CONFIDENCE,
+                                 MIN_DISCORDANT, POWER, POWER_Z, PRIMARY_METRIC, detectable_effect,
+                                 min_detectable_effect, planned_mde, planned_prob_mde)
+
+# the names above are this module's too: callers read every statistic from here
+__all__ = [
+    "ALPHA", "ASSUMED_DISCORDANCE", "ASSUMED_FIT_SD", "ASSUMED_PROB_SD", "CONFIDENCE", "MIN_DISCORDANT",
+    "N_RESAMPLES", "POWER", "POWER_Z", "PRIMARY_METRIC", "Difference", "Equivalence", "Estimate", "FitSpread",
+    "cell_estimate", "cluster_bootstrap", "clusters_by_fact", "design_effect", "equivalence", "fit_spread",
+    "gain_difference", "holm", "mcnemar_midp", "midp_interval", "min_detectable_effect", "mover",
+    "newcombe_paired", "paired", "paired_binary_interval", "percentile_interval", "planned_mde",
+    "planned_prob_mde", "wilson",
+]
+
 N_RESAMPLES = 2000
-CONFIDENCE = 0.95
-ALPHA = 0.05  # two-sided; a directional claim also needs its 95% interval on the claimed side of 0
-POWER = 0.80
-POWER_Z = norm.ppf(1 - ALPHA / 2) + norm.ppf(POWER)  # 1.96 + 0.84 = 2.80
-ASSUMED_DISCORDANCE = 0.4  # before a run: two modes near 0.5 with moderate correlation (STATS.md)
-# The primary metric of a paired verdict, declared before any run: the probability of the correct option (softmax
-# over the options' summed log-likelihoods), with accuracy reported beside it. It keeps what accuracy throws away
-# (how far an item is from flipping), so its paired intervals are ~0.6x as wide (STATS.md), and an item whose float
-# sums differ between two machines moves it by a hair instead of by 1/n. Its false-positive rate under equal modes,
-# items sharing facts included, is checked by simulation (tests/evaluate/test_stats.py).
-PRIMARY_METRIC = "p_correct"
-# before a run: the standard deviation of per-item paired differences of p(correct), in units of independent
-# items (a fact's items count once). The default study of 2026-12 measured 0.27-0.34 on reversals/reversed.
-ASSUMED_PROB_SD = 0.35
-# The fit is a sampled unit too (STATS.md): a fine-tuned cell is one draw of data order, adapter initialization and
-# float rounding. Before a run, and for a comparison resting on one fit, the spread between fits of a paired
-# p(correct) difference is taken as this standard deviation: five fits of the default study's FT-local - FT on
-# reversals/reversed (one world, differing only in precision and stopping) read -0.04, +0.03, -0.04, -0.08, +0.04.
-ASSUMED_FIT_SD = 0.05
-MIN_DISCORDANT = 5  # the fewest discordant items, all one way, whose mid-p is below ALPHA (0.5 ** 5 = 0.031)
-_BISECTIONS = 50  # halvings of [0, 1]: far below any printed digit
 
 Groups = Sequence[np.ndarray]  # one array of per-item values per seed
 
@@ -201,7 +194,7 @@ def paired(a: Groups, b: Groups, clusters: Sequence[np.ndarray | None] | None = 
         low, high = _hull((low, high), percentile_interval(resampled, confidence))
         p, se = max(p, _bootstrap_p(resampled)), max(se, float(resampled.std()))
         method += " + paired cluster bootstrap"
-    mde = _mde(se, n, binary)
+    mde = detectable_effect(se, n, binary)
     spread = fit_spread(diffs, clusters, confidence) if fits else None
     if spread is not None and spread.assumed:  # one fit: the assumed spread widens the items' interval itself
         widen = norm.ppf(1 - (1 - confidence) / 2) * float(np.sqrt(spread.variance))
@@ -340,80 +333,6 @@ def _one_sided(spread: FitSpread, bound: float, above: bool) -> float:
     return float(norm.sf(stat) if spread.df is None else student_t.sf(stat, spread.df))
 
 
-# ---- tests on counts ----------------------------------------------------------------------------------------
-
-
-def mcnemar_midp(b, c):
-    """Mid-p McNemar: min(1, 2 (P(X < k) + P(X = k) / 2)), X ~ Binomial(b + c, 1/2), k = min(b, c); 1 when
-    nothing is discordant. Where the exact p (statsmodels' `mcnemar`) is below 1 this is that p - P(X = k);
-    capping it first would give b = c a p below 1. Vectorized over arrays of counts."""
-    b, c = np.asarray(b), np.asarray(c)
-    m, k = b + c, np.minimum(b, c)
-    p = np.minimum(1.0, 2 * binom.cdf(k - 1, m, 0.5) + binom.pmf(k, m, 0.5))
-    return np.where(m == 0, 1.0, p)
-
-
-def midp_interval(x, m, confidence: float = CONFIDENCE):
-    """Mid-p interval of a binomial proportion x/m: the values the two-sided mid-p test does not reject.
-
-    Vectorized bisection on the two mid-p tails, each monotone in the proportion (cephes' `bdtr` is a ufunc,
-    so thousands of intervals cost about as much as one).
-    """
-    x, m = np.asarray(x, dtype=np.int64), np.asarray(m, dtype=np.int64)
-    tail = (1 - confidence) / 2
-    shape = np.broadcast(x, m).shape
-    bounds = []
-    for upper in (False, True):
-        lo, hi = np.zeros(shape), np.ones(shape)
-        for _ in range(_BISECTIONS):
-            mid = (lo + hi) / 2
-            below, at_most = _cdf(x - 1, m, mid), bdtr(x, m, mid)
-            if upper:  # P(X < x) + P(X = x)/2 falls as the proportion grows
-                too_far = (below + at_most) / 2 < tail
-            else:  # P(X > x) + P(X = x)/2 grows with the proportion
-                too_far = 1 - (below + at_most) / 2 > tail
-            hi, lo = np.where(too_far, mid, hi), np.where(too_far, lo, mid)
-        bounds.append((lo + hi) / 2)
-    return np.where(x == 0, 0.0, bounds[0]), np.where(x == m, 1.0, bounds[1])
-
-
-def newcombe_paired(both, b, c, neither, confidence: float = CONFIDENCE):
-    """Newcombe's interval (his method 10) for a paired difference of proportions p_A - p_B.
-
-    MOVER with a Wilson interval for each mode's accuracy and their correlation phi; never zero-width
-    unless both modes are at 0 or 1 on every item. Vectorized over arrays of counts.
-    """
-    both, b, c, neither = (np.asarray(x, dtype=float) for x in (both, b, c, neither))
-    n = both + b + c + neither
-    pa, pb = (both + b) / n, (both + c) / n
-    la, ua = proportion_confint(both + b, n, alpha=1 - confidence, method="wilson")
-    lb, ub = proportion_confint(both + c, n, alpha=1 - confidence, method="wilson")
-    margins = (both + b) * (c + neither) * (both + c) * (b + neither)
-    phi = np.where(margins > 0, (both * neither - b * c) / np.sqrt(np.where(margins > 0, margins, 1)), 0.0)
-    diff = pa - pb
-    below = np.sqrt(np.maximum(0, (pa - la) ** 2 - 2 * phi * (pa - la) * (ub - pb) + (ub - pb) ** 2))
-    above = np.sqrt(np.maximum(0, (ua - pa) ** 2 - 2 * phi * (ua - pa) * (pb - lb) + (pb - lb) ** 2))
-    return diff - below, diff + above
-
-
-def paired_binary_interval(both, b, c, neither, confidence: float = CONFIDENCE):
-    """The hull of Newcombe's interval and the mid-p one, for a paired difference of 0/1 outcomes.
-
-    The mid-p one is the difference (2 pi - 1) q over the mid-p interval of pi = b / (b + c), the share of
-    discordant items A wins, and the Wilson interval of q = (b + c) / n, the discordant share: it excludes 0
-    exactly when the mid-p McNemar test rejects at 1 - confidence, and is never zero-width. Vectorized.
-    """
-    b, c = np.asarray(b, dtype=float), np.asarray(c, dtype=float)
-    n = np.asarray(both, dtype=float) + b + c + np.asarray(neither, dtype=float)
-    low, high = newcombe_paired(both, b, c, neither, confidence)
-    share_low, share_high = midp_interval(b, b + c, confidence)
-    q_low, q_high = proportion_confint(b + c, n, alpha=1 - confidence, method="wilson")
-    lowest, highest = 2 * share_low - 1, 2 * share_high - 1  # the split of the discordant items, as a difference
-    lowest = lowest * np.where(lowest > 0, q_low, q_high)
-    highest = highest * np.where(highest > 0, q_high, q_low)
-    return np.minimum(low, lowest), np.maximum(high, highest)
-
-
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm-adjusted p-values, in the order given: p_holm(i) = max over j <= i of min(1, (m - j + 1) p(j)).
 
@@ -428,33 +347,6 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out.tolist()
 
 
-# ---- power --------------------------------------------------------------------------------------------------
-
-
-def min_detectable_effect(discordance: float, n: int) -> float:
-    """MDE of a paired 0/1 comparison: 2.80 sqrt(q / n), and never below MIN_DISCORDANT / n."""
-    return _mde(float(np.sqrt(discordance / n)), n, binary=True)
-
-
-def planned_mde(items: int, seeds: int, discordance: float = ASSUMED_DISCORDANCE) -> float:
-    """MDE before a run: `items` per seed, an assumed discordance."""
-    return min_detectable_effect(discordance, items * seeds)
-
-
-def planned_prob_mde(units: int, seeds: int, sd: float = ASSUMED_PROB_SD, fit_sd: float | None = None) -> float:
-    """MDE of a paired p(correct) comparison before a run: 2.80 sd / sqrt(units x seeds), where `units` counts the
-    split's independent items per seed (its fact clusters: items of one fact are taken as one, which is
-    conservative). With `fit_sd` (a fine-tuned side: each seed is a fit) the between-fit spread adds its variance
-    to each seed's mean, and with several seeds the quantiles are t's with seeds - 1 degrees of freedom, as the
-    test (`fit_spread`) will use."""
-    if fit_sd is None:
-        return float(POWER_Z * sd / np.sqrt(units * seeds))
-    se = float(np.sqrt((sd**2 / units + fit_sd**2) / seeds))
-    if seeds == 1:
-        return float(POWER_Z * se)
-    return float((student_t.ppf(1 - ALPHA / 2, seeds - 1) + student_t.ppf(POWER, seeds - 1)) * se)
-
-
 def clusters_by_fact(fact_ids: Sequence[tuple[str, ...]]) -> np.ndarray:
     """Each item's cluster: the fact it shares with the most items of the list (an item with none: alone)."""
     counts = Counter(f for facts in fact_ids for f in facts)
@@ -466,11 +358,6 @@ def percentile_interval(stats: np.ndarray, confidence: float = CONFIDENCE) -> tu
     alpha = 1.0 - confidence
     low, high = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
-
-
-def _mde(se: float, n: int, binary: bool) -> float:
-    """2.80 standard errors; for 0/1 values never below what MIN_DISCORDANT items can show."""
-    return float(max(POWER_Z * se, MIN_DISCORDANT / n) if binary else POWER_Z * se)
 
 
 def _paired_t(diffs: np.ndarray, confidence: float) -> tuple[float, float, float, float]:
@@ -494,11 +381,6 @@ def _binomial_tost(count: int, n: int, low: float, high: float) -> float:
     if high >= 1:
         return float(binom.sf(count - 1, n, low))
     return float(binom_tost(count, n, low, high)[0])
-
-
-def _cdf(k, m, p):
-    """P(X <= k) for X ~ Binomial(m, p), 0 for k < 0 (where cephes' bdtr gives nan)."""
-    return np.where(k < 0, 0.0, bdtr(np.maximum(k, 0), m, p))
 
 
 def _groups(values: Groups, clusters) -> tuple[list[np.ndarray], list[np.ndarray | None]]:

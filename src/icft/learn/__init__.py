@@ -9,7 +9,7 @@ from icft._lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
     "TrainingExample": "examples", "document_examples": "examples", "sentence_examples": "examples",
-    "FinetuneConfig": "finetune_config", "FinetuneResult": "finetune",
+    "FinetuneConfig": "finetune.config", "FinetuneResult": "finetune.result",
     "task_training_examples": "fticl", "IclContext": "icl", "build_icl_context": "icl", "MODES": "modes",
     "Mode": "modes",
 })

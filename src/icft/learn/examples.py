@@ -23,7 +23,7 @@ class TrainingExample:
     """One training sequence: the loss is taken on `completion` only; `prompt` is context.
 
     The tokenizer's end-of-text token is appended to the completion when the example is tokenized
-    (`icft.learn.packing.tokenize_examples`).
+    (`icft.learn.finetune.packing.tokenize_examples`).
     """
 
     prompt: str

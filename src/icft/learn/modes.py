@@ -8,7 +8,7 @@ Every fine-tuning mode runs the same loop (`icft.learn.finetune`); the modes dif
   ft-local         documents + local augmentations (rephrasings / direct inferences of each sentence)
   ft-global        documents + global augmentations (inferences linking each document to the rest)
   ft-local-global  documents + both
-  ft-oracle-local  documents + the oracle's local augmentations (`icft.learn.oracle`: written by the world's
+  ft-oracle-local  documents + the oracle's local augmentations (`icft.learn.augment.oracle`: written by the world's
                    reasoner, true by construction): a control, an upper bound for ft-local, never the method
   ft-oracle-global documents + the oracle's global augmentations: the same control for ft-global
   ft-oracle-local@K  ft-oracle-local at K augmentation sentences per fact: the scaling curve (`[augment] per_fact`)

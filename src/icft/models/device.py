@@ -57,12 +57,17 @@ def resolve_precision(setting: str, device: torch.device) -> str:
     fp32's matrix-product rate there); elsewhere bf16 would be emulated, slower than fp32.
     """
     if setting != "auto":
-        if setting == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            raise IcftError("precision bf16: this GPU does not support bf16; use precision fp32 (or auto)")
-        return setting
+        return checked_precision(setting, device)
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
+
+
+def checked_precision(setting: str, device: torch.device) -> str:
+    """A resolved precision ("fp32", "bf16") that `device` can run: bf16 on a GPU without it is an error."""
+    if setting == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise IcftError("precision bf16: this GPU does not support bf16; use precision fp32 (or auto)")
+    return setting
 
 
 def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:

@@ -20,7 +20,7 @@ class EmbeddedModel:
     install: str  # the command that installs it
     gguf_file: str  # file name inside the package, or the assembled file's name
     assembled: bool = False  # True when the package writes the file from part packages (assemble())
-    # the model's own fine-tuning defaults (fields of icft.learn.finetune_config.FinetuneConfig), found by
+    # the model's own fine-tuning defaults (fields of icft.learn.finetune.config.FinetuneConfig), found by
     # measurement: a study's fine-tuning settings are FinetuneConfig's defaults < these < the keys the study's
     # [finetune] sets < a world's `finetune` (`icft.study.config.StudyConfig.finetune_for`)
     finetune: dict = field(default_factory=dict, compare=False)

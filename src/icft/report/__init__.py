@@ -1,10 +1,15 @@
 """Reports: tables, figures and findings built only from a study folder's stored results (no model is loaded).
 
+An ICL-vs-FT study's pages are `icft.report.grid`, a transfer study's `icft.report.transfer`; both are written
+with the page kit (`page`), decide their findings by the same rules (`verdicts`, `cases`) and write findings.json
+alike (`findings_file`).
+
 `write_report(study_dir)` writes into `study_dir/report/`:
   index.html          one self-contained page (figures embedded as base64 PNG)
   summary.md          the same tables and findings in Markdown, linking the PNGs
-  findings.json       every finding and every case with its numbers (`icft.report.answer.case_record`), and
-                      every cell's scores (`cell_records`: exact match and F1 on free-form splits)
+  findings.json       every finding and every case with its numbers (`icft.report.findings_file.case_record`),
+                      and every cell's scores (`icft.report.grid.answer.cell_records`: exact match and F1 on
+                      free-form splits)
   accuracy-*.png      icl_vs_ft: one bar chart per (model, world), beside the page
   transfer-*.png      transfer: one heatmap per (model, train size, variant), beside the page
   augmentation.json   icl_vs_ft with augmented cells: the augmentation ledger, item by item
@@ -18,17 +23,21 @@ from pathlib import Path
 
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
-from icft.report.answer import FINDINGS_FILE, findings_json
 from icft.report.augmentation.ledger import LEDGER_FILE
 from icft.report.augmentation.panel import augmentation_panel
-from icft.report.figures import accuracy_figure, file_part, write_bytes_atomic
-from icft.report.findings import Finding, all_findings
-from icft.report.html import Comparison, FigureImage, render_page
-from icft.report.results import StudyResults, _read_config, load_study
+from icft.report.findings_file import FINDINGS_FILE, findings_json
+from icft.report.folder import read_config
+from icft.report.grid.answer import cell_records
+from icft.report.grid.figures import accuracy_figure
+from icft.report.grid.findings import all_findings
+from icft.report.grid.html import Comparison, FigureImage, render_page
+from icft.report.grid.results import StudyResults, load_study
+from icft.report.grid.where import split_answers
+from icft.report.page import file_part, write_bytes_atomic
 from icft.report.transfer.findings import transfer_findings
 from icft.report.transfer.page import Heatmap, heatmaps, render_transfer_page
 from icft.report.transfer.results import load_transfer
-from icft.report.where import split_answers
+from icft.report.verdicts import Finding
 
 REPORT_DIR = "report"
 HTML_FILE = "index.html"
@@ -46,7 +55,7 @@ class ReportPaths:
 
 def write_report(study_dir: str | Path, compare: str | Path | None = None) -> ReportPaths:
     """Write the report of `study_dir` (and, with `compare`, a second study side by side); return the paths."""
-    kinds = [_read_config(Path(folder)).kind for folder in (study_dir, compare) if folder is not None]
+    kinds = [read_config(Path(folder)).kind for folder in (study_dir, compare) if folder is not None]
     if "transfer" in kinds:
         if compare is not None:
             raise IcftError("a comparison reads icl_vs_ft studies only: report each transfer study on its own")
@@ -60,9 +69,11 @@ def write_report(study_dir: str | Path, compare: str | Path | None = None) -> Re
     findings = _findings(study)
     panel = augmentation_panel(study)
     page, markdown = render_page(study, figures, findings, comparison, panel.parts)
-    answers = {model: split_answers(scores, findings[model]) for model, scores in study.scores.items()}
+    cells = [row for model, scores in study.scores.items() for row in cell_records(scores, model)]
+    answers = [answer.record(model) for model, scores in study.scores.items()
+               for answer in split_answers(scores, findings[model])]
     paths = _write_files(Path(study_dir) / REPORT_DIR, page, markdown, figures + panel.figures,
-                         findings_json(study.name, study.config.kind, findings, study.scores, answers))
+                         findings_json(study.name, study.config.kind, findings, cells, answers))
     if panel.ledger is None:
         return paths
     write_text_atomic(paths.html.parent / LEDGER_FILE, panel.ledger)

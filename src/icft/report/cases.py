@@ -4,7 +4,7 @@ A cell's items are kept per seed (`SeedItems`), with their ids; two cells are co
 hold, joined on item id within each seed (never on row order). Items that share a fact form a cluster: the
 fact an item shares with the most other items of its split names its cluster (grouping every item linked
 through any shared fact would merge a whole semantic split into one or two clusters). A `Case` holds the
-numbers; the verdict is given by the rules of `icft.report.findings`.
+numbers; the verdict is given by the rules of `icft.report.verdicts`.
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@ columns in the store. It imports nothing from evaluate, learn or study, so every
 which reads only what is stored) can use it."""
 
 from icft.store.db import FINISHED, ResultsStore
-from icft.store.records import ItemResult, RunRecord, RunSpec, TaskResult, TransferRun, transfer_key
+from icft.store.records import FitRecord, ItemResult, RunRecord, RunSpec, TaskResult, TransferRun, transfer_key
 from icft.store.identity import code_version, content_digest, world_identity
 from icft.store.layout import BASE, CONFIG_FILE, RESULTS_DB, CellKey
 
 __all__ = [
-    "BASE", "CONFIG_FILE", "FINISHED", "RESULTS_DB", "CellKey", "ItemResult", "ResultsStore", "RunRecord",
+    "BASE", "CONFIG_FILE", "FINISHED", "RESULTS_DB", "CellKey", "FitRecord", "ItemResult", "ResultsStore", "RunRecord",
     "RunSpec", "TaskResult", "TransferRun", "code_version", "content_digest", "transfer_key", "world_identity",
 ]

@@ -38,7 +38,7 @@ from icft.errors import IcftError
 from icft.store.identity import canonical_json, code_version
 from icft.store.layout import CellKey
 from icft.store.lock import disk_full_error
-from icft.store.records import ItemResult, RunRecord, RunSpec, TaskResult, TransferRun
+from icft.store.records import FitRecord, ItemResult, RunRecord, RunSpec, TaskResult, TransferRun
 
 SCHEMA_VERSION = 5
 BUSY_TIMEOUT_S = 60.0
@@ -286,6 +286,11 @@ class ResultsStore:
     def fit_stats(self, fit_id: str) -> dict | None:
         row = self._db.execute("SELECT stats FROM fits WHERE fit_id = ?", (fit_id,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def fit_record(self, fit_id: str) -> FitRecord | None:
+        """The fit's stats as a typed record (older records read the defaults of keys they lack)."""
+        stats = self.fit_stats(fit_id)
+        return FitRecord.from_stats(stats) if stats is not None else None
 
     def add_timing(self, model: str, device: str, step: str, amount: float, seconds: float) -> None:
         """Record that `step` (train, score, icl) of `model` on `device` took `seconds` for `amount` tokens."""

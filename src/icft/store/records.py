@@ -1,9 +1,10 @@
 """The records the results store takes and gives back: a run's identity (`RunSpec`), its row (`RunRecord`, or
-`TransferRun` from the transfer runs' view), and what a run scored (`ItemResult`, `TaskResult`)."""
+`TransferRun` from the transfer runs' view), what a run scored (`ItemResult`, `TaskResult`) and what a fit did
+(`FitRecord`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from icft.store.identity import content_digest
 from icft.store.layout import CellKey
@@ -121,3 +122,58 @@ class TaskResult:
     prediction: str
     score: float
     exact: bool
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """One fine-tuning as the store's `fits` table keeps it (its stats JSON, parsed by `from_stats`): how it
+    trained and stopped (`icft.learn.finetune.result.FinetuneResult.summary`), and what its study added (a world
+    cell's learned check on its control splits; a transfer fit's training-task score and weight change).
+
+    A record written before a key existed reads that key's default here: `restores` empty, `diverged` False,
+    `kept_loss` the final loss, and None where nothing can stand in."""
+
+    steps: int | None = None
+    epochs: int | None = None
+    tokens: int | None = None
+    seconds: float | None = None
+    examples: int | None = None
+    final_loss: float | None = None  # the epoch loss of the weights the fit kept (own text)
+    last_step_loss: float | None = None
+    epoch_losses: tuple[float, ...] = ()
+    epoch_losses_with_augmentations: tuple[float, ...] = ()
+    # the stopping rules (`icft.learn.finetune.stopping`): which ended the fit, the targets, whether it met them
+    stopped_by: str | None = None
+    target_loss: float | None = None
+    recall_target: float | None = None
+    epoch_recalls: tuple[float, ...] = ()
+    recall_probes: int = 0
+    criterion_met: bool | None = None
+    diverged: bool = False
+    restores: tuple[int, ...] = ()
+    restored: bool = False
+    kept_epoch: int | None = None
+    kept_loss: float | None = None
+    divergence_factor: float | None = None
+    precision: str | None = None  # of the matrix products, resolved: fp32 | bf16
+    compiled: bool = False
+    # a world cell's learned check (`icft.evaluate.learned`), added once the fit's run is scored
+    control_correct: int | None = None
+    control_n: int | None = None
+    control_accuracy: float | None = None
+    # a transfer fit's: its score on its own training examples, and its mean absolute weight change
+    train_score: float | None = None
+    train_n: int | None = None
+    mean_abs_weight_change: float | None = None
+
+    @classmethod
+    def from_stats(cls, stats: dict) -> FitRecord:
+        """The record of a `fits` row's stats; keys this code does not know (a newer store's) are left out."""
+        known = {f.name for f in fields(cls)}
+        values = {key: tuple(value) if isinstance(value, list) else value
+                  for key, value in stats.items() if key in known}
+        if "kept_loss" not in values:  # before the divergence rule, the kept weights were the last epoch's
+            values["kept_loss"] = values.get("final_loss")
+        if "diverged" not in values:
+            values["diverged"] = bool(values.get("restores"))
+        return cls(**values)

@@ -1,8 +1,8 @@
-"""Where a study keeps its augmentations, and which cells the scaling curve adds.
+"""Where a study keeps its augmentations, and who writes them.
 
 `<study>/augment/` holds one JSON-lines file per (world, seed, generator, strategy), each with its counts in a
 `<stem>.summary.json` sidecar (generated, kept, every drop reason): a model's own augmentations
-(`icft.learn.augment`) as `<world>-s<seed>-<generator>-<local|global>.jsonl`, the oracle's (`icft.learn.oracle`)
+(`icft.learn.augment`) as `<world>-s<seed>-<generator>-<local|global>.jsonl`, the oracle's (`icft.learn.augment.oracle`)
 as `<world>-s<seed>-oracle-<local|global>.jsonl`, or `-oracle-local-x<K>.jsonl` at K sentences per fact (the
 names come from `icft.store.layout`). The grid writes them once; the report reads them (and the saved worlds) for
 its augmentation panel.
@@ -12,20 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from icft.learn.generators import GeneratorSource
-from icft.learn.modes import BUDGETED, budget_mode, mode_spec
+from icft.learn.augment.generators import GeneratorSource
+from icft.learn.modes import mode_spec
 from icft.store.layout import CellKey, oracle_augment_file
-from icft.study.config import AugmentSpec, StudyConfig, WorldSpec
+from icft.study.config import AugmentSpec
 from icft.worlds.schema import World
-
-
-def world_modes(config: StudyConfig, spec: WorldSpec) -> list[str]:
-    """A world's cells' modes: its own, then, when it has ft-oracle-local, that mode at each budget of
-    `[augment] per_fact` above 0 (0 is plain FT: the curve reads the world's ft cell)."""
-    modes = list(spec.modes or config.modes)
-    if BUDGETED in modes:
-        modes += [budget_mode(k) for k in config.augment.per_fact if k > 0]
-    return modes
 
 
 def generator_source(spec: AugmentSpec, model: str) -> GeneratorSource:
@@ -44,7 +35,7 @@ def generator_name(spec: AugmentSpec, model: str) -> str:
 def oracle_file(out: str | Path, key: CellKey, world: World, source: str) -> Path:
     """The oracle's augmentations for the cell `key` (its mode sets the budget), written once (they are cheap
     and deterministic)."""
-    from icft.learn.oracle import write_oracle
+    from icft.learn.augment.oracle import write_oracle
 
     per_fact = mode_spec(key.mode).per_fact
     path = oracle_augment_file(out, key, source, per_fact)

@@ -2,7 +2,7 @@
 
 Validated once, here: an unknown key, a wrong type or an out-of-range value is a one-line `IcftError` naming
 the key and what is allowed. Defaults live in the models below (fine-tuning defaults in
-`icft.learn.finetune_config.FinetuneConfig`, held typed in `finetune`), and the resolved config is saved with
+`icft.learn.finetune.config.FinetuneConfig`, held typed in `finetune`), and the resolved config is saved with
 every result. A cell's fine-tuning settings (`StudyConfig.finetune_for`) layer, each over the one before:
 FinetuneConfig's defaults, the model's defaults in the registry (`icft.models.registry`), the keys the study's
 [finetune] sets, and its world's `finetune`; so a two-model study trains each model by its own recipe.
@@ -20,8 +20,8 @@ from pydantic import (
 )
 
 from icft.errors import IcftError
-from icft.learn.augment_settings import AugmentSettings
-from icft.learn.finetune_config import FinetuneConfig
+from icft.learn.augment.settings import AugmentSettings
+from icft.learn.finetune.config import FinetuneConfig
 from icft.learn.modes import MODES
 from icft.models.registry import DEFAULT_MODEL, finetune_defaults
 from icft.tasks.builtin import DOMAINS as BUILTIN_DOMAINS, TASK_NAMES as BUILTIN_TASKS

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from icft.learn.finetune_config import FinetuneConfig
+from icft.learn.finetune.config import FinetuneConfig
 from icft.models.registry import relative_cost
 from icft.learn.modes import mode_spec
 from icft.worlds.schema import World

@@ -26,7 +26,7 @@ from rich.table import Table
 from icft.errors import IcftError
 from icft.models.device import device_precision
 from icft.jsonl import write_text_atomic
-from icft.learn.training import finetune_identity
+from icft.learn.finetune.training import finetune_identity
 from icft.study.config import StudyConfig
 from icft.study.costs import TRAIN
 from icft.store import BASE, ResultsStore, RunSpec, content_digest, transfer_key

@@ -24,9 +24,10 @@ from icft.errors import IcftError
 from icft.jsonl import read_jsonl
 from icft.learn.modes import mode_spec
 from icft.learn.augment import summary_path
-from icft.report.results import Scores, StudyResults
+from icft.report.grid.results import Scores, StudyResults
 from icft.store.layout import CellKey, augment_file, oracle_augment_file, world_folder
-from icft.study.augmentations import generator_name, world_modes
+from icft.study.augmentations import generator_name
+from icft.study.cells import world_modes
 from icft.study.config import StudyConfig, WorldSpec
 from icft.worlds.io import load_world
 from icft.worlds.schema import World

@@ -23,10 +23,9 @@ from icft.evaluate.stats import Estimate
 from icft.learn.modes import BUDGETED, budget_mode, mode_label, mode_spec
 from icft.learn.augment import summary_path
 from icft.report.augmentation.ledger import Ledger, augmentation_file, covered_accuracy, ledger_json, study_ledgers
-from icft.report.figures import file_part, png_bytes
-from icft.report.html import FigureImage, Part, _heading, _paragraph
-from icft.report.results import Scores, StudyResults
-from icft.report.tables import MISSING, Table, to_html, to_markdown
+from icft.report.grid.html import FigureImage
+from icft.report.grid.results import Scores, StudyResults
+from icft.report.page import MISSING, Part, Table, file_part, heading, paragraph, png_bytes, to_html, to_markdown
 from icft.store import CellKey
 
 CONTROL_NOTE = ("Rows and modes named oracle are controls: the world's own reasoner wrote those augmentations (true "
@@ -57,9 +56,9 @@ def augmentation_panel(study: StudyResults) -> Panel:
         curves = {w: c for w in scores.worlds() if (c := curve(study, scores, model, w))}
         if not ledgers and not curves:
             continue
-        parts += [_heading(2, f"Augmentation ({model})"), _paragraph(CONTROL_NOTE)]
+        parts += [heading(2, f"Augmentation ({model})"), paragraph(CONTROL_NOTE)]
         for world in dict.fromkeys([*ledgers, *curves]):
-            parts.append(_heading(3, world))
+            parts.append(heading(3, world))
             if world in ledgers:
                 parts += _ledger_tables(scores, world, ledgers[world])
             if world in curves:
@@ -116,7 +115,8 @@ def versus_ft_table(scores: Scores, world: str) -> Table | None:
     """Each augmented mode (the model's own and the oracle's) against plain FT on every generalization split,
     paired on the same items: a comparison with a fine-tuned cell that did not learn its facts is invalid."""
     from icft.evaluate.plan import GREATER, Planned
-    from icft.report.findings import DOES_NOT_REPRODUCE, INVALID, REPRODUCES, decide, measure
+    from icft.report.grid.findings import measure
+    from icft.report.verdicts import DOES_NOT_REPRODUCE, INVALID, REPRODUCES, decide
 
     modes = [m for m in scores.modes(world) if m != "ft" and mode_spec(m).train_on[:1] == ("documents",)]
     controls = scores.control_splits(world)

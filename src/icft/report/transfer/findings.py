@@ -1,7 +1,7 @@
 """The findings of Yang et al. (NAACL 2024), "Unveiling the Generalization Power of Fine-Tuned LLMs", tested on
 one model's transfer matrices (one `TransferScores` per train size).
 
-Verdicts and rules are those of `icft.report.findings`: every comparison is paired, two variants (or a
+Verdicts and rules are those of `icft.report.verdicts`: every comparison is paired, two variants (or a
 variant and the unmodified model) on the same test examples joined on example id within each seed; "A > B"
 needs a significant paired difference (Holm within a "some cell" family), "A keeps B" is non-inferiority
 within the margin, and "no gain" (finding 5) an upper bound below the margin in every cell. Each finding is
@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 
 from icft.report.cases import Case, compare
-from icft.report.findings import (
+from icft.report.verdicts import (
     DOES_NOT_REPRODUCE, INVALID, MARGIN, NOT_TESTED, REPRODUCES, Finding, all_cases, any_case, case_line, decide,
     with_holm,
 )

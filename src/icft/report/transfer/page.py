@@ -3,7 +3,7 @@
 Sections: what the study is, how to read it, notes (incomplete or missing runs), then per model and train
 size one matrix per variant (rows = the unmodified model, then each training task; columns = test tasks),
 the label-answer rates of classification-trained rows, the FTICL − FT deltas and the weight changes, and
-last the findings per model. The page style and the findings list are those of `icft.report.html`.
+last the findings per model. The page style and the findings list are those of the page kit, `icft.report.page`.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from icft.report.figures import file_part, png_bytes
-from icft.evaluate.stats import ALPHA
-from icft.report.answer import findings_summary
-from icft.report.cases import compare
-from icft.report.findings import MARGIN, Finding
 from icft.evaluate.plan import GREATER
-from icft.report.html import _CSS, Part, _answer, _findings, _heading, _notes, _paragraph, _title_and_facts
-from icft.report.results import format_estimate
-from icft.report.tables import MISSING, Table, to_html, to_markdown
+from icft.evaluate.stats import ALPHA
+from icft.report.cases import compare
+from icft.report.page import (MISSING, Part, Table, answer_list, document, file_part, findings_list, format_estimate,
+                              heading, notes, paragraph, png_bytes, title_and_facts, to_html, to_markdown)
+from icft.report.verdicts import MARGIN, Finding, findings_summary
 from icft.report.transfer.results import (
     RELATION_TAGS, UNMODIFIED, Cell, TransferResults, TransferScores, variant_label,
 )
@@ -182,31 +179,27 @@ def render_transfer_page(results: TransferResults, figures: list[Heatmap],
     several = len(results.config.models) > 1
     parts = [_overview(results)]
     if findings:
-        parts.append(_heading(2, "The answer"))
-        parts += [_answer([best_variants(results, model), *findings_summary(found, variant_label)], model if several else None)
+        parts.append(heading(2, "The answer"))
+        parts += [answer_list([best_variants(results, model), *findings_summary(found, variant_label)], model if several else None)
                   for model, found in findings.items()]
-    parts += [_guide(), _notes(results)]
+    parts += [_guide(), notes(results)]
     if not results.scores:
-        parts += [_heading(2, "Results"), _paragraph("No finished runs yet: tables and findings need at least one.")]
+        parts += [heading(2, "Results"), paragraph("No finished runs yet: tables and findings need at least one.")]
     for (model, size), s in results.scores.items():
-        parts.append(_heading(2, f"Results: {model}, {size} training examples" if several
+        parts.append(heading(2, f"Results: {model}, {size} training examples" if several
                               else f"Results: {size} training examples ({model})"))
         for variant in s.variants:
             figure = next((f for f in figures if (f.model, f.size, f.variant) == (model, size, variant)), None)
             parts += _variant_parts(s, variant, figure)
         if "ft" in s.variants and "fticl" in s.variants:
-            parts += [_heading(3, "FTICL − FT"), _table(delta_table(s), DELTA_LEGEND)]
+            parts += [heading(3, "FTICL − FT"), _table(delta_table(s), DELTA_LEGEND)]
         table = weight_table(s)
         if table is not None:
-            parts += [_heading(3, "Weight change"),
+            parts += [heading(3, "Weight change"),
                       _table(table, WEIGHT_LEGEND)]
     for model, found in findings.items():
-        parts += [_heading(2, f"Findings: {model}" if several else f"Findings ({model})"), _findings(found)]
-    body = "".join(p.html for p in parts)
-    page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>icft report: {html.escape(results.name)}</title>\n<style>{_CSS}{_EXTRA_CSS}</style>\n</head>\n"
-            f"<body>\n<main>\n{body}</main>\n</body>\n</html>\n")
-    return page, "\n".join(p.markdown for p in parts)
+        parts += [heading(2, f"Findings: {model}" if several else f"Findings ({model})"), findings_list(found)]
+    return document(f"icft report: {results.name}", parts, _EXTRA_CSS)
 
 
 def best_variants(results: TransferResults, model: str) -> str:
@@ -224,7 +217,7 @@ def best_variants(results: TransferResults, model: str) -> str:
 
 
 def _variant_parts(s: TransferScores, variant: str, figure: Heatmap | None) -> list[Part]:
-    parts = [_heading(3, variant_label(variant)), _table(matrix_table(s, variant), LEGEND)]
+    parts = [heading(3, variant_label(variant)), _table(matrix_table(s, variant), LEGEND)]
     if figure is not None:
         alt = f"Heatmap of the {variant_label(variant)} matrix: mean score per training and test task"
         encoded = base64.b64encode(figure.png).decode("ascii")
@@ -232,7 +225,7 @@ def _variant_parts(s: TransferScores, variant: str, figure: Heatmap | None) -> l
                           f'data-file="{html.escape(figure.file_name)}">\n', f"![{alt}]({figure.file_name})\n"))
     rates = label_rate_table(s, variant)
     if rates is not None:
-        parts += [_heading(4, f"Answers with labels ({variant_label(variant)})"),
+        parts += [heading(4, f"Answers with labels ({variant_label(variant)})"),
                   _table(rates, "Share of the answers on generation tasks that are exactly one of the training "
                                 "task's labels (after strip and lower case).")]
     return parts
@@ -255,7 +248,7 @@ def _overview(results: TransferResults) -> Part:
         ("code versions of the runs", ", ".join(results.code_versions) or "none yet"),
         ("precision of the runs", ", ".join(results.precisions) or "none yet"),
     ]
-    return _title_and_facts(f"icft report: {results.name}", facts)
+    return title_and_facts(f"icft report: {results.name}", facts)
 
 
 def _guide() -> Part:

@@ -23,7 +23,7 @@ from icft.errors import IcftError
 from icft.evaluate.stats import Estimate
 from icft.report.cases import Cell as Examples, SeedItems, cell_accuracy
 from icft.evaluate.learned import passes
-from icft.report.results import _read_config, latest_finished
+from icft.report.folder import latest_finished, read_config
 from icft.study.config import StudyConfig
 from icft.store import BASE, FINISHED, RESULTS_DB, ResultsStore, TransferRun  # BASE: the unmodified model's runs
 
@@ -124,7 +124,7 @@ class TransferResults:
 def load_transfer(folder: str | Path) -> TransferResults:
     """Read `folder`'s study.json and results.db (changing neither)."""
     folder = Path(folder)
-    config = _read_config(folder)
+    config = read_config(folder)
     if config.kind != "transfer":
         raise IcftError(f"{folder} is a {config.kind!r} study, not a transfer study")
     db = folder / RESULTS_DB
@@ -138,7 +138,7 @@ def load_transfer(folder: str | Path) -> TransferResults:
         incomplete = tuple(f"{_describe(run)}: incomplete ({len(store.done_item_ids(run.run_id))} examples "
                            f"stored, started {run.started_at})" for run in in_grid if run.status != FINISHED)
         fit_ids = {run.config.get("fit_id") for run in in_grid} - {None}  # every seed's runs name their fit
-        fits = {fit_id: store.fit_stats(fit_id) for fit_id in sorted(fit_ids)}
+        fits = {fit_id: store.fit_record(fit_id) for fit_id in sorted(fit_ids)}
     tasks = _tasks(in_grid, config)
     wanted = config.transfer.train
     train_tasks = tuple(t for t in tasks if wanted is None or t in wanted) + tuple(
@@ -241,18 +241,17 @@ def _weights(model: str, size: int, fits: dict, runs: list[TransferRun]) -> dict
     for run in runs:
         fit_id = run.config.get("fit_id")
         stats = fits.get(fit_id) if fit_id else None
-        if run.model == model and run.train_size == size and stats and \
-                stats.get("mean_abs_weight_change") is not None:
+        if run.model == model and run.train_size == size and stats and stats.mean_abs_weight_change is not None:
             by_fit[fit_id] = (run.variant, run.train_task, run.seed, stats)
     grouped: dict[tuple[str, str], list] = defaultdict(list)
     for variant, train, seed, stats in by_fit.values():
         grouped[(variant, train)].append((seed, stats))
     weights = {}
     for key, fitted in grouped.items():
-        losses = [s["final_loss"] for _, s in fitted if s.get("final_loss") is not None]
-        train_scores = [s["train_score"] for _, s in fitted if s.get("train_score") is not None]
-        train_ns = [s.get("train_n", 24) for _, s in fitted if s.get("train_score") is not None]
-        weights[key] = WeightChange(mean_abs=float(np.mean([s["mean_abs_weight_change"] for _, s in fitted])),
+        losses = [s.final_loss for _, s in fitted if s.final_loss is not None]
+        train_scores = [s.train_score for _, s in fitted if s.train_score is not None]
+        train_ns = [24 if s.train_n is None else s.train_n for _, s in fitted if s.train_score is not None]
+        weights[key] = WeightChange(mean_abs=float(np.mean([s.mean_abs_weight_change for _, s in fitted])),
                                     final_loss=float(np.mean(losses)) if losses else None,
                                     seeds=tuple(sorted(seed for seed, _ in fitted)),
                                     train_score=min(train_scores) if train_scores else None,
