@@ -136,3 +136,29 @@ def test_fp32_and_bf16_fits_of_one_design_have_different_fit_ids(tiny_folder, tm
     assert study("auto").fit_config(study("auto").fits()[0])["finetune"]["precision"] == "bf16"
     monkeypatch.setattr(device, "cpu_has_bf16", lambda *a: False)
     assert fit_id("auto") == fit_id("fp32")
+
+
+def test_a_fits_learned_check_asks_its_training_examples_as_it_was_trained(tiny_folder, tmp_path, monkeypatch):
+    """FTICL trained with a demonstration in every prompt: its learned check asks its training examples with those
+    demonstrations (did it take in what it was given?); FT's asks them as FT trained, zero-shot."""
+    import icft.evaluate.tasks as tasks_module
+    from icft.learn.fticl import task_training_examples
+    from icft.models import load
+
+    asked = {}
+    monkeypatch.setattr(tasks_module, "score_examples",
+                        lambda loaded, task, sample, prompts, tokens: asked.setdefault("prompts", list(prompts)) and [])
+    study = TransferStudy(config(tiny_folder, train_sizes=[6]), tmp_path)
+    by_variant = {}
+    for fit in study.fits():
+        asked.clear()
+        task = study.tasks(fit.seed)[fit.train_task]
+        with pytest.raises(ZeroDivisionError):  # no rows from the stand-in: the prompts are what is checked
+            study._train_score(load(tiny_folder), task, fit)
+        trained = task_training_examples(task, fit.variant, fit.size, fit.seed, study.spec.demonstrations)
+        assert asked["prompts"] == [e.prompt for e in trained]
+        by_variant[fit.variant] = asked["prompts"]
+    # the same examples; FTICL's prompts put a demonstration between FT's instruction and its input
+    assert all(len(with_demo) > len(plain) and with_demo.endswith(plain.split("\n\n", 1)[1])
+               and "Output:" in with_demo.split("Input:")[1] for with_demo, plain in zip(by_variant["fticl"],
+                                                                                  by_variant["ft"]))

@@ -193,15 +193,20 @@ class TransferStudy(StudyRunner):
         self.release_weights(folder)
 
     def _train_score(self, loaded, task, fit: Fit) -> dict:
-        """The learned check of a fit: its mean score on a sample of its own training examples, asked as the test
-        asks (the same prompt format and shots). A fit near chance here learned the answer format, not the task."""
-        from icft.evaluate.tasks import score_examples, task_prompts
-        from icft.learn.fticl import training_subset
+        """The learned check of a fit: its mean score on a sample of its own training examples, asked as it was
+        trained on them (FTICL: with the demonstrations it trained with). A fit near chance here learned the answer
+        format, not the task. The test's format is what the findings compare: an FTICL fit that learned its task
+        with demonstrations and answers it less well without them (measured: judge/reversals 0.03 training loss,
+        0.80 asked zero-shot) took in what it was given, and its zero-shot score is a result, not an invalid one."""
+        from icft.evaluate.tasks import score_examples
+        from icft.learn.fticl import task_training_examples, training_subset
 
         sample = training_subset(task, fit.size, fit.seed)[:TRAIN_CHECK_EXAMPLES]
-        prompts = task_prompts(task, sample, self.spec.eval_shots, fit.seed)
+        trained = task_training_examples(task, fit.variant, fit.size, fit.seed, self.spec.demonstrations)
+        prompts = [example.prompt for example in trained[: len(sample)]]  # the same examples, in the same order
         rows = score_examples(loaded, task, sample, prompts, self.spec.max_new_tokens)
-        return {"train_score": sum(row.score for row in rows) / len(rows), "train_n": len(rows)}
+        return {"train_score": sum(row.score for row in rows) / len(rows), "train_n": len(rows),
+                "train_format": "as trained"}
 
     def _score_all(self, loaded, model: str, seed: int, fit: Fit | None, store: ResultsStore, bar: Progress) -> None:
         from icft.evaluate.tasks import evaluate_task
