@@ -125,9 +125,13 @@ def refuse_shared_runs(plans: list[CellPlan]) -> None:
     seen: dict[str, CellPlan] = {}
     for plan in plans:
         if plan.run_id in seen:
+            fix = ("give one of their [[worlds]] entries other sizes or a fine-tuning setting of its own "
+                   "(finetune = { seed = 1 } for another fit), or drop one" if plan.mode.finetunes else
+                   f"{plan.cell.mode} does not fine-tune, so one run serves both: give the second entry only "
+                   "fine-tuned modes (modes = [\"ft\"]) and a fine-tuning setting of its own (finetune = "
+                   "{ seed = 1 } for another fit), or drop one")
             raise IcftError(f"cells {seen[plan.run_id].label} and {plan.label} would be the same run ({plan.run_id}): "
-                            "give one of their [[worlds]] entries other sizes or a fine-tuning setting of its "
-                            "own (finetune = { seed = 1 } for another fit), or drop one")
+                            f"{fix}")
         seen[plan.run_id] = plan
 
 
