@@ -73,7 +73,7 @@ def write_transfer_study(folder, variants=("ft", "fticl"), seeds=(0, 1), tasks=T
                     fit_id = f"{variant}-{train}-{seed}"
                     store.add_fit(fit_id, {"model": MODEL, "variant": variant, "train_task": train,
                                            "train_size": SIZE, "seed": seed},
-                                  {"steps": 4, "final_loss": 0.5, "seconds": 1.0, "examples": SIZE,
+                                  {"steps": 4, "final_loss": 0.5, "seconds": 1.0, "examples": SIZE, "precision": "fp32",
                                    "mean_abs_weight_change": weight(variant, seed),
                                    "train_score": train_score(variant, train, seed)})
                     for test in tasks:
@@ -276,6 +276,7 @@ def test_write_report_writes_the_page_and_summary(study):
     assert "<th>judge/semantic (accuracy)</th>" in page and "<th>complete/semantic (ROUGE-L)</th>" in page
     assert "ID = in-domain" in page and "v-no" in page  # a "does not reproduce" badge
     assert "## Results: 8 training examples (tiny-model)" in markdown and "### Weight change" in markdown
+    assert "- **precision of the fits' matrix products:** fp32\n" in markdown  # the fits' own, beside the runs'"
     assert "| trained on | judge/reversals (accuracy) | judge/semantic (accuracy) |" in markdown
     numbers = load_transfer(study).scores[(MODEL, SIZE)]
     for row in matrix_table(numbers, "fticl").rows:

@@ -247,6 +247,7 @@ def _overview(results: TransferResults) -> Part:
         ("test prompts", f"{spec.eval_shots}-shot, first {spec.test_examples} test examples per task"),
         ("code versions of the runs", ", ".join(results.code_versions) or "none yet"),
         ("precision of the runs", ", ".join(results.precisions) or "none yet"),
+        ("precision of the fits' matrix products", ", ".join(results.finetune_precisions) or "none yet"),
     ]
     return title_and_facts(f"icft report: {results.name}", facts)
 

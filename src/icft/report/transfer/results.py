@@ -115,6 +115,8 @@ class TransferResults:
     ignored: tuple[str, ...]
     code_versions: tuple[str, ...]
     precisions: tuple[str, ...] = ()  # the runs' precision: float32, or bfloat16 (the default on a GPU)
+    # the fits' matrix products (`FinetuneConfig.precision` as resolved: fp32 or bf16), apart from the weights'
+    finetune_precisions: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -153,6 +155,7 @@ def load_transfer(folder: str | Path) -> TransferResults:
         ignored=tuple(ignored),
         code_versions=tuple(sorted({run.code_version for run in chosen})),
         precisions=tuple(sorted({run.config.get("precision", "float32") for run in chosen})),
+        finetune_precisions=tuple(sorted({fit.precision for fit in fits.values() if fit and fit.precision})),
     )
 
 
