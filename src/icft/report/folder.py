@@ -5,12 +5,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from icft.errors import IcftError
 from icft.store import CONFIG_FILE, FINISHED
 from icft.study.config import StudyConfig, parse_study_config
+
+
+@dataclass(frozen=True, kw_only=True)
+class FolderResults:
+    """What a report reads of any study folder beside its numbers: the config, what is missing, and what ran it."""
+
+    folder: Path
+    config: StudyConfig
+    incomplete: tuple[str, ...]  # runs started but not finished, one line each
+    not_run: tuple[str, ...]  # grid cells with no run stored
+    ignored: tuple[str, ...]  # stored runs outside the grid, or superseded by a later finished run
+    code_versions: tuple[str, ...]
+    precisions: tuple[str, ...] = ()  # the runs' precision: float32, or bfloat16 (the default on a GPU)
+    # the fits' matrix products (`FinetuneConfig.precision` as resolved: fp32 or bf16), apart from the weights'
+    finetune_precisions: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
 
 
 def read_config(folder: Path) -> StudyConfig:

@@ -25,7 +25,7 @@ from icft.report.cases import (Cell, SeedItems, cell_accuracy, cell_f1, cell_pro
                                known_facts, on_known_facts)
 from icft.evaluate.free_form import answer_probability
 from icft.evaluate.learned import LearnedCheck, seed_check_from_rows
-from icft.report.folder import latest_finished, read_config
+from icft.report.folder import FolderResults, latest_finished, read_config
 from icft.study.cells import grid_keys
 from icft.study.config import StudyConfig
 from icft.store import FINISHED, RESULTS_DB, CellKey, ItemResult, ResultsStore, RunRecord, world_identity
@@ -107,24 +107,11 @@ class Scores:
         return list(dict.fromkeys(split for w, _, split in self.accuracy if w == world))
 
 
-@dataclass(frozen=True)
-class StudyResults:
+@dataclass(frozen=True, kw_only=True)
+class StudyResults(FolderResults):
     """A study folder read back: its config, the numbers per model, and what is missing."""
 
-    folder: Path
-    config: StudyConfig
     scores: dict[str, Scores]  # per model, in the config's model order
-    incomplete: tuple[str, ...]  # runs started but not finished, one line each
-    not_run: tuple[str, ...]  # grid cells with no run stored
-    ignored: tuple[str, ...]  # stored runs outside the grid, or superseded by a later finished run
-    code_versions: tuple[str, ...]
-    precisions: tuple[str, ...] = ()  # the runs' precision: float32, or bfloat16 (the default on a GPU)
-    # the fits' matrix products (`FinetuneConfig.precision` as resolved: fp32 or bf16), apart from the weights'
-    finetune_precisions: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return self.config.name
 
     @property
     def models(self) -> list[str]:

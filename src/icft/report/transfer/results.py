@@ -23,7 +23,7 @@ from icft.errors import IcftError
 from icft.evaluate.stats import Estimate
 from icft.report.cases import Cell as Examples, SeedItems, cell_accuracy
 from icft.evaluate.learned import passes
-from icft.report.folder import latest_finished, read_config
+from icft.report.folder import FolderResults, latest_finished, read_config
 from icft.study.config import StudyConfig
 from icft.store import BASE, FINISHED, RESULTS_DB, ResultsStore, TransferRun  # BASE: the unmodified model's runs
 
@@ -102,25 +102,12 @@ class TransferScores:
         return info.kind if info else None
 
 
-@dataclass(frozen=True)
-class TransferResults:
+@dataclass(frozen=True, kw_only=True)
+class TransferResults(FolderResults):
     """A transfer study folder read back: its config, the numbers per (model, size), and what is missing."""
 
-    folder: Path
-    config: StudyConfig
     tasks: dict[str, TaskInfo]
     scores: dict[tuple[str, int], TransferScores]  # (model, train size), models and sizes in the config's order
-    incomplete: tuple[str, ...]
-    not_run: tuple[str, ...]
-    ignored: tuple[str, ...]
-    code_versions: tuple[str, ...]
-    precisions: tuple[str, ...] = ()  # the runs' precision: float32, or bfloat16 (the default on a GPU)
-    # the fits' matrix products (`FinetuneConfig.precision` as resolved: fp32 or bf16), apart from the weights'
-    finetune_precisions: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return self.config.name
 
 
 def load_transfer(folder: str | Path) -> TransferResults:
