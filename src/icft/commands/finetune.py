@@ -55,7 +55,9 @@ def run_finetune_command(world_dir, model_name: str, out, lora: bool = False, sp
     loaded = load(model_name, device=device or "auto")
     console.print(f"fine-tuning {model_name} on {len(examples)} examples ({mode})")
     result = finetune(loaded, examples, config, out_dir=out)
-    console.print(f"{result.steps} steps, final loss {result.curve[-1].loss:.3f}, {result.seconds:.0f} s; wrote {out}")
+    # the kept weights' epoch loss, not the last step's: a fit whose last epoch diverged ends on its best weights
+    console.print(f"{result.steps} steps, final loss {result.final_loss:.3f} ({result.stopping_line()}), "
+                  f"{result.seconds:.0f} s; wrote {out}", highlight=False)
     if db is None:
         return None
     files = {"files": [hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] for path in augmented]}

@@ -58,7 +58,7 @@ class Fits:
         with_augmentations = result.epoch_losses_with_augmentations
         all_data = f" ({with_augmentations[-1]:.3f} with the augmentations)" if with_augmentations else ""
         self.console.print(f"trained {result.steps} steps ({result.epochs} epochs) to loss {result.final_loss:.3f} on "
-                           f"the world's own text{all_data}: stopped by {result.stopped_by}", highlight=False)
+                           f"the world's own text{all_data}: {result.stopping_line()}", highlight=False)
         write_text_atomic(folder / "cell.json", json.dumps({"cell": plan.label, "training": plan.training}, indent=1))
         return fresh
 

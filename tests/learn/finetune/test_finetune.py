@@ -300,6 +300,8 @@ def test_a_diverged_fit_goes_back_to_its_best_weights_and_is_never_read_as_a_pla
     summary = json.loads((tmp_path / "finetune_config.json").read_text())["stopping"]
     assert summary["diverged"] is True and summary["restores"] == result.restores
     assert summary["kept_loss"] == result.kept_loss and summary["divergence_factor"] == DIVERGENCE_FACTOR
+    restored = ", ".join(str(e) for e in result.restores)
+    assert result.stopping_line().endswith(f"(epoch {restored}): best weights restored")  # what the console says
     if result.stopped_by == "diverged":
         assert len(result.restores) == MAX_RESTORES + 1 and result.kept_epoch < result.epochs
 

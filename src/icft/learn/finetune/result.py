@@ -103,6 +103,14 @@ class FinetuneResult:
                 **({"recall_target": self.recall_target, "epoch_recalls": self.epoch_recalls,
                     "recall_probes": self.recall_probes} if self.recall_target is not None else {})}
 
+    def stopping_line(self) -> str:
+        """How the fit stopped, as the fits table says it (`icft.learn.finetune.stopping.describe`): "loss ≤ 0.2,
+        1 divergence (epoch 8): best weights restored"."""
+        from icft.learn.finetune.stopping import describe
+        from icft.store.records import FitRecord
+
+        return describe(FitRecord.from_stats(self.summary()))
+
     @property
     def loss_curve(self) -> list[tuple[int, float]]:
         return [(log.step, log.loss) for log in self.curve]

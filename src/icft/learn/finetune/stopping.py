@@ -130,7 +130,7 @@ class BestWeights:
 
 def describe(fit: FitRecord) -> str:
     """How a fit stopped, from its stored record: "loss ≤ 0.3", "recall 0.91 ≥ 0.9", "epoch cap, loss > 0.3",
-    with ", restored the best epoch (3) after 1 divergence" where the divergence rule acted."""
+    with ", 1 divergence (epoch 3): best weights restored" where the divergence rule acted."""
     stopped = fit.stopped_by or "epochs"
     if fit.recall_target is not None:  # the recall rule replaces the loss target (`icft.learn.finetune.recall`)
         recall = (fit.epoch_recalls or (float("nan"),))[-1]
