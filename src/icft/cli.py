@@ -234,13 +234,25 @@ def finetune_command(
     epochs: int = typer.Option(None, min=1), learning_rate: float = typer.Option(None, min=0.0),
     max_steps: int = typer.Option(None, min=1), seed: int = typer.Option(0),
     db: Path = typer.Option(None, "--db", help="Also score the fine-tuned model on every split into this store."),
+    distill: bool = typer.Option(False, "--distill", help="Context distillation: learn the model's own "
+                                 "distribution with the documents in its context (ft-distill; with --augmented "
+                                 "local files, ft-distill-local)."),
+    teacher_context: str = typer.Option("corpus", "--teacher-context", help="--distill: corpus (every document, "
+                                        "as ICL) or relevant (the documents naming the sequence's terms)."),
+    temperature: float = typer.Option(1.0, "--temperature", help="--distill: the KL's temperature."),
+    ce_weight: float = typer.Option(0.0, "--ce-weight", help="--distill: weight of the plain next-token loss."),
 ) -> None:
-    """Fine-tune on a world's documents (or sentences), plus augmentations; optionally evaluate."""
+    """Fine-tune on a world's documents (or sentences), plus augmentations, or distil them; optionally evaluate."""
     from icft.commands.finetune import run_finetune_command
+    from icft.learn.distill.settings import DistillSettings
 
+    try:
+        settings = DistillSettings(context=teacher_context, temperature=temperature, ce_weight=ce_weight)
+    except ValueError as e:
+        raise IcftError(f"distillation option: {e}") from None
     run_finetune_command(world, model, out, lora=lora, split=split_sentences, augmented=augmented, epochs=epochs,
                          learning_rate=learning_rate, max_steps=max_steps, seed=seed, db=db, device=device,
-                         console=console)
+                         console=console, distill=settings if distill else None)
 
 
 @app.command("study")

@@ -11,6 +11,9 @@ one of its control splits), numbered after them:
   9   ICL > FT
   10  each augmented fine-tuning mode (any that trains on more than the documents) > FT
   11  each augmented fine-tuning mode ≥ ICL (non-inferiority; the report also reads its A > B test)
+Context distillation (`icft.learn.distill`) is tested on the generalization splits of every world, built-in or not:
+  12  each distilled mode > FT
+  13  each distilled mode ≥ ICL (non-inferiority)
 The report's answer per split (`icft.report.grid.where`) is decided from these cases.
 """
 
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from icft.evaluate.stats import ASSUMED_FIT_SD, POWER_Z, PRIMARY_METRIC, planned_mde, planned_prob_mde
-from icft.learn.modes import fitted, is_mode, mode_spec
+from icft.learn.modes import distilled, fitted, is_mode, mode_spec
 
 GREATER = "A > B"
 NEAR_CHANCE = "A ≈ chance"
@@ -41,6 +44,7 @@ GENERALIZATION_SPLITS = {
 SIMPLE_WORLDS = tuple(w for w in GENERALIZATION_SPLITS if w != "semantic")  # the paper: splitting hurt on semantic
 AUGMENTED_MODES = ("ft-local", "ft-global", "ft-local-global")
 ICL_VS_FT, AUGMENTED_VS_FT, AUGMENTED_VS_ICL = 9, 10, 11  # the comparisons planned for any other world
+DISTILLED_VS_FT, DISTILLED_VS_ICL = 12, 13  # on every world
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,10 @@ def plan(cells: Iterable[tuple[str, str, str]], control_splits: Mapping[str, Ite
     if has("reversal_curse", "reverse_a", "ft", "icl"):  # FT near chance where ICL is high: both or neither
         out += [Planned(8, NEAR_CHANCE, "reversal_curse", "reverse_a", "ft"),
                 Planned(8, GREATER, "reversal_curse", "reverse_a", "icl", "ft")]
-    return out + _any_world(cells, {w: s for w, s in generalization.items() if w not in GENERALIZATION_SPLITS}, has)
+    out += _any_world(cells, {w: s for w, s in generalization.items() if w not in GENERALIZATION_SPLITS}, has)
+    distilled_modes = [m for m in dict.fromkeys(m for _, m, _ in cells) if distilled(m)]
+    out += _against(DISTILLED_VS_FT, GREATER, tuple(distilled_modes), "ft", generalization, has)
+    return out + _against(DISTILLED_VS_ICL, AT_LEAST, tuple(distilled_modes), "icl", generalization, has)
 
 
 def generalization_splits(order: Iterable[tuple[str, str]], control_splits: Mapping[str, Iterable[str]]
@@ -103,8 +110,8 @@ def generalization_splits(order: Iterable[tuple[str, str]], control_splits: Mapp
 
 def augmented(mode: str) -> bool:
     """A fine-tuning mode that trains on more (or other) than the plain documents: the augmented and split modes,
-    the oracle's controls and the scaling curve's budgets."""
-    return is_mode(mode) and mode_spec(mode).finetunes and mode != "ft"
+    the oracle's controls and the scaling curve's budgets (not the distilled modes: findings 12-13 test them)."""
+    return is_mode(mode) and mode_spec(mode).finetunes and mode != "ft" and not mode_spec(mode).distills
 
 
 def _any_world(cells: list[tuple[str, str, str]], splits: dict[str, tuple[str, ...]],

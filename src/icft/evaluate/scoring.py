@@ -165,7 +165,8 @@ class _Row:
 
 def _score_packed(model, prefix, items, token_budget: int, progress: bool) -> list[float]:
     _check_packable(model.config)
-    cache, last_logprobs = _prefill(model, prefix, token_budget)
+    cache, last_logits = _prefill(model, prefix, token_budget)
+    last_logprobs = None if last_logits is None else last_logits.log_softmax(-1)
     totals = torch.zeros(sum(len(conts) for conts in items), dtype=torch.float64)
     bar = tqdm(total=len(items), desc="scoring", unit="item", disable=not progress)
     for row in _pack(items, len(prefix), token_budget):
@@ -222,7 +223,7 @@ def _add_item(row: _Row, conts: list[Continuation], shared: int, context_len: in
 
 
 def _prefill(model, prefix: list[int], token_budget: int):
-    """The context's key/value cache and the log-probabilities after its last token (None, None if empty)."""
+    """The context's key/value cache and the logits (fp32) after its last token (None, None if empty)."""
     if not prefix:
         return None, None
     cache = DynamicCache()  # full layers only: sliding-window layers are windowed by our masks instead
@@ -238,7 +239,7 @@ def _prefill(model, prefix: list[int], token_budget: int):
             use_cache=True,
             logits_to_keep=1,
         )
-    return cache, out.logits[0, -1].float().log_softmax(-1)
+    return cache, out.logits[0, -1].float()
 
 
 def _run_row(model, row: _Row, cache, context_len: int, last_logprobs) -> torch.Tensor:
@@ -252,19 +253,84 @@ def _run_row(model, row: _Row, cache, context_len: int, last_logprobs) -> torch.
         result[from_context] = last_logprobs[targets[from_context]]
     if row.ids:
         needed = torch.unique(predictors[~from_context])  # sorted row indices
-        out = model(
-            input_ids=torch.tensor([row.ids], device=device),  # (1, Q)
-            position_ids=torch.tensor([row.positions], device=device),
-            attention_mask=_attention_mask(model, row, context_len),
-            cache=cache,
-            use_cache=cache is not None,
-            logits_to_keep=needed,
-        )
-        if cache is not None:
-            cache.crop(-len(row.ids))  # back to the context alone
         where = torch.searchsorted(needed, predictors[~from_context])
-        result[~from_context] = _target_logprobs(out.logits[0][where], targets[~from_context])
+        logits = _row_forward(model, row, cache, context_len, needed)
+        result[~from_context] = _target_logprobs(logits[where], targets[~from_context])
     return result
+
+
+def _row_forward(model, row: _Row, cache, context_len: int, keep: torch.Tensor) -> torch.Tensor:
+    """The logits (len(keep), V) at the row indices `keep` (sorted), the row run after the cached context; the
+    cache is cropped back to the context alone after."""
+    device = model.device
+    out = model(
+        input_ids=torch.tensor([row.ids], device=device),  # (1, Q)
+        position_ids=torch.tensor([row.positions], device=device),
+        attention_mask=_attention_mask(model, row, context_len),
+        cache=cache,
+        use_cache=cache is not None,
+        logits_to_keep=keep,
+    )
+    if cache is not None:
+        cache.crop(-len(row.ids))
+    return out.logits[0]
+
+
+# ---- the whole distribution at each scored token (context distillation's teacher) -----------------------
+
+
+@dataclass(frozen=True)
+class TopK:
+    """A continuation's next-token distributions at its scored tokens, kept as the top-k and the rest."""
+
+    ids: torch.Tensor  # (n, k) token ids of the k most likely tokens
+    logprobs: torch.Tensor  # (n, k) their log-probabilities
+    rest: torch.Tensor  # (n,) the log of the probability mass outside them
+
+
+def top_k_distributions(loaded: LoadedModel, continuations: Sequence[Continuation], context: str = "",
+                        top_k: int = 20, temperature: float = 1.0, token_budget: int = 512) -> list[TopK]:
+    """For each continuation after the shared `context`, the model's distribution (at `temperature`) at each of
+    its scored tokens (`ids[start:]`), as the top `top_k` log-probabilities and the mass of the rest.
+
+    The context is encoded once and its cache reused, and continuations are packed as `score_choices` packs
+    options. `token_budget` is kept small: each scored token holds a whole vocabulary row of logits.
+    """
+    items = [[c] for c in continuations]
+    prefix = context_ids(loaded.tokenizer, context)
+    _check_fits(items, len(prefix), loaded.context_window)
+    model = loaded.model
+    _check_packable(model.config)
+    pieces: list[list[TopK]] = [[] for _ in items]
+    with torch.inference_mode():
+        cache, last_logits = _prefill(model, prefix, token_budget)
+        for row in _pack(items, len(prefix), token_budget):
+            logprobs = (_row_logits(model, row, cache, len(prefix), last_logits) / temperature).log_softmax(-1)
+            values, ids = logprobs.topk(min(top_k, logprobs.shape[-1]), dim=-1)  # (n, k)
+            # log(1 - top mass); rounding can make the top mass reach 1, so the rest is floored at 1e-12
+            rest = (-torch.expm1(values.logsumexp(-1))).clamp_min(1e-12).log()  # (n,)
+            owners = torch.tensor(row.owners)
+            for owner in dict.fromkeys(row.owners):  # an item's scored tokens are contiguous and in order
+                mine = (owners == owner).nonzero()[:, 0]
+                pieces[owner].append(TopK(ids[mine].cpu(), values[mine].cpu(), rest[mine].cpu()))
+    return [TopK(torch.cat([p.ids for p in parts]), torch.cat([p.logprobs for p in parts]),
+                 torch.cat([p.rest for p in parts])) for parts in pieces]
+
+
+def _row_logits(model, row: _Row, cache, context_len: int, last_logits) -> torch.Tensor:
+    """The fp32 logits (n, V) that predict each scored token of the row, in row.targets order (each item has one
+    continuation, so every scored token has a predictor of its own, in increasing order)."""
+    device = model.device
+    predictors = torch.tensor(row.predictors, device=device)
+    from_context = predictors < 0  # only an item's first scored token can be predicted by the context
+    parts = [last_logits[None].expand(int(from_context.sum()), -1)] if from_context.any() else []
+    if not from_context.all():
+        parts.append(_row_forward(model, row, cache, context_len, predictors[~from_context]).float())
+    if len(parts) == 2:  # put each context-predicted token back in its place
+        result = torch.empty(len(predictors), parts[1].shape[-1], device=device)
+        result[from_context], result[~from_context] = parts[0], parts[1]
+        return result
+    return parts[0]
 
 
 def _check_packable(config) -> None:

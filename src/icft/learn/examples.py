@@ -31,11 +31,25 @@ class TrainingExample:
     # an augmentation (not the world's own text) trains like any other example, but the stopping rule measures
     # the loss on the world's own text only: every mode then stops when the documents it was given are learned
     augmentation: bool = False
+    # context distillation only (`icft.learn.distill`): text the teacher reads after its context and before this
+    # example, which the student never sees (a document's prefix, DiSC-style)
+    teacher_prefix: str = ""
 
 
 def document_examples(world: World) -> list[TrainingExample]:
     """One example per train document: no prompt, the whole text is learned."""
     return [TrainingExample(prompt="", completion=doc.text) for doc in world.documents]
+
+
+def document_suffix_examples(world: World) -> list[TrainingExample]:
+    """Every document cut at each sentence boundary, DiSC-style (Padmanabhan et al. 2026): the student learns the
+    suffix alone, while the teacher reads the prefix before it. The cut at 0 is the whole document, so a
+    one-sentence document is one example, the document itself."""
+    examples = []
+    for doc in world.documents:
+        for start, _ in sentence_spans(doc.text):
+            examples.append(TrainingExample(prompt="", completion=doc.text[start:], teacher_prefix=doc.text[:start]))
+    return examples
 
 
 def sentence_examples(world: World, how: str = "independent") -> list[TrainingExample]:

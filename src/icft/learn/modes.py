@@ -12,6 +12,11 @@ Every fine-tuning mode runs the same loop (`icft.learn.finetune`); the modes dif
                    reasoner, true by construction): a control, an upper bound for ft-local, never the method
   ft-oracle-global documents + the oracle's global augmentations: the same control for ft-global
   ft-oracle-local@K  ft-oracle-local at K augmentation sentences per fact: the scaling curve (`[augment] per_fact`)
+  ft-distill       context distillation (`icft.learn.distill`) on the documents cut DiSC-style into prefix and suffix:
+                   the student learns the next-token distribution of the model *with the facts in its context*
+  ft-distill-local context distillation on ft-local's data (documents + the model's own local augmentations)
+  ft-distill-probes context distillation on the documents + short prompts that start from a world term the documents
+                   name only late ("The first ledem"), continued by the teacher (`icft.learn.distill.probes`)
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ class Mode:
     train_on: tuple[str, ...] = ()  # data sources: documents, sentences, local, global, oracle-local, oracle-global
     control: bool = False  # an upper bound for a method (the oracle's augmentations), never the method's result
     per_fact: int | None = None  # oracle-local: augmentation sentences per fact (None: each candidate once)
+    # context distillation: the loss is the KL to the model reading the facts in its context, not the text's
+    # next tokens (`icft.learn.distill`); `train_on` is then the transfer set
+    distills: bool = False
 
     @property
     def finetunes(self) -> bool:
@@ -56,7 +64,11 @@ MODES: dict[str, Mode] = {m.name: m for m in (
     Mode("ft-local-global", "FT-local+global", train_on=("documents", "local", "global")),
     Mode("ft-oracle-local", "FT-oracle-local (control)", train_on=("documents", "oracle-local"), control=True),
     Mode("ft-oracle-global", "FT-oracle-global (control)", train_on=("documents", "oracle-global"), control=True),
+    Mode("ft-distill", "FT-distill", train_on=("document-suffixes",), distills=True),
+    Mode("ft-distill-local", "FT-distill-local", train_on=("documents", "local"), distills=True),
+    Mode("ft-distill-probes", "FT-distill-probes", train_on=("documents", "probes"), distills=True),
 )}
+DISTILLED_MODES = tuple(name for name, spec in MODES.items() if spec.distills)
 
 
 def budget_mode(per_fact: int) -> str:
@@ -78,6 +90,11 @@ def mode_spec(name: str) -> Mode:
 def is_scaling_point(name: str) -> bool:
     """A scaling-curve budget ("ft-oracle-local@2"): plotted on the curve, not among the modes' bars."""
     return is_mode(name) and mode_spec(name).per_fact is not None
+
+
+def distilled(name: str | None) -> bool:
+    """A context-distillation mode (ft-distill, ft-distill-local)."""
+    return name is not None and is_mode(name) and mode_spec(name).distills
 
 
 def fitted(name: str | None) -> bool:

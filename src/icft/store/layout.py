@@ -3,6 +3,8 @@
   study.json    the resolved config            results.db   the results store
   worlds/       one folder per (world, seed)   augment/     augmentations per (world, seed, generator, strategy)
   finetune/     one folder per fine-tuned run (named by its run id)
+  distill/      the teachers' top-k targets of the distilled modes (`icft.learn.distill`), one file per
+                (model, transfer sequences, contexts, settings)
 
 `CellKey` is the one place a world's label and seed become a name ("reversals-s0"): the folders under worlds/
 and augment/ take theirs from it, and the store keeps its parts as columns (`icft.store.db`).
@@ -16,7 +18,7 @@ from pathlib import Path
 RESULTS_DB = "results.db"
 CONFIG_FILE = "study.json"
 BASE = "base"  # transfer studies: the variant of the unmodified model's runs
-WORLDS_DIR, AUGMENT_DIR, FINETUNE_DIR = "worlds", "augment", "finetune"
+WORLDS_DIR, AUGMENT_DIR, FINETUNE_DIR, DISTILL_DIR = "worlds", "augment", "finetune", "distill"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,10 @@ def oracle_augment_file(out: str | Path, key: CellKey, source: str, per_fact: in
 
 def generation_cache(out: str | Path) -> Path:
     return Path(out) / AUGMENT_DIR / "generation-cache.sqlite"
+
+
+def distill_folder(out: str | Path) -> Path:
+    return Path(out) / DISTILL_DIR
 
 
 def finetune_folder(out: str | Path, run_id: str) -> Path:

@@ -165,6 +165,8 @@ class FitRecord:
     train_score: float | None = None
     train_n: int | None = None
     mean_abs_weight_change: float | None = None
+    # a distilled fit's (`icft.learn.distill`): the seconds its teacher's targets took (0 when read from the cache)
+    teacher_seconds: float | None = None
 
     @classmethod
     def from_stats(cls, stats: dict) -> FitRecord:

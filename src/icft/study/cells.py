@@ -100,11 +100,18 @@ def plan_cell(config: StudyConfig, cell: Cell, world: World, weights: str) -> Ce
 
         merged = config.finetune_for(cell.model, cell.world.finetune, cell_defaults(mode, world), seed=cell.seed)
         finetune = resolved_finetune(merged, config.device)
-        training = training_identity(cell.mode, finetune, config.split, config.augment.model_dump(), config.device)
+        training = training_identity(cell.mode, finetune, config.split, config.augment.model_dump(), config.device,
+                                     distill_identity(config, cell.world) if mode.distills else None)
     settings = eval_config(cell.mode, config.icl.subsample if mode.context else 1.0,
                            config.icl.template if mode.context else "plain", training)
     spec = run_spec(cell.key, world, settings, weights)
     return CellPlan(cell, world, mode, finetune, spec, spec.run_id)
+
+
+def distill_identity(config: StudyConfig, spec: WorldSpec) -> dict:
+    """A distilled cell's teacher and loss, as its fit's identity hashes them (`DistillSettings.identity`): the
+    study's [distill] with its world's own keys over them."""
+    return config.distill.settings(spec.distill).identity(config.icl.model_dump())
 
 
 def cell_defaults(mode: Mode, world: World) -> dict:
@@ -115,7 +122,8 @@ def cell_defaults(mode: Mode, world: World) -> dict:
     from icft.worlds.imported import GENERATOR_VERSION as IMPORTED
 
     imported = world.generator_version == IMPORTED
-    return dict(IMPORTED_DEFAULTS) if imported and (mode.augmentations or mode.oracle) else {}
+    # not a distilled mode: recall probes held out of its examples would leave the teacher's targets unmatched
+    return dict(IMPORTED_DEFAULTS) if imported and (mode.augmentations or mode.oracle) and not mode.distills else {}
 
 
 def refuse_shared_runs(plans: list[CellPlan]) -> None:

@@ -21,6 +21,7 @@ from pydantic import (
 
 from icft.errors import IcftError
 from icft.learn.augment.settings import AugmentSettings
+from icft.learn.distill.settings import TEACHER_CONTEXTS, DistillSettings
 from icft.learn.finetune.config import FinetuneConfig
 from icft.learn.modes import MODES
 from icft.models.registry import DEFAULT_MODEL, finetune_defaults
@@ -29,7 +30,7 @@ from icft.tasks.io import TaskFileSpec
 
 WorldName = Literal["reversals", "syllogisms", "semantic", "reversal_curse", "process"]
 ModeName = Literal["pretrained", "icl", "ft", "ft-split", "ft-local", "ft-global", "ft-local-global", "ft-oracle-local",
-                   "ft-oracle-global"]
+                   "ft-oracle-global", "ft-distill", "ft-distill-local", "ft-distill-probes"]
 
 
 class Section(BaseModel):
@@ -48,11 +49,26 @@ class WorldSpec(Section):
     # this world's fine-tuning settings over the study's [finetune] (e.g. its target loss: worlds whose documents
     # carry random lead-in lines have a higher loss floor than worlds without)
     finetune: dict = Field(default_factory=dict)
+    # this world's distillation settings over the study's [distill] (e.g. its ce_weight, where measurement shows its
+    # students need the documents' next-token loss to learn them)
+    distill: dict = Field(default_factory=dict)
 
     @field_validator("finetune")
     @classmethod
     def _known_finetune_keys(cls, value: dict) -> dict:
         finetune_config(value)  # raises with the key named
+        return value
+
+    @field_validator("distill")
+    @classmethod
+    def _known_distill_keys(cls, value: dict) -> dict:
+        unknown = sorted(set(value) - set(DistillSpec.model_fields))
+        if unknown:
+            raise ValueError(f"unknown key {unknown[0]!r}; allowed: {', '.join(DistillSpec.model_fields)}")
+        try:
+            DistillSpec.model_validate(value)
+        except ValidationError as e:  # one line naming the key, as the study's own [distill] gets
+            raise ValueError(_first_error(e)) from None
         return value
 
     @model_validator(mode="after")
@@ -107,6 +123,20 @@ class AugmentSpec(Section):
         return self
 
 
+class DistillSpec(Section):
+    """How the distilled modes (ft-distill, ft-distill-local) learn from the model with the facts in its context
+    (`icft.learn.distill`; the defaults are `DistillSettings`')."""
+
+    context: Literal[*TEACHER_CONTEXTS] = DistillSettings.context
+    temperature: float = Field(DistillSettings.temperature, gt=0, le=10)
+    top_k: int = Field(DistillSettings.top_k, ge=1, le=1000)
+    ce_weight: float = Field(DistillSettings.ce_weight, ge=0, le=10)
+
+    def settings(self, overrides: dict | None = None) -> DistillSettings:
+        """These settings, with a world's own `distill` keys over them."""
+        return DistillSettings(**{**self.model_dump(), **(overrides or {})})
+
+
 class TransferSpec(Section):
     """A transfer study (Yang et al. 2024): fine-tune on each training task, score on every test task."""
 
@@ -146,6 +176,7 @@ class StudyConfig(Section):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda|cuda:\d+)$")
     icl: IclSpec = Field(default_factory=IclSpec)
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    distill: DistillSpec = Field(default_factory=DistillSpec)
     # fine-tuning settings; `save_weights` is set per run (`keep_weights`), `seed` is the cell's world seed unless set
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     transfer: TransferSpec | None = None  # kind = "transfer" only

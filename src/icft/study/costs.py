@@ -27,8 +27,9 @@ EPOCHS_TO_TARGET = 10  # epochs the default study's fits take to reach their tar
 ICL_ATTENTION = 0.5  # each option token also attends over the long context: half again its cost
 
 # the steps of a cell: scoring without a context (pretrained, fine-tuned), scoring with the ICL context (its
-# prefill included), fine-tuning, and the augmentations' generation
-SCORE, ICL, TRAIN, GENERATE = "score", "icl", "train", "generate"
+# prefill included), fine-tuning, the augmentations' generation, and a distilled mode's teacher (a whole
+# vocabulary's top-k at each transfer token: about a scored token's cost)
+SCORE, ICL, TRAIN, GENERATE, TEACHER = "score", "icl", "train", "generate", "teacher"
 
 
 def cell_tokens(world: World, mode: str, config, finetune: FinetuneConfig | None = None,
@@ -43,12 +44,15 @@ def cell_tokens(world: World, mode: str, config, finetune: FinetuneConfig | None
         epochs = finetune.epochs
         if finetune.target_loss is not None:  # the cap is an upper bound: runs usually stop well before it
             epochs = min(epochs, EPOCHS_TO_TARGET)
-        trained = doc_tokens * epochs * len(spec.train_on)  # each augmentation source about as big as the documents
+        # each augmentation source about as big as the documents; the DiSC suffixes as long as they are
+        trained = sum(_source_tokens(world, source) for source in spec.train_on) * epochs
         if finetune.max_steps:
             per_step = (finetune.batch_examples * doc_tokens / max(len(world.documents), 1)
                         if finetune.batch_examples else finetune.batch_tokens)
             trained = min(trained, finetune.max_steps * per_step)
         tokens[TRAIN] = trained
+    if spec.distills:  # the teacher reads its context once, then scores every transfer token
+        tokens[TEACHER] = doc_tokens + sum(_source_tokens(world, source) for source in spec.train_on)
     generated = sum((world_sentences(world) if strategy == "local" else len(world.documents))
                     * AUGMENT_TOKENS_PER_REQUEST[strategy] for strategy in spec.augmentations)
     if generated:
@@ -62,7 +66,8 @@ def constant_rate(step: str, world: World, config) -> float:
         option_tokens, context = _option_tokens(world), _doc_tokens(world) * config.icl.subsample
         seconds = context / PREFILL_TOKENS_PER_S + option_tokens * (1 + ICL_ATTENTION) / SCORED_TOKENS_PER_S
         return seconds / max(option_tokens + context, 1.0)
-    return 1 / {SCORE: SCORED_TOKENS_PER_S, TRAIN: TRAINED_TOKENS_PER_S, GENERATE: GENERATED_TOKENS_PER_S}[step]
+    return 1 / {SCORE: SCORED_TOKENS_PER_S, TRAIN: TRAINED_TOKENS_PER_S, GENERATE: GENERATED_TOKENS_PER_S,
+                TEACHER: SCORED_TOKENS_PER_S}[step]
 
 
 def estimate_seconds(world: World, mode: str, config, finetune: FinetuneConfig | None = None,
@@ -84,6 +89,16 @@ def world_sentences(world: World) -> int:
 
 def _option_tokens(world: World) -> float:
     return sum(len(i.prompt + o) for i in world.items for o in i.continuations) / CHARS_PER_TOKEN
+
+
+def _source_tokens(world: World, source: str) -> float:
+    """Tokens of one training source: the documents' DiSC suffixes (`document_suffix_examples`), or about the
+    documents' size (the documents, their sentences, an augmentation source)."""
+    if source != "document-suffixes":
+        return _doc_tokens(world)
+    from icft.text import sentence_spans
+
+    return sum(len(d.text) - start for d in world.documents for start, _ in sentence_spans(d.text)) / CHARS_PER_TOKEN
 
 
 def _doc_tokens(world: World) -> float:

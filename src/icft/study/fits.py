@@ -16,7 +16,7 @@ from rich.console import Console
 from icft.evaluate.learned import SeedCheck, passes, rates_line, seed_check_from_rows
 from icft.jsonl import write_text_atomic
 from icft.store import ResultsStore
-from icft.store.layout import augment_file, generation_cache
+from icft.store.layout import augment_file, distill_folder, generation_cache
 from icft.study.augmentations import generator_source, oracle_file
 from icft.study.cells import CellPlan
 from icft.study.config import StudyConfig
@@ -49,11 +49,13 @@ class Fits:
         examples = self.examples(plan)
         config = dataclasses.replace(plan.finetune, save_weights=self.config.keep_weights)
         # fine-tuning changes the model in place: never train the shared base copy
+        teacher = self.teacher(plan, examples) if plan.mode.distills else None
         fresh = load(plan.cell.model, device=self.config.device)
         self.console.print(f"fine-tuning {plan.label} on {len(examples)} examples")
-        result = finetune(fresh, examples, config, out_dir=folder)
+        result = finetune(fresh, examples, config, out_dir=folder, teacher=teacher)
         # the report joins the fit's record with the run's control-split accuracy (the learned check)
-        store.add_fit(plan.run_id, plan.training, {**result.summary(), "examples": len(examples)})
+        extra = {"teacher_seconds": teacher.seconds} if teacher is not None else {}
+        store.add_fit(plan.run_id, plan.training, {**result.summary(), "examples": len(examples), **extra})
         self.runner.record_timing(store, plan.cell.model, TRAIN, result.tokens_trained, result.seconds)
         with_augmentations = result.epoch_losses_with_augmentations
         all_data = f" ({with_augmentations[-1]:.3f} with the augmentations)" if with_augmentations else ""
@@ -67,7 +69,44 @@ class Fits:
 
         strategies = (*plan.mode.augmentations, *plan.mode.oracle)
         files = [self.augmentations(plan, strategy) for strategy in strategies]
+        if "probes" in plan.mode.train_on:
+            files.append(self.probes(plan))
         return mode_examples(plan.cell.mode, plan.world, self.config.split, files)
+
+    def probes(self, plan: CellPlan) -> Path:
+        """The probe transfer set of (world, seed, model, teacher context): prompts from the world's terms,
+        continued by the teacher reading its context (`icft.learn.distill.probes`); written once."""
+        from icft.learn.distill import teacher_contexts
+        from icft.learn.distill.probes import write_probes
+        from icft.learn.examples import TrainingExample
+
+        loaded = self.runner.base_model(plan.cell.model)
+        how = self.config.distill.settings(plan.cell.world.distill).context
+        path = augment_file(self.out, plan.key, plan.cell.model, f"probes-{how}")
+        if not path.exists():
+            self.console.print(f"probes of {plan.key.world_ref}: {loaded.name} continues them after its {how} context")
+
+        def contexts(prompts):
+            return teacher_contexts(plan.world, [TrainingExample("", p) for p in prompts], how, loaded.tokenizer,
+                                    plan.cell.seed, self.config.icl.subsample, self.config.icl.template)
+
+        return write_probes(path, plan.world, loaded, contexts)
+
+    def teacher(self, plan: CellPlan, examples: list):
+        """A distilled cell's teacher targets: the study's unmodified model reading each example after its context
+        (`icft.learn.distill`), computed once per world, transfer set and settings (cached under distill/)."""
+        from icft.learn.distill import cached_teacher_targets, teacher_contexts
+
+        loaded = self.runner.base_model(plan.cell.model)
+        settings = self.config.distill.settings(plan.cell.world.distill)
+        contexts = teacher_contexts(plan.world, examples, settings.context, loaded.tokenizer, plan.cell.seed,
+                                    self.config.icl.subsample, self.config.icl.template)
+        self.console.print(f"teacher: {loaded.name} reading the {settings.context} context before {len(examples)} "
+                           f"sequences of {plan.key.world_ref}", highlight=False)
+        targets = cached_teacher_targets(distill_folder(self.out), loaded, examples, contexts, settings)
+        if targets.seconds:
+            self.console.print(f"teacher targets computed in {targets.seconds:.0f} s", highlight=False)
+        return targets
 
     def augmentations(self, plan: CellPlan, strategy: str) -> Path:
         """The augmentation file of (world, seed, generator, strategy), generated once (cached, resumable)."""

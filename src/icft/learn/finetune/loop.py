@@ -1,7 +1,9 @@
 """The one fine-tuning loop (full or LoRA), read top to bottom: config, setup, train, save.
 
 Plain FT, FT on sentence-split documents, FT on documents plus augmentations, and FTICL all call
-`finetune` and differ only in the `TrainingExample`s they pass (see `icft.learn.examples`).
+`finetune` and differ only in the `TrainingExample`s they pass (see `icft.learn.examples`). Context distillation
+(`icft.learn.distill`) passes the teacher's targets too: each learned token's loss is then the KL to them, and the
+stopping rules read that loss as they read the next-token loss.
 
     from icft.learn.finetune import FinetuneConfig, finetune
     result = finetune(loaded, document_examples(world), FinetuneConfig(lora=True), out_dir="runs/ft")
@@ -65,6 +67,7 @@ import torch.nn.functional as F
 
 from icft.errors import IcftError
 from icft.jsonl import write_text_atomic
+from icft.learn.distill.teacher import TeacherTargets
 from icft.learn.examples import TrainingExample
 from icft.learn.finetune.config import LR_SCHEDULES, FinetuneConfig
 from icft.learn.finetune.packing import IGNORE, TokenizedExample, collate_rows, pack_rows, tokenize_examples
@@ -82,8 +85,12 @@ def finetune(
     config: FinetuneConfig,
     out_dir: str | Path | None = None,
     progress: bool = True,
+    teacher: TeacherTargets | None = None,
 ) -> FinetuneResult:
-    """Train `loaded.model` on `examples` and put the trained model back into `loaded.model`."""
+    """Train `loaded.model` on `examples` and put the trained model back into `loaded.model`.
+
+    With `teacher` (context distillation, `icft.learn.distill`), each learned token's loss is the KL to the
+    teacher's distribution there instead of the next-token loss; all else is the same loop."""
     from accelerate import Accelerator
     from transformers import get_scheduler
 
@@ -98,8 +105,12 @@ def finetune(
                  else checked_precision(config.precision, loaded.device))
     config = dataclasses.replace(config, precision=precision)
     torch.manual_seed(config.seed)  # LoRA initialization and dropout
+    if teacher is not None and config.recall_target is not None:  # probes held out would shift the targets
+        raise IcftError("recall_target does not apply to a distilled fit: stop it by epochs or target_loss")
     examples, probes = _recall_probes(examples, config)
     tokenized = tokenize_examples(examples, loaded.tokenizer)
+    if teacher is not None:
+        teacher.check([e.loss_tokens for e in tokenized])
     epochs = plan_epochs([len(e) for e in tokenized], config)
     n_steps = sum(len(epoch) for epoch in epochs)
     dtype = next(loaded.model.parameters()).dtype  # before the speedups cast any frozen weight
@@ -113,7 +124,8 @@ def finetune(
         # not prepared: accelerate would step it once per process, but our steps are already global
         scheduler = get_scheduler(LR_SCHEDULES[config.lr_schedule], optimizer, num_warmup_steps=config.warmup_steps,
                                   num_training_steps=n_steps)
-        run = _Training(accelerator, model, optimizer, scheduler, tokenized, config, (applied.attention, dtype))
+        run = _Training(accelerator, model, optimizer, scheduler, tokenized, config, (applied.attention, dtype),
+                        teacher)
         result = run.train(epochs, loaded.tokenizer, probes, progress and accelerator.is_local_main_process)
     model.eval()
     # --- save --------------------------------------------------------------------------------------------
@@ -142,9 +154,9 @@ class _Training:
     """The training epochs of one fit: each epoch's steps, then the stopping rules (`icft.learn.finetune.stopping`)."""
 
     def __init__(self, accelerator, model, optimizer, scheduler, tokenized: list[TokenizedExample],
-                 config: FinetuneConfig, attention: tuple):
+                 config: FinetuneConfig, attention: tuple, teacher: TeacherTargets | None = None):
         self.accelerator, self.model, self.optimizer, self.scheduler = accelerator, model, optimizer, scheduler
-        self.tokenized, self.config, self.attention = tokenized, config, attention
+        self.tokenized, self.config, self.attention, self.teacher = tokenized, config, attention, teacher
 
     def train(self, epochs: list[list[list[list[int]]]], tokenizer, probes: list, progress: bool) -> FinetuneResult:
         config, model = self.config, self.model
@@ -197,7 +209,7 @@ class _Training:
         for rows in epoch:
             learning_rate = self.scheduler.get_last_lr()[0]
             step = _train_step(self.accelerator, self.model, self.tokenized, rows, self.config, pad_id,
-                               self.attention)
+                               self.attention, self.teacher)
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
@@ -280,8 +292,10 @@ def _optimizer(model: torch.nn.Module, config: FinetuneConfig, device: torch.dev
 
 
 def _train_step(accelerator, model, tokenized: list[TokenizedExample], rows: list[list[int]],
-                config: FinetuneConfig, pad_id: int, attention: tuple) -> StepTotals:
-    """Forward and backward over this process's rows of one step, clip; returns the step's totals."""
+                config: FinetuneConfig, pad_id: int, attention: tuple,
+                teacher: TeacherTargets | None = None) -> StepTotals:
+    """Forward and backward over this process's rows of one step, clip; returns the step's totals (the loss is the
+    next-token loss, or with `teacher` the distillation loss of `TeacherTargets.token_losses`)."""
     world, rank = accelerator.num_processes, accelerator.process_index
     mine = rows[rank::world]
     rows_per_micro = config.micro_batch_tokens // config.row_tokens
@@ -295,7 +309,8 @@ def _train_step(accelerator, model, tokenized: list[TokenizedExample], rows: lis
     # loss sum and its part on augmentation tokens; real tokens
     sums, real_tokens = torch.zeros(2, dtype=torch.float64, device=accelerator.device), 0
     for m in range(micro_batches):
-        chunk = [[tokenized[i] for i in row] for row in mine[m * rows_per_micro : (m + 1) * rows_per_micro]]
+        chunk_rows = mine[m * rows_per_micro : (m + 1) * rows_per_micro]
+        chunk = [[tokenized[i] for i in row] for row in chunk_rows]
         batch = collate_rows(chunk or [[_no_label_example(pad_id)]], pad_id).to(accelerator.device)
         # gradients are all-reduced once per step, on the last micro-batch
         sync = contextlib.nullcontext() if m == micro_batches - 1 else accelerator.no_sync(model)
@@ -306,7 +321,11 @@ def _train_step(accelerator, model, tokenized: list[TokenizedExample], rows: lis
             # (a 2-D bool `logits_to_keep` selects hidden[learned], in the order of targets[learned])
             with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
                 logits = model(**batch.model_inputs(*attention), logits_to_keep=learned).logits  # (N, V)
-            token_losses = F.cross_entropy(logits.float(), targets[learned], reduction="none")  # (N,)
+            if teacher is None:
+                token_losses = F.cross_entropy(logits.float(), targets[learned], reduction="none")  # (N,)
+            else:  # the packed rows hold their examples' learned tokens in row order: so does the teacher's cat
+                token_losses = teacher.token_losses(logits, targets[learned], [i for row in chunk_rows for i in row],
+                                                    ~batch.augmentation_targets[learned])
             summed = token_losses.sum()
             # DDP averages gradients over processes; scaling by `world` makes that the mean over all tokens
             accelerator.backward(summed * world / learned_all)

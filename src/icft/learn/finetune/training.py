@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from icft.learn.augment.augment import load_augmented
-from icft.learn.examples import TrainingExample, document_examples, sentence_examples
+from icft.learn.examples import TrainingExample, document_examples, document_suffix_examples, sentence_examples
 from icft.learn.finetune.config import FinetuneConfig
 from icft.learn.modes import mode_spec
 from icft.worlds.schema import World
@@ -22,7 +22,12 @@ def mode_examples(mode: str, world: World, split: str = "independent",
     """The training examples of `mode`: documents or split sentences, then each augmentation file's texts (the
     model's own or the oracle's)."""
     sources = mode_spec(mode).train_on
-    examples = sentence_examples(world, split) if "sentences" in sources else document_examples(world)
+    if "sentences" in sources:
+        examples = sentence_examples(world, split)
+    elif "document-suffixes" in sources:
+        examples = document_suffix_examples(world)
+    else:
+        examples = document_examples(world)
     for path in augmented:
         examples += [TrainingExample(prompt="", completion=text, augmentation=True) for text in load_augmented(path)]
     return examples
@@ -46,12 +51,14 @@ def finetune_identity(finetune: FinetuneConfig, device: str = "auto") -> dict:
 
 
 def training_identity(mode: str, finetune: FinetuneConfig, split: str = "independent",
-                      augment: dict | None = None, device: str = "auto") -> dict:
+                      augment: dict | None = None, device: str = "auto", distill: dict | None = None) -> dict:
     """Everything that determines the model `mode` fine-tunes (hashed into its run id).
 
     `augment` says where an augmented mode's texts come from (a study's generator settings, or the digests of
     the files `icft finetune` was given); the sentence split counts only for modes that train on sentences.
     The precision is the one `finetune` resolves on `device` (fp32 or bf16, never auto), as its records say.
+    A distilled mode's `distill` says what its teacher read and how it is learned (`DistillSettings.identity`,
+    with the ICL settings of a corpus context).
     """
     spec = mode_spec(mode)
     out = {"data": list(spec.train_on), "finetune": finetune_identity(finetune, device)}
@@ -69,4 +76,12 @@ def training_identity(mode: str, finetune: FinetuneConfig, split: str = "indepen
         from icft.learn.augment.oracle import ORACLE_VERSION
 
         out["oracle"] = {"per_fact": spec.per_fact, "version": ORACLE_VERSION}
+    if spec.distills:
+        if distill is None:
+            raise ValueError(f"mode {mode} distills: its identity needs the distillation settings")
+        out["distill"] = distill
+    if "probes" in spec.train_on:
+        from icft.learn.distill.probes import MAX_NEW_TOKENS, PROBE_VERSION
+
+        out["probes"] = {"version": PROBE_VERSION, "max_new_tokens": MAX_NEW_TOKENS}
     return out

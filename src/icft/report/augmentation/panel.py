@@ -112,13 +112,17 @@ def coverage_table(scores: Scores, world: str, ledgers: list[Ledger]) -> Table:
 
 
 def versus_ft_table(scores: Scores, world: str) -> Table | None:
-    """Each augmented mode (the model's own and the oracle's) against plain FT on every generalization split,
-    paired on the same items: a comparison with a fine-tuned cell that did not learn its facts is invalid."""
+    """Each augmented mode (the model's own and the oracle's) and each distilled mode against plain FT on every
+    generalization split, paired on the same items: a comparison with a fine-tuned cell that did not learn its facts
+    is invalid."""
     from icft.evaluate.plan import GREATER, Planned
     from icft.report.grid.findings import measure
     from icft.report.verdicts import DOES_NOT_REPRODUCE, INVALID, REPRODUCES, decide
 
-    modes = [m for m in scores.modes(world) if m != "ft" and mode_spec(m).train_on[:1] == ("documents",)]
+    # the documents plus augmentations, and the distilled modes beside them (the teacher's distribution in place of
+    # the augmentations' text: `icft.learn.distill`)
+    modes = [m for m in scores.modes(world) if m != "ft" and (mode_spec(m).train_on[:1] == ("documents",)
+                                                             or mode_spec(m).distills)]
     controls = scores.control_splits(world)
     rows = []
     for mode in modes:
@@ -157,7 +161,7 @@ def _ledger_tables(scores: Scores, world: str, ledgers: list[Ledger]) -> list[Pa
                   f"\n{to_markdown(coverage)}\n{note}\n")]
     versus = versus_ft_table(scores, world)
     if versus is not None:
-        legend = ("Each augmented mode against plain FT on the same items (paired, as the findings are: mid-p "
+        legend = ("Each augmented or distilled mode against plain FT on the same items (paired, as the findings are: mid-p "
                   "McNemar, with the cluster bootstrap when items share facts or seeds repeat; each comparison on "
                   "its own, not adjusted for the others); higher or lower when p < 0.05 and the "
                   "95% interval excludes 0, else the smallest difference these items could have shown (MDE, 80% "

@@ -145,8 +145,16 @@ def cell_records(scores: Scores, model: str) -> list[dict]:
             "chance": json_number(scores.chance.get((world, split))),
             # a fine-tuned cell is one fit per seed: each fit's own accuracy and p(correct) beside the pooled ones
             **(_per_fit(scores, world, mode, split) if fitted(mode) else {}),
+            # whether the mode took in its facts (the learned check on the control splits), where it is checked
+            **({"learned_check": _learned_check(scores, world, mode)} if (world, mode) in scores.learned else {}),
         })
     return rows
+
+
+def _learned_check(scores: Scores, world: str, mode: str) -> str:
+    """"passed", or why the cell's learned check failed."""
+    check = scores.learned[(world, mode)]
+    return check.failure() if check.invalidates else "passed"
 
 
 def _per_fit(scores: Scores, world: str, mode: str, split: str) -> dict:

@@ -10,7 +10,8 @@ from dataclasses import replace
 from icft.learn.modes import mode_label
 from icft.report.cases import Case, across_worlds, compare, versus_chance
 from icft.evaluate.plan import (
-    AT_LEAST, AUGMENTED_VS_FT, AUGMENTED_VS_ICL, GAIN_ACROSS, ICL_VS_FT, NEAR_CHANCE, NO_GAIN, SIMPLE_WORLDS,
+    AT_LEAST, AUGMENTED_VS_FT, AUGMENTED_VS_ICL, DISTILLED_VS_FT, DISTILLED_VS_ICL, GAIN_ACROSS, ICL_VS_FT, NEAR_CHANCE,
+    NO_GAIN, SIMPLE_WORLDS,
     Planned, plan,
 )
 from icft.report.grid.results import Scores
@@ -111,8 +112,30 @@ def any_world_finding(scores: Scores, number: int) -> Finding | None:
                     cases)
 
 
+# ---- context distillation (`icft.learn.distill`), on every world: findings 12-13 ----------------------------------
+
+
+def distillation_beats_ft(scores: Scores) -> Finding | None:
+    """Finding 12 (None when the study has no distilled mode beside FT): per world, its splits and distilled modes
+    are one family (Holm), as for augmented FT."""
+    if not _planned(scores, DISTILLED_VS_FT):
+        return None
+    claim = "Distilled FT (trained on the model's own distribution with the facts in its context) generalizes better than FT."
+    return _per_world_finding(scores, DISTILLED_VS_FT, claim, any_case, "Distilled FT > FT", "")
+
+
+def distillation_matches_icl(scores: Scores) -> Finding | None:
+    """Finding 13 (None when the study has no distilled mode beside ICL)."""
+    if not _planned(scores, DISTILLED_VS_ICL):
+        return None
+    claim = "Distilled FT is at least as good as ICL."
+    return _per_world_finding(scores, DISTILLED_VS_ICL, claim, all_cases, f"Distilled FT ≥ ICL (within {MARGIN:.2f})",
+                              "")
+
+
 def all_findings(scores: Scores) -> list[Finding]:
-    """Findings 1-8 in the order of the paper's claims, then 9-11 where the study has a world 2-8 do not name."""
+    """Findings 1-8 in the order of the paper's claims, then 9-11 where the study has a world 2-8 do not name, and
+    12-13 where it has distilled modes."""
     found = [
         pretrained_near_chance(scores),
         icl_beats_ft(scores, 2, "reversals", "reversed"),
@@ -123,7 +146,8 @@ def all_findings(scores: Scores) -> list[Finding]:
         splitting_helps(scores),
         reversal_curse(scores),
     ]
-    return found + [f for n in (ICL_VS_FT, AUGMENTED_VS_FT, AUGMENTED_VS_ICL) if (f := any_world_finding(scores, n))]
+    found += [f for n in (ICL_VS_FT, AUGMENTED_VS_FT, AUGMENTED_VS_ICL) if (f := any_world_finding(scores, n))]
+    return found + [f for f in (distillation_beats_ft(scores), distillation_matches_icl(scores)) if f]
 
 
 # ---- pieces -------------------------------------------------------------------------------------------------

@@ -1,0 +1,162 @@
+"""The teacher's targets: its top-k distribution at every token a student example learns, computed once and cached;
+and the loss that reads them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from icft.errors import IcftError
+from icft.learn.distill.settings import DISTILL_VERSION, DistillSettings
+from icft.learn.examples import TrainingExample
+from icft.learn.icl import IclContext
+
+
+@dataclass(frozen=True)
+class TeacherTargets:
+    """Per training example (in the order the loop gets them), the teacher's top-k log-probabilities at each
+    learned token (its completion and end-of-text), and how the student learns them."""
+
+    ids: list[torch.Tensor]  # (n_i, k) token ids
+    logprobs: list[torch.Tensor]  # (n_i, k) log-probabilities at `temperature`
+    rest: list[torch.Tensor]  # (n_i,) log of the mass outside the top k
+    temperature: float
+    ce_weight: float
+    seconds: float = 0.0  # what computing them took (0 when read from the cache)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def token_losses(self, logits: torch.Tensor, targets: torch.Tensor, examples: Sequence[int],
+                     own_text: torch.Tensor | None = None) -> torch.Tensor:
+        """The loss of each learned token (N,): T^2 KL(teacher || student) at temperature T over the teacher's
+        top k and the rest of the vocabulary as one outcome, plus `ce_weight` x the next-token loss on the world's
+        own text (`own_text` (N,) bool: the documents' tokens, not an augmentation's or a probe's; None: all).
+
+        `logits` (N, V) and `targets` (N,) are the student's at the learned tokens of `examples`, concatenated in
+        their order (as the packed rows hold them)."""
+        if not examples:
+            return logits.new_zeros(0)
+        device = logits.device
+        ids = torch.cat([self.ids[i] for i in examples]).to(device)  # (N, k)
+        teacher = torch.cat([self.logprobs[i] for i in examples]).to(device)  # (N, k)
+        teacher_rest = torch.cat([self.rest[i] for i in examples]).to(device)  # (N,)
+        scaled = logits.float()
+        if self.temperature != 1:  # spares a vocabulary-wide copy per token at the default
+            scaled = scaled / self.temperature
+        losses = self.temperature ** 2 * _TopKDistillation.apply(scaled, ids, teacher, teacher_rest)
+        if self.ce_weight:
+            ce = F.cross_entropy(logits.float(), targets, reduction="none")
+            losses = losses + self.ce_weight * (ce if own_text is None else ce * own_text)
+        return losses
+
+    def check(self, learned_tokens: Sequence[int]) -> None:
+        """An `IcftError` when the targets do not cover the examples' learned tokens one for one."""
+        counts = [len(r) for r in self.rest]
+        if counts != list(learned_tokens):
+            raise IcftError(f"the teacher's targets cover {len(counts)} examples ({sum(counts)} tokens) but the "
+                            f"fit has {len(learned_tokens)} ({sum(learned_tokens)} tokens): recompute them for "
+                            "these examples (delete the study's distill/ folder)")
+
+
+class _TopKDistillation(torch.autograd.Function):
+    """KL(teacher || student) per row, the teacher given as its top-k log-probabilities and the log of the rest's
+    mass, the student as logits (N, V); the rest is one outcome of both distributions.
+
+    Written out because autograd's version keeps three vocabulary-wide buffers per token (the gather's scatter,
+    the log-sum-exp's softmax, their sum) and took twice the time of the next-token loss; its gradient is one:
+    d KL / d z_j = q_j - target_j, where target is the teacher's p_j on its top k and p_rest x q_j / q_rest (the
+    rest's mass spread as the student spreads its own) elsewhere."""
+
+    @staticmethod
+    def forward(ctx, logits, ids, teacher, teacher_rest):
+        log_q = logits.log_softmax(-1)  # (N, V)
+        student = log_q.gather(1, ids)  # (N, k)
+        # log(1 - the student's top mass), floored as the teacher's rest is
+        student_rest = (-torch.expm1(student.logsumexp(-1))).clamp_min(1e-12).log()  # (N,)
+        p, p_rest = teacher.exp(), teacher_rest.exp()
+        kl = (p * (teacher - student)).sum(-1) + p_rest * (teacher_rest - student_rest)  # (N,)
+        ctx.save_for_backward(log_q, ids, p, p_rest, student_rest)
+        return kl
+
+    @staticmethod
+    def backward(ctx, grad):
+        log_q, ids, p, p_rest, student_rest = ctx.saved_tensors
+        q = log_q.exp()  # (N, V)
+        gradient = q.mul_((1 - p_rest / student_rest.exp())[:, None])  # q_j - p_rest q_j / q_rest, off the top k
+        gradient.scatter_(1, ids, log_q.gather(1, ids).exp() - p)  # q_j - p_j on it
+        return gradient.mul_(grad[:, None]), None, None, None
+
+
+def teacher_targets(loaded, examples: Sequence[TrainingExample], contexts: Sequence[IclContext],
+                    settings: DistillSettings, progress: bool = True) -> TeacherTargets:
+    """The teacher (`loaded`, unchanged) reads each example's context, its `teacher_prefix`, then the example;
+    its distribution is kept at the tokens the student learns. Examples that share a context share its cache."""
+    from tqdm.auto import tqdm
+
+    from icft.evaluate.scoring import top_k_distributions
+    from icft.learn.finetune.packing import IGNORE, _bos_prefix, tokenize_examples
+    from icft.models.tokens import Continuation, text_ids
+
+    tokenizer = loaded.tokenizer
+    start = time.perf_counter()
+    student = tokenize_examples(examples, tokenizer)
+    bos = len(_bos_prefix(tokenizer))  # the teacher's BOS starts its context, not the example
+    groups: dict[str, list[int]] = {}
+    for i, context in enumerate(contexts):
+        groups.setdefault(context.context, []).append(i)
+    found: dict[int, object] = {}
+    bar = tqdm(total=len(examples), desc="teacher", unit="sequence", disable=not progress, leave=False)
+    for context, members in groups.items():
+        continuations = []
+        for i in members:
+            extra = text_ids(tokenizer, contexts[i].prompt_prefix + examples[i].teacher_prefix)
+            ids = student[i].input_ids[bos:]
+            first = next(j for j, label in enumerate(student[i].labels) if label != IGNORE) - bos
+            continuations.append(Continuation(ids=tuple(extra) + tuple(ids), start=len(extra) + first))
+        for i, top in zip(members, top_k_distributions(loaded, continuations, context, settings.top_k,
+                                                       settings.temperature)):
+            found[i] = top
+        bar.update(len(members))
+    bar.close()
+    tops = [found[i] for i in range(len(examples))]
+    targets = TeacherTargets([t.ids for t in tops], [t.logprobs for t in tops], [t.rest for t in tops],
+                             settings.temperature, settings.ce_weight, time.perf_counter() - start)
+    targets.check([e.loss_tokens for e in student])
+    return targets
+
+
+def cached_teacher_targets(folder: str | Path, loaded, examples: Sequence[TrainingExample],
+                           contexts: Sequence[IclContext], settings: DistillSettings,
+                           progress: bool = True) -> TeacherTargets:
+    """`teacher_targets`, read from `folder` when the same model, examples, contexts and settings made them
+    before (a rerun, another fit seed of the same world); else computed and written there atomically."""
+    from safetensors.torch import load_file, save_file
+
+    key = json.dumps({"model": loaded.name, "settings": settings.identity(), "version": DISTILL_VERSION,
+                      "sequences": [[c.context, c.prompt_prefix, e.teacher_prefix, e.prompt, e.completion]
+                                    for e, c in zip(examples, contexts)]}, sort_keys=True)
+    path = Path(folder) / f"teacher-{hashlib.sha256(key.encode()).hexdigest()[:16]}.safetensors"
+    if path.exists():
+        stored = load_file(str(path))
+        bounds = stored["lengths"].cumsum(0).tolist()
+        cut = lambda t: list(torch.tensor_split(t, bounds[:-1]))  # noqa: E731
+        return TeacherTargets(cut(stored["ids"].long()), cut(stored["logprobs"]), cut(stored["rest"]),
+                              settings.temperature, settings.ce_weight)
+    targets = teacher_targets(loaded, examples, contexts, settings, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    save_file({"ids": torch.cat(targets.ids).int(), "logprobs": torch.cat(targets.logprobs).float(),
+               "rest": torch.cat(targets.rest).float(),
+               "lengths": torch.tensor([len(r) for r in targets.rest], dtype=torch.long)}, str(partial),
+              metadata={"seconds": f"{targets.seconds:.3f}"})
+    os.replace(partial, path)
+    return targets
