@@ -103,3 +103,34 @@ def test_cli_distill_options_out_of_range_are_one_line_errors(tmp_path):
                           str(tmp_path / "o"), "--distill", "--teacher-context", "all"], capture_output=True, text=True)
     assert run.returncode == 2 and "context must be one of corpus, relevant" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_the_distilled_mode_of_icft_finetune_is_named_by_its_transfer_set():
+    import pytest
+
+    from icft.commands.finetune import finetune_mode
+    from icft.errors import IcftError
+
+    assert finetune_mode(None, set(), distill=True) == "ft-distill"
+    assert finetune_mode(None, {"local"}, distill=True) == "ft-distill-local"
+    with pytest.raises(IcftError, match="local augmentations only"):
+        finetune_mode(None, {"local", "global"}, distill=True)
+    with pytest.raises(IcftError, match="drop --split-sentences"):
+        finetune_mode("independent", set(), distill=True)
+
+
+def test_a_worlds_own_distill_keys_override_the_studys_and_make_another_fit(tiny_folder, tmp_path):
+    import pytest
+
+    from icft.errors import IcftError
+
+    plain, mixed = (Study(config(tiny_folder, worlds=[{"name": "syllogisms", "sizes": {"examples": 3, "conflicts": 1},
+                                                       "distill": extra}]), tmp_path / str(n))
+                    for n, extra in enumerate(({}, {"ce_weight": 1.0})))
+    cell = next(c for c in plain.cells if c.mode == "ft-distill")
+    assert plain.plan(cell).training["distill"]["ce_weight"] == 0.0
+    other = next(c for c in mixed.cells if c.mode == "ft-distill")
+    assert mixed.plan(other).training["distill"]["ce_weight"] == 1.0
+    assert plain.plan(cell).run_id != mixed.plan(other).run_id
+    with pytest.raises(IcftError, match="unknown key 'cew'"):
+        config(tiny_folder, worlds=[{"name": "syllogisms", "distill": {"cew": 1}}])

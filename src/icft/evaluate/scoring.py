@@ -307,14 +307,20 @@ def top_k_distributions(loaded: LoadedModel, continuations: Sequence[Continuatio
         for row in _pack(items, len(prefix), token_budget):
             logprobs = (_row_logits(model, row, cache, len(prefix), last_logits) / temperature).log_softmax(-1)
             values, ids = logprobs.topk(min(top_k, logprobs.shape[-1]), dim=-1)  # (n, k)
-            # log(1 - top mass); rounding can make the top mass reach 1, so the rest is floored at 1e-12
-            rest = (-torch.expm1(values.logsumexp(-1))).clamp_min(1e-12).log()  # (n,)
+            rest = rest_logmass(logprobs, ids)  # (n,)
             owners = torch.tensor(row.owners)
             for owner in dict.fromkeys(row.owners):  # an item's scored tokens are contiguous and in order
                 mine = (owners == owner).nonzero()[:, 0]
                 pieces[owner].append(TopK(ids[mine].cpu(), values[mine].cpu(), rest[mine].cpu()))
     return [TopK(torch.cat([p.ids for p in parts]), torch.cat([p.logprobs for p in parts]),
                  torch.cat([p.rest for p in parts])) for parts in pieces]
+
+
+def rest_logmass(log_probs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """log of the probability mass outside `ids` (n, k) in each row of `log_probs` (n, V), summed over the other
+    tokens themselves, so it is exact however small (1 - the top mass is rounding once a model is sure: fp32 keeps
+    1 - 1e-8 as 1); -inf where `ids` hold every token."""
+    return log_probs.scatter(1, ids, float("-inf")).logsumexp(-1)
 
 
 def _row_logits(model, row: _Row, cache, context_len: int, last_logits) -> torch.Tensor:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from icft.errors import IcftError
-from icft.evaluate.scoring import top_k_distributions
+from icft.evaluate.scoring import rest_logmass, top_k_distributions
 from icft.learn.distill import DistillSettings, TeacherTargets, cached_teacher_targets, teacher_contexts, teacher_targets
 from icft.learn.examples import TrainingExample, document_suffix_examples
 from icft.learn.finetune import FinetuneConfig, finetune
@@ -53,7 +53,7 @@ def test_the_loss_is_the_exact_kl_when_k_covers_the_vocabulary_and_zero_for_the_
     for temperature in (1.0, 2.0):
         teacher = (teacher_logits / temperature).log_softmax(-1)
         values, ids = teacher.topk(vocab, dim=-1)
-        targets = TeacherTargets([ids], [values], [torch.full((n,), -30.0)], temperature, 0.0)
+        targets = TeacherTargets([ids], [values], [torch.full((n,), float("-inf"))], temperature, 0.0)
         student = (student_logits / temperature).log_softmax(-1)
         exact = (teacher.exp() * (teacher - student)).sum(-1) * temperature ** 2
         got = targets.token_losses(student_logits, torch.zeros(n, dtype=torch.long), [0])
@@ -62,7 +62,7 @@ def test_the_loss_is_the_exact_kl_when_k_covers_the_vocabulary_and_zero_for_the_
     # top-k with the rest as one outcome: a lower bound of the full KL (grouping outcomes never raises a KL)
     teacher = teacher_logits.log_softmax(-1)
     values, ids = teacher.topk(3, dim=-1)
-    rest = torch.log1p(-values.exp().sum(-1))
+    rest = rest_logmass(teacher, ids)
     partial = TeacherTargets([ids], [values], [rest], 1.0, 0.0).token_losses(student_logits, torch.zeros(n).long(), [0])
     full = (teacher.exp() * (teacher - student_logits.log_softmax(-1))).sum(-1)
     assert (partial <= full + 1e-6).all() and (partial > 0).all()
@@ -200,3 +200,25 @@ def test_the_next_token_loss_is_mixed_in_on_the_worlds_own_text_only():
     ce = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
     assert torch.allclose(mixed, plain + 0.5 * ce * own)
     assert torch.allclose(mixed[2:], plain[2:]) and (mixed[:2] > plain[:2]).all()
+
+
+def test_a_sure_students_gradient_stays_exact_where_one_minus_its_top_mass_is_rounding():
+    """The rest's mass is summed over the rest: a student whose top k hold all but 1e-12 of its mass gets the
+    gradient autograd gives the exact KL, not one blown up by 1 - top mass rounding to nothing."""
+    torch.manual_seed(3)
+    n, vocab, k = 3, 1000, 5
+    logits = torch.randn(n, vocab)
+    logits[:, :k] += 40.0  # the student is sure: the rest holds ~e^-40 of its mass
+    teacher = (torch.randn(n, vocab) * 2).log_softmax(-1)
+    values, ids = teacher.topk(k, dim=-1)
+    rest = rest_logmass(teacher, ids)
+    logits.requires_grad_()
+    TeacherTargets([ids], [values], [rest], 1.0, 0.0).token_losses(logits, torch.zeros(n).long(), [0]).sum().backward()
+    fused = logits.grad.clone()
+    exact = logits.detach().double().requires_grad_()
+    log_q = exact.log_softmax(-1)
+    student, student_rest = log_q.gather(1, ids), rest_logmass(log_q, ids)
+    kl = (values.double().exp() * (values.double() - student)).sum(-1) + rest.double().exp() * (rest.double() - student_rest)
+    kl.sum().backward()
+    assert torch.isfinite(fused).all() and fused.abs().max() < 2
+    assert torch.allclose(fused.double(), exact.grad, atol=1e-5)

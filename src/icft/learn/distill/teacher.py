@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from icft.errors import IcftError
+from icft.evaluate.scoring import rest_logmass
 from icft.learn.distill.settings import DISTILL_VERSION, DistillSettings
 from icft.learn.examples import TrainingExample
 from icft.learn.icl import IclContext
@@ -74,24 +75,29 @@ class _TopKDistillation(torch.autograd.Function):
     Written out because autograd's version keeps three vocabulary-wide buffers per token (the gather's scatter,
     the log-sum-exp's softmax, their sum) and took twice the time of the next-token loss; its gradient is one:
     d KL / d z_j = q_j - target_j, where target is the teacher's p_j on its top k and p_rest x q_j / q_rest (the
-    rest's mass spread as the student spreads its own) elsewhere."""
+    rest's mass spread as the student spreads its own) elsewhere.
+
+    q_rest is summed over the rest itself (a log-sum-exp with the top k left out), never as 1 - the top mass: once
+    the student is sure, that difference is rounding (fp32 keeps 1 - 1e-8 as 1), and p_rest / q_rest, which
+    spreads the rest's mass, then blew the gradient up by orders of magnitude."""
 
     @staticmethod
     def forward(ctx, logits, ids, teacher, teacher_rest):
         log_q = logits.log_softmax(-1)  # (N, V)
         student = log_q.gather(1, ids)  # (N, k)
-        # log(1 - the student's top mass), floored as the teacher's rest is
-        student_rest = (-torch.expm1(student.logsumexp(-1))).clamp_min(1e-12).log()  # (N,)
+        student_rest = rest_logmass(log_q, ids)  # (N,)
         p, p_rest = teacher.exp(), teacher_rest.exp()
-        kl = (p * (teacher - student)).sum(-1) + p_rest * (teacher_rest - student_rest)  # (N,)
+        # the rest's term, 0 where the teacher's top k hold all of its mass
+        rest = torch.where(p_rest > 0, torch.xlogy(p_rest, p_rest) - p_rest * student_rest, 0.0)
+        kl = (p * (teacher - student)).sum(-1) + rest  # (N,)
         ctx.save_for_backward(log_q, ids, p, p_rest, student_rest)
         return kl
 
     @staticmethod
     def backward(ctx, grad):
         log_q, ids, p, p_rest, student_rest = ctx.saved_tensors
-        q = log_q.exp()  # (N, V)
-        gradient = q.mul_((1 - p_rest / student_rest.exp())[:, None])  # q_j - p_rest q_j / q_rest, off the top k
+        # q_j - p_rest q_j / q_rest off the top k: q_j (1 - p_rest / q_rest), in logs so a tiny q_rest is exact
+        gradient = log_q.exp() - (log_q - student_rest[:, None]).exp_().mul_(p_rest[:, None])  # (N, V)
         gradient.scatter_(1, ids, log_q.gather(1, ids).exp() - p)  # q_j - p_j on it
         return gradient.mul_(grad[:, None]), None, None, None
 
