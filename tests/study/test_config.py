@@ -42,7 +42,7 @@ def test_config_errors_name_the_key(raw, message):
 
 
 def test_presets_in_configs_folder_are_valid():
-    for name in ("default", "paper", "learning", "transfer", "yang2024", "gemma"):
+    for name in ("default", "paper", "learning", "transfer", "yang2024", "gemma", "distill"):
         assert load_study_config(Path(__file__).parents[2] / "configs" / f"{name}.toml").name == name
 
 
@@ -130,3 +130,18 @@ def test_the_gemma_study_plans_icl_against_ft_with_the_power_to_decide(tmp_path)
     recipe = EMBEDDED["gemma3-270m"].finetune
     assert (trained.learning_rate, trained.lora, trained.lora_rank) == (recipe["learning_rate"], True,
                                                                         recipe["lora_rank"])
+
+
+def test_the_distill_preset_plans_distilled_ft_against_ft_and_icl_on_both_splits(tmp_path):
+    """configs/distill.toml (the issue's bar, as `--dry-run` prints it): FT-distill-local against FT (finding 12)
+    and against ICL (finding 13) on reversal_curse/reverse_a and syllogisms/syllogism, over several fits."""
+    from icft.study.grid import Study
+    from icft.study.preview import planned_table
+
+    config = load_study_config(Path(__file__).parents[2] / "configs" / "distill.toml")
+    assert len(config.seeds) >= 4 and config.models == ["gemma3-270m"]
+    rows = list(zip(*[column._cells for column in planned_table(Study(config, tmp_path / "dry")).columns]))
+    planned = {(row[0], row[2], row[3], row[4]) for row in rows}
+    for where in ("reversal_curse/reverse_a", "syllogisms/syllogism"):
+        assert ("12", where, "FT-distill-local", "FT") in planned
+        assert ("13", where, "FT-distill-local", "ICL") in planned
