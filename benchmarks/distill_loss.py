@@ -23,7 +23,7 @@ import torch
 
 
 def autograd_kl(logits: torch.Tensor, ids: torch.Tensor, teacher: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
-    from icft.evaluate.scoring import rest_logmass
+    from icft.learn.distill.teacher import rest_logmass
 
     log_q = logits.log_softmax(-1)
     student, student_rest = log_q.gather(1, ids), rest_logmass(log_q, ids)
@@ -42,7 +42,7 @@ def timed(fn, logits: torch.Tensor, repeats: int) -> tuple[float, torch.Tensor]:
 
 
 def main() -> None:
-    from icft.evaluate.scoring import rest_logmass
+    from icft.learn.distill.teacher import rest_logmass
     from icft.learn.distill.teacher import TeacherTargets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

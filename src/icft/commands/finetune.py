@@ -67,7 +67,8 @@ def run_finetune_command(world_dir, model_name: str, out, lora: bool = False, sp
     loaded = load(model_name, device=device or "auto")
     teacher = None
     if distill is not None:  # the model before it trains, with the documents in its context
-        from icft.learn.distill import cached_teacher_targets, teacher_contexts
+        from icft.evaluate.teacher import cached_teacher_targets
+        from icft.learn.distill import teacher_contexts
 
         contexts = teacher_contexts(world, examples, distill.context, loaded.tokenizer, seed)
         teacher = cached_teacher_targets(Path(out) / "teacher", loaded, examples, contexts, distill)

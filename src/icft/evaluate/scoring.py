@@ -27,6 +27,7 @@ from tqdm import tqdm
 from transformers import DynamicCache
 
 from icft.errors import IcftError
+from icft.learn.distill.teacher import rest_logmass
 from icft.models.tokens import Continuation, context_ids, continuation
 from icft.models import LoadedModel
 
@@ -314,13 +315,6 @@ def top_k_distributions(loaded: LoadedModel, continuations: Sequence[Continuatio
                 pieces[owner].append(TopK(ids[mine].cpu(), values[mine].cpu(), rest[mine].cpu()))
     return [TopK(torch.cat([p.ids for p in parts]), torch.cat([p.logprobs for p in parts]),
                  torch.cat([p.rest for p in parts])) for parts in pieces]
-
-
-def rest_logmass(log_probs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """log of the probability mass outside `ids` (n, k) in each row of `log_probs` (n, V), summed over the other
-    tokens themselves, so it is exact however small (1 - the top mass is rounding once a model is sure: fp32 keeps
-    1 - 1e-8 as 1); -inf where `ids` hold every token."""
-    return log_probs.scatter(1, ids, float("-inf")).logsumexp(-1)
 
 
 def _row_logits(model, row: _Row, cache, context_len: int, last_logits) -> torch.Tensor:

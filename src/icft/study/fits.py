@@ -95,7 +95,8 @@ class Fits:
     def teacher(self, plan: CellPlan, examples: list):
         """A distilled cell's teacher targets: the study's unmodified model reading each example after its context
         (`icft.learn.distill`), computed once per world, transfer set and settings (cached under distill/)."""
-        from icft.learn.distill import cached_teacher_targets, teacher_contexts
+        from icft.evaluate.teacher import cached_teacher_targets
+        from icft.learn.distill import teacher_contexts
 
         loaded = self.runner.base_model(plan.cell.model)
         settings = self.config.distill.settings(plan.cell.world.distill)

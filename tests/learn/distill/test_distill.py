@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from icft.errors import IcftError
-from icft.evaluate.scoring import rest_logmass, top_k_distributions
-from icft.learn.distill import DistillSettings, TeacherTargets, cached_teacher_targets, teacher_contexts, teacher_targets
+from icft.evaluate.scoring import top_k_distributions
+from icft.evaluate.teacher import cached_teacher_targets, teacher_targets
+from icft.learn.distill import DistillSettings, TeacherTargets, teacher_contexts
+from icft.learn.distill.teacher import rest_logmass
 from icft.learn.examples import TrainingExample, document_suffix_examples
 from icft.learn.finetune import FinetuneConfig, finetune
 from icft.learn.icl import IclContext
@@ -102,7 +104,7 @@ def test_the_targets_are_cached_and_a_second_call_reads_them(tmp_path, monkeypat
     loaded = tiny_model()
     contexts = [IclContext(CONTEXT, "", 1)] * len(EXAMPLES)
     first = cached_teacher_targets(tmp_path, loaded, EXAMPLES, contexts, DistillSettings(top_k=4), progress=False)
-    import icft.learn.distill.teacher as teacher_module
+    import icft.evaluate.teacher as teacher_module
 
     monkeypatch.setattr(teacher_module, "teacher_targets", lambda *a, **k: pytest.fail("recomputed"))
     again = cached_teacher_targets(tmp_path, loaded, EXAMPLES, contexts, DistillSettings(top_k=4), progress=False)

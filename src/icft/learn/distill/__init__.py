@@ -21,12 +21,12 @@ model's own writing, never from a test or control item.
 
 The teacher's distributions are computed once per (world, transfer set, settings) with the context's key/value
 cache reused as the ICL scorer does (`icft.evaluate.scoring.top_k_distributions`), and cached in the study folder
-(`teacher.cached_teacher_targets`), so a rerun and every fit seed of a world reuse them.
+(`icft.evaluate.teacher.cached_teacher_targets`), so a rerun and every fit seed of a world reuse them.
 """
 
 from icft._lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
     "DistillSettings": "settings", "TEACHER_CONTEXTS": "settings", "TeacherTargets": "teacher",
-    "teacher_targets": "teacher", "cached_teacher_targets": "teacher", "teacher_contexts": "context",
+    "teacher_contexts": "context",
 })

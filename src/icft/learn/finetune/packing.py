@@ -55,7 +55,7 @@ def tokenize_examples(examples: Sequence[TrainingExample], tokenizer) -> list[To
     A tokenizer that starts every text with a beginning-of-text token (Llama 2, Gemma) gets it in front of
     each example; SmolLM2's does not.
     """
-    prefix = _bos_prefix(tokenizer)
+    prefix = bos_prefix(tokenizer)
     prompts = tokenizer([e.prompt for e in examples], add_special_tokens=False)["input_ids"]
     completions = tokenizer([e.completion for e in examples], add_special_tokens=False)["input_ids"]
     tokenized = []
@@ -68,7 +68,7 @@ def tokenize_examples(examples: Sequence[TrainingExample], tokenizer) -> list[To
     return tokenized
 
 
-def _bos_prefix(tokenizer) -> list[int]:
+def bos_prefix(tokenizer) -> list[int]:
     bos = tokenizer.bos_token_id
     return [bos] if bos is not None and tokenizer("")["input_ids"][:1] == [bos] else []
 
