@@ -169,3 +169,13 @@ def test_augment_writes_the_oracles_augmentations_and_refuses_worlds_it_cannot_w
         refused = icft("augment", "--world", *args)
         assert refused.returncode == 2 and message in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_a_binary_file_given_as_augmentations_is_one_line(tmp_path):
+    world = tmp_path / "rev"
+    icft("worlds", "build", "reversals", "--out", str(world), "--size", "facts=4")
+    binary = tmp_path / "cache.sqlite"
+    binary.write_bytes(b"SQLite format 3\x00\xf8\xff\x00\x01" * 20)
+    result = icft("finetune", "--world", str(world), "--distill", "--augmented", str(binary), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "is not UTF-8 text: give a JSON-lines file" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -17,16 +17,20 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
         raise IcftError(f"{path} is missing: check the path")
     rows = []
     with path.open(encoding="utf-8") as f:
-        for n, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as e:
-                raise IcftError(f"{path}:{n}: malformed JSON ({e.msg} at column {e.colno}); fix that line") from None
-            if not isinstance(obj, dict):
-                raise IcftError(f"{path}:{n}: each line must be a JSON object")
-            rows.append((n, obj))
+        try:
+            lines = list(f)
+        except UnicodeDecodeError:  # a binary file (a database, an archive) given where JSON lines belong
+            raise IcftError(f"{path} is not UTF-8 text: give a JSON-lines file, one object a line") from None
+    for n, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise IcftError(f"{path}:{n}: malformed JSON ({e.msg} at column {e.colno}); fix that line") from None
+        if not isinstance(obj, dict):
+            raise IcftError(f"{path}:{n}: each line must be a JSON object")
+        rows.append((n, obj))
     return rows
 
 
