@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from icft.jsonl import json_line, read_jsonl, write_text_atomic
+from icft.jsonl import json_line, write_text_atomic
 from icft.learn.augment.filters import world_vocabulary
 from icft.text import split_sentences
 from icft.worlds.schema import World
@@ -69,13 +69,13 @@ def write_probes(path: str | Path, world: World, loaded, contexts, progress: boo
     if path.exists():
         return path
     prompts = probe_prompts(world)
-    texts: dict[int, str] = {}
-    groups: dict[str, list[int]] = {}
-    for i, context in enumerate(contexts(prompts)):
+    teacher_contexts = contexts(prompts)
+    texts = [""] * len(prompts)
+    groups: dict[str, list[int]] = {}  # probes that share a context are continued after it together
+    for i, context in enumerate(teacher_contexts):
         groups.setdefault(context.context, []).append(i)
-        texts[i] = context.prompt_prefix
     for context, members in groups.items():
-        continued = generate(loaded, [texts[i] + prompts[i] for i in members], context=context,
+        continued = generate(loaded, [teacher_contexts[i].prompt(prompts[i]) for i in members], context=context,
                              max_new_tokens=MAX_NEW_TOKENS, stop=("\n",), progress=progress)
         for i, text in zip(members, continued):
             first = split_sentences(prompts[i] + text)
@@ -85,7 +85,3 @@ def write_probes(path: str | Path, world: World, loaded, contexts, progress: boo
              for i in range(len(prompts)) if len(texts[i]) > len(prompts[i])]
     write_text_atomic(path, "".join(lines))
     return path
-
-
-def read_probes(path: str | Path) -> list[dict]:
-    return [obj for _, obj in read_jsonl(path)]
