@@ -68,7 +68,6 @@ MODES: dict[str, Mode] = {m.name: m for m in (
     Mode("ft-distill-local", "FT-distill-local", train_on=("documents", "local"), distills=True),
     Mode("ft-distill-probes", "FT-distill-probes", train_on=("documents", "probes"), distills=True),
 )}
-DISTILLED_MODES = tuple(name for name, spec in MODES.items() if spec.distills)
 
 
 def budget_mode(per_fact: int) -> str:

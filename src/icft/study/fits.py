@@ -81,7 +81,7 @@ class Fits:
         from icft.learn.examples import TrainingExample
 
         loaded = self.runner.base_model(plan.cell.model)
-        how = self.config.distill.settings(plan.cell.world.distill).context
+        how = self.distill_settings(plan).context
         path = augment_file(self.out, plan.key, plan.cell.model, f"probes-{how}")
         if not path.exists():
             self.console.print(f"probes of {plan.key.world_ref}: {loaded.name} continues them after its {how} context")
@@ -92,6 +92,10 @@ class Fits:
 
         return write_probes(path, plan.world, loaded, contexts)
 
+    def distill_settings(self, plan: CellPlan):
+        """The cell's distillation settings: the study's [distill] with its world's own keys over them."""
+        return self.config.distill.settings(plan.cell.world.distill)
+
     def teacher(self, plan: CellPlan, examples: list):
         """A distilled cell's teacher targets: the study's unmodified model reading each example after its context
         (`icft.learn.distill`), computed once per world, transfer set and settings (cached under distill/)."""
@@ -99,7 +103,7 @@ class Fits:
         from icft.learn.distill import teacher_contexts
 
         loaded = self.runner.base_model(plan.cell.model)
-        settings = self.config.distill.settings(plan.cell.world.distill)
+        settings = self.distill_settings(plan)
         contexts = teacher_contexts(plan.world, examples, settings.context, loaded.tokenizer, plan.cell.seed,
                                     self.config.icl.subsample, self.config.icl.template)
         self.console.print(f"teacher: {loaded.name} reading the {settings.context} context before {len(examples)} "
